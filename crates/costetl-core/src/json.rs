@@ -1,0 +1,1 @@
+//! OpenCost JSON (placeholder).

@@ -1,0 +1,36 @@
+//! costetl-core: the sans-IO heart of costetl.
+//!
+//! Turns metric query results into Kubernetes cost allocations, aggregates
+//! them the way OpenCost does (minus its known bugs), and shapes them for
+//! durable ETL files. This crate never does IO, never reads the clock and
+//! never spawns: "now" and all data are passed in.
+//!
+//! The main types:
+//! - [`Window`]: a half-open UTC time range, and the parser for every
+//!   OpenCost window form.
+//! - [`Allocation`], [`AllocationProperties`], [`AllocationSet`],
+//!   [`AllocationSetRange`]: the allocation model, field for field with
+//!   OpenCost.
+//! - [`AggregationOptions`] and [`AllocationSet::aggregate`]:
+//!   aggregation, idle and shared-cost distribution, filters.
+//! - [`Filter`]: OpenCost's v2 filter language.
+//! - [`json`]: OpenCost's allocation API JSON, both ways.
+
+pub mod aggregate;
+pub mod allocation;
+pub mod error;
+pub mod filter;
+pub mod json;
+pub mod properties;
+pub mod set;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+pub mod window;
+
+pub use aggregate::{AggregationOptions, Aggregated};
+pub use allocation::{Allocation, LbAllocation, PvAllocation, PvKey, RawAllocationOnly};
+pub use error::{Error, Result};
+pub use filter::Filter;
+pub use properties::{AggregationProperty, AllocationProperties, LabelConfig, MetadataMerge};
+pub use set::{Accumulate, AllocationSet, AllocationSetRange};
+pub use window::Window;

@@ -1,0 +1,652 @@
+//! What an allocation belongs to: [`AllocationProperties`], the label alias
+//! map ([`LabelConfig`]), and the aggregation keys ([`AggregationProperty`])
+//! that turn properties into the names of aggregated allocations.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Key segment for an allocation that lacks the aggregated property.
+pub const UNALLOCATED: &str = "__unallocated__";
+/// Name segment of idle allocations (node cost nobody was allocated).
+pub const IDLE: &str = "__idle__";
+/// Name segment of PV and load-balancer cost without a consumer.
+pub const UNMOUNTED: &str = "__unmounted__";
+/// Name segment of shared-cost allocations (shared hourly costs, or shared
+/// cost that found no recipient).
+pub const SHARED: &str = "__shared__";
+/// Name segment of external (out-of-cluster) allocations.
+pub const EXTERNAL: &str = "__external__";
+
+/// Label and annotation maps, ordered so output is deterministic.
+pub type Labels = BTreeMap<String, String>;
+
+/// Kubernetes identity of an allocation, field for field with OpenCost's
+/// `AllocationProperties`. Empty strings mean "not known".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllocationProperties {
+    /// Cluster id (the value of the configured cluster label).
+    pub cluster: String,
+    /// Node the allocation ran on.
+    pub node: String,
+    /// Container name.
+    pub container: String,
+    /// Controller name (deployment, statefulset, … name).
+    pub controller: String,
+    /// Controller kind in lower case (`deployment`, `statefulset`,
+    /// `daemonset`, `job`, `replicaset`, `rollout`).
+    pub controller_kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Services selecting the pod, sorted.
+    pub services: Vec<String>,
+    /// Cloud provider id of the node.
+    pub provider_id: String,
+    /// Pod labels (keys sanitised as Prometheus exports them).
+    pub labels: Labels,
+    /// Pod annotations (keys sanitised).
+    pub annotations: Labels,
+    /// Labels of the pod's namespace.
+    pub namespace_labels: Labels,
+    /// Annotations of the pod's namespace.
+    pub namespace_annotations: Labels,
+}
+
+/// How label-like metadata (labels, annotations, services) survives a merge
+/// of two allocations with different properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MetadataMerge {
+    /// OpenCost's default: metadata maps are dropped unless both sides are
+    /// identical.
+    #[default]
+    Drop,
+    /// OpenCost's `includeAggregatedMetadata`: keep entries present with the
+    /// same value on both sides.
+    Intersect,
+    /// Keep every entry of either side; where both have a key with different
+    /// values, the greater value wins so the result does not depend on merge
+    /// order. This is what accumulation over time wants: a label seen in any
+    /// window still describes the allocation.
+    Union,
+}
+
+impl AllocationProperties {
+    /// The properties two merged allocations still share (OpenCost's
+    /// `Intersection`): scalar fields survive when equal, maps and services
+    /// as `metadata` says.
+    pub fn intersect(&self, other: &Self, metadata: MetadataMerge) -> Self {
+        fn same(a: &str, b: &str) -> String {
+            if a == b { a.to_owned() } else { String::new() }
+        }
+        let mut out = Self {
+            cluster: same(&self.cluster, &other.cluster),
+            node: same(&self.node, &other.node),
+            container: same(&self.container, &other.container),
+            controller: same(&self.controller, &other.controller),
+            controller_kind: same(&self.controller_kind, &other.controller_kind),
+            namespace: same(&self.namespace, &other.namespace),
+            pod: same(&self.pod, &other.pod),
+            provider_id: same(&self.provider_id, &other.provider_id),
+            ..Self::default()
+        };
+        // The same container seen with and without its controller (the
+        // owner metric arrived late): keep the one that is known, and pick
+        // deterministically when both are.
+        let same_container = out.cluster == self.cluster
+            && out.node == self.node
+            && out.namespace == self.namespace
+            && out.pod == self.pod
+            && out.container == self.container
+            && !self.pod.is_empty();
+        if same_container && out.controller.is_empty() {
+            let known = [self, other]
+                .into_iter()
+                .filter(|p| !p.controller.is_empty())
+                .min_by(|a, b| {
+                    (&a.controller, &a.controller_kind).cmp(&(&b.controller, &b.controller_kind))
+                });
+            if let Some(p) = known {
+                out.controller.clone_from(&p.controller);
+                out.controller_kind.clone_from(&p.controller_kind);
+            }
+        }
+        // Namespace metadata only describes a single namespace.
+        if !out.namespace.is_empty() {
+            out.namespace_labels =
+                merge_maps(&self.namespace_labels, &other.namespace_labels, metadata);
+            out.namespace_annotations = merge_maps(
+                &self.namespace_annotations,
+                &other.namespace_annotations,
+                metadata,
+            );
+        }
+        out.labels = merge_maps(&self.labels, &other.labels, metadata);
+        out.annotations = merge_maps(&self.annotations, &other.annotations, metadata);
+        out.services = match metadata {
+            MetadataMerge::Drop if self.services == other.services => self.services.clone(),
+            MetadataMerge::Drop => Vec::new(),
+            MetadataMerge::Intersect => self
+                .services
+                .iter()
+                .filter(|s| other.services.contains(s))
+                .cloned()
+                .collect(),
+            MetadataMerge::Union => {
+                let mut all: Vec<String> =
+                    self.services.iter().chain(&other.services).cloned().collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+        };
+        out
+    }
+
+    /// The value of an aggregation alias (department, team, …): the first
+    /// configured label present, else the same-named annotation.
+    fn alias_value(&self, label: &str) -> Option<&str> {
+        let key = sanitize_label_name(label);
+        self.labels
+            .get(&key)
+            .or_else(|| self.annotations.get(&key))
+            .map(String::as_str)
+    }
+}
+
+fn merge_maps(a: &Labels, b: &Labels, metadata: MetadataMerge) -> Labels {
+    match metadata {
+        MetadataMerge::Drop if a == b => a.clone(),
+        MetadataMerge::Drop => Labels::new(),
+        MetadataMerge::Intersect => a
+            .iter()
+            .filter(|(k, v)| b.get(*k) == Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        MetadataMerge::Union => {
+            let mut out = a.clone();
+            for (k, v) in b {
+                out.entry(k.clone())
+                    .and_modify(|cur| {
+                        if v > cur {
+                            cur.clone_from(v);
+                        }
+                    })
+                    .or_insert_with(|| v.clone());
+            }
+            out
+        }
+    }
+}
+
+/// Prometheus' label-name sanitisation, as kube-state-metrics applies it:
+/// trim, then every character outside `[a-zA-Z0-9_]` becomes `_`.
+pub fn sanitize_label_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect()
+}
+
+/// Which labels stand for the department/environment/owner/product/team
+/// aggregation aliases. Each entry is a comma-separated list of label names;
+/// every name in the list becomes one key segment (OpenCost's `LabelConfig`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelConfig {
+    /// Labels meaning "department" (default `department`).
+    pub department_label: String,
+    /// Labels meaning "environment" (default `env`).
+    pub environment_label: String,
+    /// Labels meaning "owner" (default `owner`).
+    pub owner_label: String,
+    /// Labels meaning "product" (default `app`).
+    pub product_label: String,
+    /// Labels meaning "team" (default `team`).
+    pub team_label: String,
+}
+
+impl Default for LabelConfig {
+    fn default() -> Self {
+        Self {
+            department_label: "department".into(),
+            environment_label: "env".into(),
+            owner_label: "owner".into(),
+            product_label: "app".into(),
+            team_label: "team".into(),
+        }
+    }
+}
+
+impl LabelConfig {
+    /// The configured label names of an alias, in order.
+    pub fn labels_for(&self, alias: Alias) -> impl Iterator<Item = &str> {
+        let list = match alias {
+            Alias::Department => &self.department_label,
+            Alias::Environment => &self.environment_label,
+            Alias::Owner => &self.owner_label,
+            Alias::Product => &self.product_label,
+            Alias::Team => &self.team_label,
+        };
+        list.split(',').map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// The values an allocation has for an alias, one per configured label
+    /// (`None` where neither label nor annotation is present).
+    pub fn alias_values<'a>(
+        &'a self,
+        props: &'a AllocationProperties,
+        alias: Alias,
+    ) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        self.labels_for(alias).map(move |l| props.alias_value(l))
+    }
+}
+
+/// The label aliases OpenCost offers as aggregation keys and filter fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Alias {
+    /// `department`
+    Department,
+    /// `environment`
+    Environment,
+    /// `owner`
+    Owner,
+    /// `product`
+    Product,
+    /// `team`
+    Team,
+}
+
+impl Alias {
+    /// The alias' name as used in `aggregate=` and filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alias::Department => "department",
+            Alias::Environment => "environment",
+            Alias::Owner => "owner",
+            Alias::Product => "product",
+            Alias::Team => "team",
+        }
+    }
+
+    /// All aliases.
+    pub const ALL: [Alias; 5] = [
+        Alias::Department,
+        Alias::Environment,
+        Alias::Owner,
+        Alias::Product,
+        Alias::Team,
+    ];
+}
+
+/// One aggregation key (one `aggregate=` token).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AggregationProperty {
+    /// `cluster`
+    Cluster,
+    /// `node`
+    Node,
+    /// `namespace`
+    Namespace,
+    /// `controllerKind`
+    ControllerKind,
+    /// `controller` (`kind:name`)
+    Controller,
+    /// `pod`
+    Pod,
+    /// `container`
+    Container,
+    /// `service` (the first service)
+    Service,
+    /// `providerID`
+    ProviderId,
+    /// `deployment`: the controller name when the kind is deployment.
+    Deployment,
+    /// `statefulset`
+    StatefulSet,
+    /// `daemonset`
+    DaemonSet,
+    /// `job`
+    Job,
+    /// `label:<name>`
+    Label(String),
+    /// `annotation:<name>`
+    Annotation(String),
+    /// `department`, `environment`, `owner`, `product`, `team`
+    Alias(Alias),
+}
+
+impl AggregationProperty {
+    /// Parse one `aggregate=` token, e.g. `namespace`, `label:app`.
+    pub fn parse(token: &str) -> Result<Self> {
+        let t = token.trim();
+        let err = |reason: &str| Error::InvalidAggregation {
+            input: token.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Some(name) = t.strip_prefix("label:") {
+            return if name.trim().is_empty() {
+                Err(err("label: needs a label name, e.g. label:app"))
+            } else {
+                Ok(Self::Label(name.trim().to_owned()))
+            };
+        }
+        if let Some(name) = t.strip_prefix("annotation:") {
+            return if name.trim().is_empty() {
+                Err(err("annotation: needs a name, e.g. annotation:team"))
+            } else {
+                Ok(Self::Annotation(name.trim().to_owned()))
+            };
+        }
+        Ok(match t {
+            "cluster" => Self::Cluster,
+            "node" => Self::Node,
+            "namespace" => Self::Namespace,
+            "controllerKind" => Self::ControllerKind,
+            "controller" => Self::Controller,
+            "pod" => Self::Pod,
+            "container" => Self::Container,
+            "service" => Self::Service,
+            "providerID" => Self::ProviderId,
+            "deployment" => Self::Deployment,
+            "statefulset" => Self::StatefulSet,
+            "daemonset" => Self::DaemonSet,
+            "job" => Self::Job,
+            "department" => Self::Alias(Alias::Department),
+            "environment" => Self::Alias(Alias::Environment),
+            "owner" => Self::Alias(Alias::Owner),
+            "product" => Self::Alias(Alias::Product),
+            "team" => Self::Alias(Alias::Team),
+            _ => {
+                return Err(err(
+                    "expected cluster, node, namespace, controllerKind, controller, pod, \
+                     container, service, providerID, deployment, statefulset, daemonset, job, \
+                     department, environment, owner, product, team, label:<name> or \
+                     annotation:<name>",
+                ));
+            }
+        })
+    }
+
+    /// Parse a comma-separated `aggregate=` list. `all` (or an empty string)
+    /// means "everything into one bucket" and yields an empty list.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>> {
+        let t = list.trim();
+        if t.is_empty() || t == "all" {
+            return Ok(Vec::new());
+        }
+        t.split(',').map(Self::parse).collect()
+    }
+
+    /// Append this key's segment(s) for an allocation to `out`. Aliases
+    /// yield one segment per configured label; `unmounted` allocations key
+    /// as `__unmounted__` by service.
+    pub fn key_segments(
+        &self,
+        props: &AllocationProperties,
+        unmounted: bool,
+        labels: &LabelConfig,
+        out: &mut Vec<String>,
+    ) {
+        let or_unallocated = |v: &str| {
+            if v.is_empty() { UNALLOCATED.to_owned() } else { v.to_owned() }
+        };
+        let controller_named = |kind: &str| {
+            if props.controller_kind == kind && !props.controller.is_empty() {
+                props.controller.clone()
+            } else {
+                UNALLOCATED.to_owned()
+            }
+        };
+        match self {
+            Self::Cluster => out.push(props.cluster.clone()),
+            Self::Node => out.push(props.node.clone()),
+            Self::Namespace => out.push(props.namespace.clone()),
+            Self::Pod => out.push(props.pod.clone()),
+            Self::Container => out.push(props.container.clone()),
+            Self::ProviderId => out.push(props.provider_id.clone()),
+            Self::ControllerKind => out.push(or_unallocated(&props.controller_kind)),
+            Self::Controller => out.push(if props.controller.is_empty() {
+                UNALLOCATED.to_owned()
+            } else if props.controller_kind.is_empty() {
+                props.controller.clone()
+            } else {
+                format!("{}:{}", props.controller_kind, props.controller)
+            }),
+            Self::Deployment => out.push(controller_named("deployment")),
+            Self::StatefulSet => out.push(controller_named("statefulset")),
+            Self::DaemonSet => out.push(controller_named("daemonset")),
+            Self::Job => out.push(controller_named("job")),
+            Self::Service => out.push(if unmounted {
+                UNMOUNTED.to_owned()
+            } else {
+                props
+                    .services
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| UNALLOCATED.to_owned())
+            }),
+            Self::Label(name) => out.push(or_unallocated(
+                props
+                    .labels
+                    .get(&sanitize_label_name(name))
+                    .map_or("", String::as_str),
+            )),
+            Self::Annotation(name) => out.push(or_unallocated(
+                props
+                    .annotations
+                    .get(&sanitize_label_name(name))
+                    .map_or("", String::as_str),
+            )),
+            Self::Alias(alias) => out.extend(
+                labels
+                    .alias_values(props, *alias)
+                    .map(|v| or_unallocated(v.unwrap_or(""))),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for AggregationProperty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Self::Cluster => "cluster",
+            Self::Node => "node",
+            Self::Namespace => "namespace",
+            Self::ControllerKind => "controllerKind",
+            Self::Controller => "controller",
+            Self::Pod => "pod",
+            Self::Container => "container",
+            Self::Service => "service",
+            Self::ProviderId => "providerID",
+            Self::Deployment => "deployment",
+            Self::StatefulSet => "statefulset",
+            Self::DaemonSet => "daemonset",
+            Self::Job => "job",
+            Self::Label(l) => return write!(f, "label:{l}"),
+            Self::Annotation(a) => return write!(f, "annotation:{a}"),
+            Self::Alias(a) => a.as_str(),
+        };
+        f.write_str(s)
+    }
+}
+
+/// The aggregated name of an allocation with these properties: the key
+/// segments joined by `/` (OpenCost's `GenerateKey`).
+pub fn generate_key(
+    props: &AllocationProperties,
+    unmounted: bool,
+    by: &[AggregationProperty],
+    labels: &LabelConfig,
+) -> String {
+    let mut segments = Vec::with_capacity(by.len());
+    for p in by {
+        p.key_segments(props, unmounted, labels, &mut segments);
+    }
+    segments.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn key(p: &AllocationProperties, by: &str, lc: &LabelConfig) -> String {
+        generate_key(p, false, &AggregationProperty::parse_list(by).unwrap(), lc)
+    }
+
+    #[test]
+    fn generate_key_matches_opencost_vectors() {
+        let lc = LabelConfig::default();
+        let mut p = AllocationProperties {
+            cluster: "cluster1".into(),
+            labels: labels(&[("app", "app1"), ("env", "env1")]),
+            ..Default::default()
+        };
+        assert_eq!(key(&p, "cluster", &lc), "cluster1");
+        assert_eq!(key(&p, "cluster,namespace,label:app", &lc), "cluster1//app1");
+        p.namespace = "namespace1".into();
+        assert_eq!(key(&p, "cluster,namespace,label:app", &lc), "cluster1/namespace1/app1");
+
+        p.labels = labels(&[
+            ("department", "dept1"),
+            ("env", "envt1"),
+            ("owner", "ownr1"),
+            ("app", "prod1"),
+            ("team", "team1"),
+        ]);
+        assert_eq!(
+            key(&p, "department,environment,owner,product,team", &lc),
+            "dept1/envt1/ownr1/prod1/team1"
+        );
+    }
+
+    #[test]
+    fn generate_key_with_custom_label_config() {
+        let lc = LabelConfig {
+            department_label: "prom/illegal-department".into(),
+            environment_label: " env ".into(),
+            owner_label: "$owner%".into(),
+            product_label: "app.kubernetes.io/app".into(),
+            team_label: "team,app.kubernetes.io/team,k8s-team".into(),
+        };
+        let p = AllocationProperties {
+            labels: labels(&[
+                ("prom_illegal_department", "dept1"),
+                ("env", "envt1"),
+                ("_owner_", "ownr1"),
+                ("team", "team1"),
+                ("app_kubernetes_io_app", "prod1"),
+                ("app_kubernetes_io_team", "team2"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            key(&p, "department,environment,owner,product,team", &lc),
+            "dept1/envt1/ownr1/prod1/team1/team2/__unallocated__"
+        );
+    }
+
+    #[test]
+    fn alias_falls_back_to_annotation() {
+        let p = AllocationProperties {
+            annotations: labels(&[("team", "from-annotation")]),
+            ..Default::default()
+        };
+        assert_eq!(key(&p, "team", &LabelConfig::default()), "from-annotation");
+    }
+
+    #[test]
+    fn controller_keys() {
+        let lc = LabelConfig::default();
+        let p = AllocationProperties {
+            controller: "web".into(),
+            controller_kind: "deployment".into(),
+            ..Default::default()
+        };
+        assert_eq!(key(&p, "controller", &lc), "deployment:web");
+        assert_eq!(key(&p, "controllerKind", &lc), "deployment");
+        assert_eq!(key(&p, "deployment", &lc), "web");
+        assert_eq!(key(&p, "statefulset", &lc), UNALLOCATED);
+        let none = AllocationProperties::default();
+        assert_eq!(key(&none, "controller", &lc), UNALLOCATED);
+        assert_eq!(key(&none, "service", &lc), UNALLOCATED);
+        assert_eq!(
+            generate_key(&none, true, &[AggregationProperty::Service], &lc),
+            UNMOUNTED
+        );
+    }
+
+    #[test]
+    fn parse_rejects_unknown_tokens() {
+        let e = AggregationProperty::parse_list("namespace,bogus").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        assert!(AggregationProperty::parse("label:").is_err());
+        assert_eq!(AggregationProperty::parse_list("all").unwrap(), vec![]);
+        for t in [
+            "cluster",
+            "controllerKind",
+            "providerID",
+            "label:app",
+            "annotation:team",
+            "team",
+        ] {
+            assert_eq!(AggregationProperty::parse(t).unwrap().to_string(), t);
+        }
+    }
+
+    #[test]
+    fn intersect_keeps_common_scalars_and_merges_metadata() {
+        let a = AllocationProperties {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            pod: "p1".into(),
+            labels: labels(&[("app", "a"), ("tier", "web")]),
+            services: vec!["s1".into()],
+            ..Default::default()
+        };
+        let b = AllocationProperties {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            pod: "p2".into(),
+            labels: labels(&[("app", "a"), ("tier", "db"), ("x", "1")]),
+            services: vec!["s2".into()],
+            ..Default::default()
+        };
+        let d = a.intersect(&b, MetadataMerge::Drop);
+        assert_eq!((d.cluster.as_str(), d.namespace.as_str(), d.pod.as_str()), ("c", "ns", ""));
+        assert!(d.labels.is_empty() && d.services.is_empty());
+        let i = a.intersect(&b, MetadataMerge::Intersect);
+        assert_eq!(i.labels, labels(&[("app", "a")]));
+        let u = a.intersect(&b, MetadataMerge::Union);
+        assert_eq!(u.labels, labels(&[("app", "a"), ("tier", "web"), ("x", "1")]));
+        assert_eq!(u.services, vec!["s1".to_owned(), "s2".to_owned()]);
+        assert_eq!(u, b.intersect(&a, MetadataMerge::Union));
+    }
+
+    #[test]
+    fn intersect_keeps_known_controller_of_same_container() {
+        let a = AllocationProperties {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            pod: "p".into(),
+            container: "k".into(),
+            ..Default::default()
+        };
+        let b = AllocationProperties {
+            controller: "web".into(),
+            controller_kind: "deployment".into(),
+            ..a.clone()
+        };
+        let m = a.intersect(&b, MetadataMerge::Drop);
+        assert_eq!((m.controller.as_str(), m.controller_kind.as_str()), ("web", "deployment"));
+        assert_eq!(m, b.intersect(&a, MetadataMerge::Drop));
+    }
+}

@@ -1,0 +1,215 @@
+//! Collections of allocations: [`AllocationSet`] (all allocations of one
+//! window, by name) and [`AllocationSetRange`] (consecutive sets), with
+//! insertion-as-merge and accumulation over time.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::allocation::Allocation;
+use crate::error::{Error, Result};
+use crate::properties::MetadataMerge;
+use crate::window::{Period, Window};
+
+/// Every allocation of one window, keyed by name. Inserting a name that is
+/// already present merges the two ([`Allocation::add`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocationSet {
+    window: Window,
+    allocations: BTreeMap<String, Allocation>,
+    /// How label-like metadata survives merges on insert.
+    pub metadata: MetadataMerge,
+    /// Things the producer of this set wants a reader to know (missing
+    /// prices, duplicate series, …).
+    pub warnings: Vec<String>,
+    /// Inputs that failed but did not stop the set from being produced.
+    pub errors: Vec<String>,
+}
+
+impl AllocationSet {
+    /// An empty set for `window`.
+    pub fn new(window: Window) -> Self {
+        Self {
+            window,
+            allocations: BTreeMap::new(),
+            metadata: MetadataMerge::default(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The set's window.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// Insert, merging into an existing allocation of the same name.
+    pub fn insert(&mut self, alloc: Allocation) {
+        match self.allocations.get_mut(&alloc.name) {
+            Some(existing) => existing.add(&alloc, self.metadata),
+            None => {
+                self.allocations.insert(alloc.name.clone(), alloc);
+            }
+        }
+    }
+
+    /// The allocation called `name`.
+    pub fn get(&self, name: &str) -> Option<&Allocation> {
+        self.allocations.get(name)
+    }
+
+    /// Remove and return the allocation called `name`.
+    pub fn remove(&mut self, name: &str) -> Option<Allocation> {
+        self.allocations.remove(name)
+    }
+
+    /// Allocations in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Allocation> {
+        self.allocations.values()
+    }
+
+    /// Allocations in name order, mutably. Renaming through this breaks
+    /// the by-name index: use [`Self::remove`] and [`Self::insert`].
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = &mut Allocation> {
+        self.allocations.values_mut()
+    }
+
+    /// The by-name map, for crate code that must update in place.
+    pub(crate) fn allocations_mut(&mut self) -> &mut BTreeMap<String, Allocation> {
+        &mut self.allocations
+    }
+
+    /// Number of allocations.
+    pub fn len(&self) -> usize {
+        self.allocations.len()
+    }
+
+    /// Whether the set holds no allocation.
+    pub fn is_empty(&self) -> bool {
+        self.allocations.is_empty()
+    }
+
+    /// Sum of every allocation's total cost.
+    pub fn total_cost(&self) -> f64 {
+        self.iter().map(Allocation::total_cost).sum()
+    }
+
+    /// Merge every allocation of `other` into this set and widen the
+    /// window to cover both.
+    pub fn accumulate(&mut self, other: &AllocationSet) {
+        self.window = self.window.expand(&other.window);
+        for a in other.iter() {
+            self.insert(a.clone());
+        }
+        self.warnings.extend(other.warnings.iter().cloned());
+        self.errors.extend(other.errors.iter().cloned());
+    }
+}
+
+impl IntoIterator for AllocationSet {
+    type Item = Allocation;
+    type IntoIter = std::collections::btree_map::IntoValues<String, Allocation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.allocations.into_values()
+    }
+}
+
+/// How to combine the sets of a range over time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accumulate {
+    /// Leave the sets as they are.
+    None,
+    /// Everything into one set.
+    All,
+    /// One set per UTC hour.
+    Hour,
+    /// One set per UTC day.
+    Day,
+    /// One set per week (Sunday to Saturday, UTC).
+    Week,
+    /// One set per calendar month (UTC).
+    Month,
+}
+
+impl FromStr for Accumulate {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            "" | "none" | "false" => Self::None,
+            "all" | "true" => Self::All,
+            "hour" => Self::Hour,
+            "day" => Self::Day,
+            "week" => Self::Week,
+            "month" => Self::Month,
+            other => {
+                return Err(Error::Accumulate {
+                    reason: format!(
+                        "unknown accumulation {other:?}: expected all, hour, day, week or month"
+                    ),
+                });
+            }
+        })
+    }
+}
+
+/// Consecutive allocation sets, e.g. one per day of a query.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AllocationSetRange {
+    /// The sets, in window order.
+    pub sets: Vec<AllocationSet>,
+}
+
+impl AllocationSetRange {
+    /// A range of `sets`, sorted by window.
+    pub fn new(mut sets: Vec<AllocationSet>) -> Self {
+        sets.sort_by_key(AllocationSet::window);
+        Self { sets }
+    }
+
+    /// Sum of every set's total cost.
+    pub fn total_cost(&self) -> f64 {
+        self.sets.iter().map(AllocationSet::total_cost).sum()
+    }
+
+    /// Combine sets by period. A set that straddles a period boundary
+    /// cannot be split without inventing data, so that is an error naming
+    /// the set; so is asking for periods finer than the sets.
+    pub fn accumulate(&self, by: Accumulate) -> Result<AllocationSetRange> {
+        let period = match by {
+            Accumulate::None => return Ok(self.clone()),
+            Accumulate::All => {
+                let mut iter = self.sets.iter();
+                let Some(first) = iter.next() else {
+                    return Ok(Self::default());
+                };
+                let mut acc = first.clone();
+                for s in iter {
+                    acc.accumulate(s);
+                }
+                return Ok(Self { sets: vec![acc] });
+            }
+            Accumulate::Hour => Period::Hour,
+            Accumulate::Day => Period::Day,
+            Accumulate::Week => Period::Week,
+            Accumulate::Month => Period::Month,
+        };
+        let mut out: Vec<AllocationSet> = Vec::new();
+        for set in &self.sets {
+            let w = set.window();
+            let bucket = period.floor(w.start());
+            // An empty window at a boundary belongs to the period it starts.
+            if w.end() > period.next(w.start()) {
+                return Err(Error::Accumulate {
+                    reason: format!(
+                        "set {w} crosses a {by:?} boundary; accumulate by a coarser period \
+                         or recompute with smaller sets"
+                    ),
+                });
+            }
+            match out.last_mut() {
+                Some(last) if period.floor(last.window().start()) == bucket => last.accumulate(set),
+                _ => out.push(set.clone()),
+            }
+        }
+        Ok(Self { sets: out })
+    }
+}
