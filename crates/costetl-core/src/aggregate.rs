@@ -86,12 +86,16 @@ impl AggregationOptions {
         let p = &a.properties;
         self.share_namespaces.contains(&p.namespace)
             || self.share_labels.iter().any(|(k, v)| {
-                p.labels.get(&sanitize_label_name(k)).is_some_and(|x| x == v)
+                p.labels
+                    .get(&sanitize_label_name(k))
+                    .is_some_and(|x| x == v)
             })
     }
 
     fn passes(&self, p: &AllocationProperties) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(p, &self.label_config))
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.matches(p, &self.label_config))
     }
 
     /// Name of the shared-cost source of a shared allocation, for the
@@ -147,7 +151,11 @@ struct PerResource {
 
 impl PerResource {
     fn of(a: &Allocation) -> Self {
-        Self { cpu: a.cpu_total_cost(), gpu: a.gpu_total_cost(), ram: a.ram_total_cost() }
+        Self {
+            cpu: a.cpu_total_cost(),
+            gpu: a.gpu_total_cost(),
+            ram: a.ram_total_cost(),
+        }
     }
 
     fn add(&mut self, o: Self) {
@@ -158,7 +166,11 @@ impl PerResource {
 
     fn ratio(self, total: Self) -> Self {
         let r = |a: f64, b: f64| if b == 0.0 { 0.0 } else { a / b };
-        Self { cpu: r(self.cpu, total.cpu), gpu: r(self.gpu, total.gpu), ram: r(self.ram, total.ram) }
+        Self {
+            cpu: r(self.cpu, total.cpu),
+            gpu: r(self.gpu, total.gpu),
+            ram: r(self.ram, total.ram),
+        }
     }
 }
 
@@ -189,7 +201,16 @@ fn idle_part(a: &Allocation, frac: PerResource, with_other: bool) -> Allocation 
     let mut out = if with_other {
         let mut o = a.clone();
         // Clear the resource quantities; the fraction is added back below.
-        add_idle_share(&mut o, a, PerResource { cpu: -1.0, gpu: -1.0, ram: -1.0 }, false);
+        add_idle_share(
+            &mut o,
+            a,
+            PerResource {
+                cpu: -1.0,
+                gpu: -1.0,
+                ram: -1.0,
+            },
+            false,
+        );
         o
     } else {
         let mut o = Allocation::new(a.name.clone(), a.window);
@@ -203,7 +224,11 @@ fn idle_part(a: &Allocation, frac: PerResource, with_other: bool) -> Allocation 
 }
 
 fn idle_id(p: &AllocationProperties, by_node: bool) -> String {
-    if by_node { format!("{}/{}", p.cluster, p.node) } else { p.cluster.clone() }
+    if by_node {
+        format!("{}/{}", p.cluster, p.node)
+    } else {
+        p.cluster.clone()
+    }
 }
 
 /// The properties an aggregated allocation keeps whatever the merge does:
@@ -325,7 +350,11 @@ impl AllocationSet {
         let mut share_weights: BTreeMap<String, f64> = BTreeMap::new();
         if !shared.is_empty() {
             for a in regular.iter().filter(|a| !a.is_unmounted()) {
-                let key = if opts.passes(&a.properties) { key_of(a) } else { FILTERED.to_owned() };
+                let key = if opts.passes(&a.properties) {
+                    key_of(a)
+                } else {
+                    FILTERED.to_owned()
+                };
                 let w = match opts.share_split {
                     ShareSplit::Even => 0.0,
                     ShareSplit::Weighted => a.total_cost() - a.shared_cost - a.unmounted_pv_cost,
@@ -347,7 +376,10 @@ impl AllocationSet {
                     a.name
                 ));
             }
-            idle_by_id.entry(idle_id(&a.properties, by_node)).or_default().push(i);
+            idle_by_id
+                .entry(idle_id(&a.properties, by_node))
+                .or_default()
+                .push(i);
         }
         let mut totals: HashMap<String, PerResource> = HashMap::new();
         let mut passing: HashMap<String, PerResource> = HashMap::new();
@@ -391,7 +423,9 @@ impl AllocationSet {
             }
             let key = key_of(&a);
             if by.is_some() {
-                first_member.entry(key.clone()).or_insert_with(|| a.properties.clone());
+                first_member
+                    .entry(key.clone())
+                    .or_insert_with(|| a.properties.clone());
             }
             a.name = key;
             out.insert(a);
@@ -488,14 +522,26 @@ impl AllocationSet {
                     } else if opts.filter.is_none() {
                         (1.0, 0.0)
                     } else {
-                        let k = pass / total;
+                        // A subset sum can exceed the total by an ulp.
+                        let k = (pass / total).clamp(0.0, 1.0);
                         (k, 1.0 - k)
                     }
                 };
-                let (cpu, gpu, ram) =
-                    (split(total.cpu, pass.cpu), split(total.gpu, pass.gpu), split(total.ram, pass.ram));
-                let keep = PerResource { cpu: cpu.0, gpu: gpu.0, ram: ram.0 };
-                let drop = PerResource { cpu: cpu.1, gpu: gpu.1, ram: ram.1 };
+                let (cpu, gpu, ram) = (
+                    split(total.cpu, pass.cpu),
+                    split(total.gpu, pass.gpu),
+                    split(total.ram, pass.ram),
+                );
+                let keep = PerResource {
+                    cpu: cpu.0,
+                    gpu: gpu.0,
+                    ram: ram.0,
+                };
+                let drop = PerResource {
+                    cpu: cpu.1,
+                    gpu: gpu.1,
+                    ram: ram.1,
+                };
                 filtered.add_scaled(&idle_part(a, drop, !keep_self), 1.0);
                 let mut kept = idle_part(a, keep, keep_self);
                 if kept.total_cost() == 0.0 {
@@ -510,6 +556,9 @@ impl AllocationSet {
             }
         }
 
-        Ok(Aggregated { set: out, filtered_out: filtered })
+        Ok(Aggregated {
+            set: out,
+            filtered_out: filtered,
+        })
     }
 }

@@ -140,7 +140,11 @@ pub struct ProportionalAssetResourceCost {
 impl ProportionalAssetResourceCost {
     /// `proportional / total`, 0 when the total is 0.
     pub fn percentage(proportional: f64, total: f64) -> f64 {
-        if total == 0.0 { 0.0 } else { proportional / total }
+        if total == 0.0 {
+            0.0
+        } else {
+            proportional / total
+        }
     }
 
     /// The cost-weighted mix of the CPU, GPU and RAM percentages.
@@ -453,7 +457,10 @@ impl Allocation {
     pub fn total_efficiency(&self) -> f64 {
         let cpu = self.cpu_total_cost();
         let ram = self.ram_total_cost();
-        ratio(self.cpu_efficiency() * cpu + self.ram_efficiency() * ram, cpu + ram)
+        ratio(
+            self.cpu_efficiency() * cpu + self.ram_efficiency() * ram,
+            cpu + ram,
+        )
     }
 
     /// Merge `other` into `self` (OpenCost's `Allocation.add`): hours,
@@ -471,13 +478,22 @@ impl Allocation {
         self.window = self.window.expand(&other.window);
         let m = self.minutes();
         let weigh = |a: f64, b: f64| {
-            if m > 0.0 { (a * m_a + b * m_b) / m } else { 0.0 }
+            if m > 0.0 {
+                (a * m_a + b * m_b) / m
+            } else {
+                0.0
+            }
         };
-        self.cpu_core_request_average =
-            weigh(self.cpu_core_request_average, other.cpu_core_request_average);
-        self.cpu_core_usage_average = weigh(self.cpu_core_usage_average, other.cpu_core_usage_average);
-        self.ram_bytes_request_average =
-            weigh(self.ram_bytes_request_average, other.ram_bytes_request_average);
+        self.cpu_core_request_average = weigh(
+            self.cpu_core_request_average,
+            other.cpu_core_request_average,
+        );
+        self.cpu_core_usage_average =
+            weigh(self.cpu_core_usage_average, other.cpu_core_usage_average);
+        self.ram_bytes_request_average = weigh(
+            self.ram_bytes_request_average,
+            other.ram_bytes_request_average,
+        );
         self.ram_bytes_usage_average =
             weigh(self.ram_bytes_usage_average, other.ram_bytes_usage_average);
         self.gpu_request_average = weigh(self.gpu_request_average, other.gpu_request_average);
@@ -546,12 +562,15 @@ impl Allocation {
             }
         }
         for (k, lb) in &other.load_balancers {
-            let mine = self.load_balancers.entry(k.clone()).or_insert_with(|| LbAllocation {
-                service: lb.service.clone(),
-                private: lb.private,
-                ip: lb.ip.clone(),
-                ..LbAllocation::default()
-            });
+            let mine = self
+                .load_balancers
+                .entry(k.clone())
+                .or_insert_with(|| LbAllocation {
+                    service: lb.service.clone(),
+                    private: lb.private,
+                    ip: lb.ip.clone(),
+                    ..LbAllocation::default()
+                });
             mine.cost += lb.cost * scale;
             mine.hours += lb.hours * scale;
         }

@@ -11,7 +11,7 @@
 //! - [`Allocation`], [`AllocationProperties`], [`AllocationSet`],
 //!   [`AllocationSetRange`]: the allocation model, field for field with
 //!   OpenCost.
-//! - [`AggregationOptions`] and [`AllocationSet::aggregate`]:
+//! - [`AggregationOptions`] and [`AllocationSet::aggregate_by`]:
 //!   aggregation, idle and shared-cost distribution, filters.
 //! - [`Filter`]: OpenCost's v2 filter language.
 //! - [`json`]: OpenCost's allocation API JSON, both ways.
@@ -27,7 +27,7 @@ pub mod set;
 pub mod testing;
 pub mod window;
 
-pub use aggregate::{AggregationOptions, Aggregated};
+pub use aggregate::{Aggregated, AggregationOptions};
 pub use allocation::{Allocation, LbAllocation, PvAllocation, PvKey, RawAllocationOnly};
 pub use error::{Error, Result};
 pub use filter::Filter;

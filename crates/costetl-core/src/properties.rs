@@ -77,6 +77,11 @@ impl AllocationProperties {
     /// The properties two merged allocations still share (OpenCost's
     /// `Intersection`): scalar fields survive when equal, maps and services
     /// as `metadata` says.
+    ///
+    /// OpenCost also keeps the known controller when one side of the same
+    /// container lacks it. We do not: that rule makes the result depend on
+    /// merge order (it is not associative), so a container's controller is
+    /// resolved over the whole window before allocations are built instead.
     pub fn intersect(&self, other: &Self, metadata: MetadataMerge) -> Self {
         fn same(a: &str, b: &str) -> String {
             if a == b { a.to_owned() } else { String::new() }
@@ -92,27 +97,6 @@ impl AllocationProperties {
             provider_id: same(&self.provider_id, &other.provider_id),
             ..Self::default()
         };
-        // The same container seen with and without its controller (the
-        // owner metric arrived late): keep the one that is known, and pick
-        // deterministically when both are.
-        let same_container = out.cluster == self.cluster
-            && out.node == self.node
-            && out.namespace == self.namespace
-            && out.pod == self.pod
-            && out.container == self.container
-            && !self.pod.is_empty();
-        if same_container && out.controller.is_empty() {
-            let known = [self, other]
-                .into_iter()
-                .filter(|p| !p.controller.is_empty())
-                .min_by(|a, b| {
-                    (&a.controller, &a.controller_kind).cmp(&(&b.controller, &b.controller_kind))
-                });
-            if let Some(p) = known {
-                out.controller.clone_from(&p.controller);
-                out.controller_kind.clone_from(&p.controller_kind);
-            }
-        }
         // Namespace metadata only describes a single namespace.
         if !out.namespace.is_empty() {
             out.namespace_labels =
@@ -135,8 +119,12 @@ impl AllocationProperties {
                 .cloned()
                 .collect(),
             MetadataMerge::Union => {
-                let mut all: Vec<String> =
-                    self.services.iter().chain(&other.services).cloned().collect();
+                let mut all: Vec<String> = self
+                    .services
+                    .iter()
+                    .chain(&other.services)
+                    .cloned()
+                    .collect();
                 all.sort();
                 all.dedup();
                 all
@@ -186,7 +174,13 @@ fn merge_maps(a: &Labels, b: &Labels, metadata: MetadataMerge) -> Labels {
 pub fn sanitize_label_name(name: &str) -> String {
     name.trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -390,7 +384,11 @@ impl AggregationProperty {
         out: &mut Vec<String>,
     ) {
         let or_unallocated = |v: &str| {
-            if v.is_empty() { UNALLOCATED.to_owned() } else { v.to_owned() }
+            if v.is_empty() {
+                UNALLOCATED.to_owned()
+            } else {
+                v.to_owned()
+            }
         };
         let controller_named = |kind: &str| {
             if props.controller_kind == kind && !props.controller.is_empty() {
@@ -511,9 +509,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(key(&p, "cluster", &lc), "cluster1");
-        assert_eq!(key(&p, "cluster,namespace,label:app", &lc), "cluster1//app1");
+        assert_eq!(
+            key(&p, "cluster,namespace,label:app", &lc),
+            "cluster1//app1"
+        );
         p.namespace = "namespace1".into();
-        assert_eq!(key(&p, "cluster,namespace,label:app", &lc), "cluster1/namespace1/app1");
+        assert_eq!(
+            key(&p, "cluster,namespace,label:app", &lc),
+            "cluster1/namespace1/app1"
+        );
 
         p.labels = labels(&[
             ("department", "dept1"),
@@ -621,21 +625,26 @@ mod tests {
             ..Default::default()
         };
         let d = a.intersect(&b, MetadataMerge::Drop);
-        assert_eq!((d.cluster.as_str(), d.namespace.as_str(), d.pod.as_str()), ("c", "ns", ""));
+        assert_eq!(
+            (d.cluster.as_str(), d.namespace.as_str(), d.pod.as_str()),
+            ("c", "ns", "")
+        );
         assert!(d.labels.is_empty() && d.services.is_empty());
         let i = a.intersect(&b, MetadataMerge::Intersect);
         assert_eq!(i.labels, labels(&[("app", "a")]));
         let u = a.intersect(&b, MetadataMerge::Union);
-        assert_eq!(u.labels, labels(&[("app", "a"), ("tier", "web"), ("x", "1")]));
+        assert_eq!(
+            u.labels,
+            labels(&[("app", "a"), ("tier", "web"), ("x", "1")])
+        );
         assert_eq!(u.services, vec!["s1".to_owned(), "s2".to_owned()]);
         assert_eq!(u, b.intersect(&a, MetadataMerge::Union));
     }
 
     #[test]
-    fn intersect_keeps_known_controller_of_same_container() {
+    fn intersect_drops_a_controller_known_on_one_side_only() {
         let a = AllocationProperties {
             cluster: "c".into(),
-            namespace: "ns".into(),
             pod: "p".into(),
             container: "k".into(),
             ..Default::default()
@@ -646,7 +655,6 @@ mod tests {
             ..a.clone()
         };
         let m = a.intersect(&b, MetadataMerge::Drop);
-        assert_eq!((m.controller.as_str(), m.controller_kind.as_str()), ("web", "deployment"));
-        assert_eq!(m, b.intersect(&a, MetadataMerge::Drop));
+        assert_eq!((m.controller.as_str(), m.pod.as_str()), ("", "p"));
     }
 }

@@ -33,8 +33,10 @@ pub fn unit_allocation(name: &str, props: AllocationProperties, window: Window) 
     a.ram_cost = 1.0;
     a.ram_bytes_request_average = 1.0;
     a.ram_bytes_usage_average = 1.0;
-    a.raw_allocation_only =
-        Some(RawAllocationOnly { cpu_core_usage_max: 1.0, ram_bytes_usage_max: 1.0 });
+    a.raw_allocation_only = Some(RawAllocationOnly {
+        cpu_core_usage_max: 1.0,
+        ram_bytes_usage_max: 1.0,
+    });
     if name.contains(IDLE) {
         a.cpu_core_hours = 2.0;
         a.cpu_cost = 2.0;
@@ -44,8 +46,15 @@ pub fn unit_allocation(name: &str, props: AllocationProperties, window: Window) 
         a.network_cost = 1.0;
         a.load_balancer_cost = 1.0;
         a.pvs.insert(
-            PvKey { cluster: a.properties.cluster.clone(), name: "pv1".into() },
-            PvAllocation { byte_hours: 1.0, cost: 1.0, provider_id: String::new() },
+            PvKey {
+                cluster: a.properties.cluster.clone(),
+                name: "pv1".into(),
+            },
+            PvAllocation {
+                byte_hours: 1.0,
+                cost: 1.0,
+                provider_id: String::new(),
+            },
         );
     }
     a
@@ -63,18 +72,114 @@ pub fn mock_set(start: DateTime<Utc>) -> AllocationSet {
     let mut set = AllocationSet::new(w);
     // (cluster, node, namespace, pod, container, controller kind, controller)
     let rows: [(&str, &str, &str, &str, &str, &str, &str); 12] = [
-        ("cluster1", "c1nodes", "namespace1", "pod1", "container1", "", ""),
-        ("cluster1", "c1nodes", "namespace1", "pod-abc", "container2", "deployment", "deployment1"),
-        ("cluster1", "c1nodes", "namespace1", "pod-def", "container3", "deployment", "deployment1"),
-        ("cluster1", "c1nodes", "namespace2", "pod-ghi", "container4", "deployment", "deployment2"),
-        ("cluster1", "c1nodes", "namespace2", "pod-ghi", "container5", "deployment", "deployment2"),
-        ("cluster1", "c1nodes", "namespace2", "pod-jkl", "container6", "daemonset", "daemonset1"),
-        ("cluster2", "node1", "namespace2", "pod-mno", "container4", "deployment", "deployment2"),
-        ("cluster2", "node1", "namespace2", "pod-mno", "container5", "deployment", "deployment2"),
-        ("cluster2", "node2", "namespace2", "pod-pqr", "container6", "daemonset", "daemonset1"),
-        ("cluster2", "node2", "namespace3", "pod-stu", "container7", "deployment", "deployment3"),
-        ("cluster2", "node3", "namespace3", "pod-vwx", "container8", "statefulset", "statefulset1"),
-        ("cluster2", "node3", "namespace3", "pod-vwx", "container9", "statefulset", "statefulset1"),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace1",
+            "pod1",
+            "container1",
+            "",
+            "",
+        ),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace1",
+            "pod-abc",
+            "container2",
+            "deployment",
+            "deployment1",
+        ),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace1",
+            "pod-def",
+            "container3",
+            "deployment",
+            "deployment1",
+        ),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace2",
+            "pod-ghi",
+            "container4",
+            "deployment",
+            "deployment2",
+        ),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace2",
+            "pod-ghi",
+            "container5",
+            "deployment",
+            "deployment2",
+        ),
+        (
+            "cluster1",
+            "c1nodes",
+            "namespace2",
+            "pod-jkl",
+            "container6",
+            "daemonset",
+            "daemonset1",
+        ),
+        (
+            "cluster2",
+            "node1",
+            "namespace2",
+            "pod-mno",
+            "container4",
+            "deployment",
+            "deployment2",
+        ),
+        (
+            "cluster2",
+            "node1",
+            "namespace2",
+            "pod-mno",
+            "container5",
+            "deployment",
+            "deployment2",
+        ),
+        (
+            "cluster2",
+            "node2",
+            "namespace2",
+            "pod-pqr",
+            "container6",
+            "daemonset",
+            "daemonset1",
+        ),
+        (
+            "cluster2",
+            "node2",
+            "namespace3",
+            "pod-stu",
+            "container7",
+            "deployment",
+            "deployment3",
+        ),
+        (
+            "cluster2",
+            "node3",
+            "namespace3",
+            "pod-vwx",
+            "container8",
+            "statefulset",
+            "statefulset1",
+        ),
+        (
+            "cluster2",
+            "node3",
+            "namespace3",
+            "pod-vwx",
+            "container9",
+            "statefulset",
+            "statefulset1",
+        ),
     ];
     for (cluster, node, ns, pod, container, kind, controller) in rows {
         let props = AllocationProperties {
@@ -92,7 +197,13 @@ pub fn mock_set(start: DateTime<Utc>) -> AllocationSet {
         let mut a = unit_allocation(&name, props, w);
         // Each allocation gets its own PV in its cluster.
         let pv = a.pvs.pop_first().expect("unit allocation has a PV").1;
-        a.pvs.insert(PvKey { cluster: cluster.into(), name: format!("pv-{container}") }, pv);
+        a.pvs.insert(
+            PvKey {
+                cluster: cluster.into(),
+                name: format!("pv-{container}"),
+            },
+            pv,
+        );
         let p = &mut a.properties;
         match (cluster, container) {
             ("cluster1", "container1") => {
@@ -144,10 +255,24 @@ pub fn mock_set_cluster_idle(start: DateTime<Utc>) -> AllocationSet {
 pub fn mock_set_node_idle(start: DateTime<Utc>) -> AllocationSet {
     let mut set = mock_set(start);
     let w = set.window();
-    set.insert(idle("c1nodes/__idle__", "cluster1", "c1nodes", 5.0, 15.0, w));
+    set.insert(idle(
+        "c1nodes/__idle__",
+        "cluster1",
+        "c1nodes",
+        5.0,
+        15.0,
+        w,
+    ));
     let third = 5.0 / 3.0;
     for node in ["node1", "node2", "node3"] {
-        set.insert(idle(&format!("{node}/__idle__"), "cluster2", node, third, third, w));
+        set.insert(idle(
+            &format!("{node}/__idle__"),
+            "cluster2",
+            node,
+            third,
+            third,
+            w,
+        ));
     }
     set
 }
@@ -249,7 +374,11 @@ pub fn arb_idle(w: Window, by_node: bool) -> impl Strategy<Value = Vec<Allocatio
             .enumerate()
             .map(|(i, (cpu, gpu, ram))| {
                 let cluster = if by_node { i / 3 } else { i };
-                let node = if by_node { format!("c{cluster}-node{}", i % 3) } else { String::new() };
+                let node = if by_node {
+                    format!("c{cluster}-node{}", i % 3)
+                } else {
+                    String::new()
+                };
                 let name = if by_node {
                     format!("cluster{cluster}/{node}/{IDLE}")
                 } else {
@@ -291,8 +420,15 @@ pub fn arb_set(max: usize) -> impl Strategy<Value = AllocationSet> {
                 a.properties.pod = UNMOUNTED.into();
                 a.properties.container = UNMOUNTED.into();
                 a.pvs.insert(
-                    PvKey { cluster: a.properties.cluster.clone(), name: "orphan".into() },
-                    PvAllocation { byte_hours: 1e9, cost: c, provider_id: String::new() },
+                    PvKey {
+                        cluster: a.properties.cluster.clone(),
+                        name: "orphan".into(),
+                    },
+                    PvAllocation {
+                        byte_hours: 1e9,
+                        cost: c,
+                        provider_id: String::new(),
+                    },
                 );
                 set.insert(a);
             }

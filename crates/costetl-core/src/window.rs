@@ -530,7 +530,12 @@ fn parse_inner(s: &str, now: DateTime<FixedOffset>) -> Result<Window, &'static s
     if let Some(kw) = Keyword::parse(s) {
         return kw.window(now).ok_or(OUT_OF_RANGE);
     }
-    if let Some((a, b)) = s.split_once(',') {
+    // OpenCost also separates unix pairs with `|` or `-`; only digits can
+    // sit on both sides then, so RFC3339 dates (which contain `-`) are safe.
+    let unix_pair = s
+        .split_once(['|', '-'])
+        .filter(|(a, b)| is_digits(a.trim().as_bytes()) && is_digits(b.trim().as_bytes()));
+    if let Some((a, b)) = s.split_once(',').or(unix_pair) {
         let (start, end) = parse_pair(a.trim(), b.trim())?;
         if end < start {
             return Err(REVERSED);
@@ -592,7 +597,7 @@ fn parse_amount(word: &str) -> Result<(i64, Unit), &'static str> {
     Ok((n, unit))
 }
 
-/// `<unix>,<unix>` or `<RFC3339>,<RFC3339>`, already split at the comma.
+/// `<unix>,<unix>` or `<RFC3339>,<RFC3339>`, already split at the separator.
 fn parse_pair(a: &str, b: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), &'static str> {
     if is_digits(a.as_bytes()) && is_digits(b.as_bytes()) {
         return Ok((unix(a)?, unix(b)?));
@@ -636,6 +641,20 @@ mod tests {
 
     fn parse_at(s: &str, now: &str) -> Window {
         Window::parse(s, fixed(now)).unwrap_or_else(|e| panic!("{s:?} at {now}: {e}"))
+    }
+
+    #[test]
+    fn unix_pair_accepts_opencost_separators() {
+        let now = fixed("2024-05-03T08:01:04Z");
+        let want = win("2020-03-09T00:00:00Z", "2020-03-11T00:00:00Z");
+        for s in [
+            "1583712000,1583884800",
+            "1583712000|1583884800",
+            "1583712000-1583884800",
+        ] {
+            assert_eq!(Window::parse(s, now).unwrap(), want, "{s}");
+        }
+        assert!(Window::parse("1583712000-", now).is_err());
     }
 
     fn reason(s: &str, now: &str) -> String {

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use costetl_core::aggregate::{AggregationOptions, ShareSplit};
-use costetl_core::testing::{mock_set, mock_set_cluster_idle, mock_set_node_idle};
+use costetl_core::testing::{mock_set_cluster_idle, mock_set_node_idle};
 use costetl_core::{
-    Accumulate, AggregationProperty, Allocation, AllocationSet, AllocationSetRange,
-    MetadataMerge, PvAllocation, PvKey, Window,
+    Accumulate, AggregationProperty, Allocation, AllocationSet, AllocationSetRange, MetadataMerge,
+    PvAllocation, PvKey, Window,
 };
 
 fn start() -> DateTime<Utc> {
@@ -32,7 +32,10 @@ fn check(set: &AllocationSet, by: &str, opts: &AggregationOptions, want: &[(&str
     assert_eq!(have, want, "aggregate by {by:?}");
     let input: f64 = set.total_cost();
     let output = got.set.total_cost() + got.filtered_out.total_cost();
-    assert!((input - output).abs() < 1e-9, "conservation: {input} vs {output}");
+    assert!(
+        (input - output).abs() < 1e-9,
+        "conservation: {input} vs {output}"
+    );
 }
 
 fn plain() -> AggregationOptions {
@@ -42,7 +45,12 @@ fn plain() -> AggregationOptions {
 #[test]
 fn aggregate_by_cluster() {
     let s = mock_set_cluster_idle(start());
-    check(&s, "cluster", &plain(), &[("cluster1", 46.0), ("cluster2", 36.0), ("__idle__", 30.0)]);
+    check(
+        &s,
+        "cluster",
+        &plain(),
+        &[("cluster1", 46.0), ("cluster2", 36.0), ("__idle__", 30.0)],
+    );
 }
 
 #[test]
@@ -52,7 +60,12 @@ fn aggregate_by_namespace() {
         &s,
         "namespace",
         &plain(),
-        &[("namespace1", 28.0), ("namespace2", 36.0), ("namespace3", 18.0), ("__idle__", 30.0)],
+        &[
+            ("namespace1", 28.0),
+            ("namespace2", 36.0),
+            ("namespace3", 18.0),
+            ("__idle__", 30.0),
+        ],
     );
 }
 
@@ -139,7 +152,16 @@ fn aggregate_by_controller() {
 #[test]
 fn aggregate_by_service() {
     let s = mock_set_cluster_idle(start());
-    check(&s, "service", &plain(), &[("service1", 12.0), ("__unallocated__", 70.0), ("__idle__", 30.0)]);
+    check(
+        &s,
+        "service",
+        &plain(),
+        &[
+            ("service1", 12.0),
+            ("__unallocated__", 70.0),
+            ("__idle__", 30.0),
+        ],
+    );
 }
 
 #[test]
@@ -149,7 +171,12 @@ fn aggregate_by_label_app() {
         &s,
         "label:app",
         &plain(),
-        &[("app1", 16.0), ("app2", 24.0), ("__unallocated__", 42.0), ("__idle__", 30.0)],
+        &[
+            ("app1", 16.0),
+            ("app2", 24.0),
+            ("__unallocated__", 42.0),
+            ("__idle__", 30.0),
+        ],
     );
 }
 
@@ -177,31 +204,56 @@ fn aggregate_by_annotation_team() {
         &s,
         "annotation:team",
         &plain(),
-        &[("team1", 12.0), ("team2", 6.0), ("__unallocated__", 64.0), ("__idle__", 30.0)],
+        &[
+            ("team1", 12.0),
+            ("team2", 6.0),
+            ("__unallocated__", 64.0),
+            ("__idle__", 30.0),
+        ],
     );
 }
 
 #[test]
 fn aggregate_by_daemonset_and_statefulset() {
     let s = mock_set_cluster_idle(start());
-    check(&s, "daemonset", &plain(), &[("daemonset1", 12.0), ("__unallocated__", 70.0), ("__idle__", 30.0)]);
+    check(
+        &s,
+        "daemonset",
+        &plain(),
+        &[
+            ("daemonset1", 12.0),
+            ("__unallocated__", 70.0),
+            ("__idle__", 30.0),
+        ],
+    );
     check(
         &s,
         "statefulset",
         &plain(),
-        &[("statefulset1", 12.0), ("__unallocated__", 70.0), ("__idle__", 30.0)],
+        &[
+            ("statefulset1", 12.0),
+            ("__unallocated__", 70.0),
+            ("__idle__", 30.0),
+        ],
     );
 }
 
 #[test]
 fn share_idle_weighted_by_namespace() {
     let s = mock_set_cluster_idle(start());
-    let opts = AggregationOptions { share_idle: true, ..plain() };
+    let opts = AggregationOptions {
+        share_idle: true,
+        ..plain()
+    };
     check(
         &s,
         "namespace",
         &opts,
-        &[("namespace1", 42.6875), ("namespace2", 46.3125), ("namespace3", 23.0)],
+        &[
+            ("namespace1", 42.6875),
+            ("namespace2", 46.3125),
+            ("namespace3", 23.0),
+        ],
     );
     // Exact, not just to the cent.
     let by = AggregationProperty::parse_list("namespace").unwrap();
@@ -214,7 +266,11 @@ fn share_idle_by_node_matches_cluster_idle_where_nodes_agree() {
     // cluster1 has one node, so node idle there equals cluster idle; in
     // cluster2 each node's idle goes to that node's containers only.
     let s = mock_set_node_idle(start());
-    let opts = AggregationOptions { share_idle: true, idle_by_node: true, ..plain() };
+    let opts = AggregationOptions {
+        share_idle: true,
+        idle_by_node: true,
+        ..plain()
+    };
     // namespace3 lives on node2 (container7) and node3 (container8, 9):
     // node2 idle 5/3+5/3 is split CPU 1/2, RAM 1/2 with pod-pqr's
     // container6 (namespace2); node3's idle all goes to namespace3.
@@ -225,7 +281,10 @@ fn share_idle_by_node_matches_cluster_idle_where_nodes_agree() {
         &opts,
         &[
             ("namespace1", 28.0 + 5.0 * 0.5 + 15.0 * 13.0 / 16.0),
-            ("namespace2", 112.0 - (28.0 + 5.0 * 0.5 + 15.0 * 13.0 / 16.0) - n3),
+            (
+                "namespace2",
+                112.0 - (28.0 + 5.0 * 0.5 + 15.0 * 13.0 / 16.0) - n3,
+            ),
             ("namespace3", n3),
         ],
     );
@@ -239,7 +298,16 @@ fn share_namespace_evenly() {
         share_split: ShareSplit::Even,
         ..plain()
     };
-    check(&s, "namespace", &opts, &[("namespace1", 37.0), ("namespace2", 45.0), ("__idle__", 30.0)]);
+    check(
+        &s,
+        "namespace",
+        &opts,
+        &[
+            ("namespace1", 37.0),
+            ("namespace2", 45.0),
+            ("__idle__", 30.0),
+        ],
+    );
 }
 
 #[test]
@@ -253,7 +321,12 @@ fn share_namespace_weighted_and_breakdown() {
     // namespace1 28, namespace2 36: 18 split 28:36.
     let ns1 = 28.0 + 18.0 * 28.0 / 64.0;
     let ns2 = 36.0 + 18.0 * 36.0 / 64.0;
-    check(&s, "namespace", &opts, &[("namespace1", ns1), ("namespace2", ns2), ("__idle__", 30.0)]);
+    check(
+        &s,
+        "namespace",
+        &opts,
+        &[("namespace1", ns1), ("namespace2", ns2), ("__idle__", 30.0)],
+    );
     let by = AggregationProperty::parse_list("namespace").unwrap();
     let got = s.aggregate_by(Some(&by), &opts).unwrap().set;
     let b = &got.get("namespace1").unwrap().shared_cost_breakdown["namespace3"];
@@ -318,12 +391,20 @@ fn filter_with_shared_namespace_and_shared_idle_does_not_overcount() {
 #[test]
 fn split_idle_keeps_idle_per_cluster() {
     let s = mock_set_cluster_idle(start());
-    let opts = AggregationOptions { split_idle: true, ..plain() };
+    let opts = AggregationOptions {
+        split_idle: true,
+        ..plain()
+    };
     check(
         &s,
         "cluster",
         &opts,
-        &[("cluster1", 46.0), ("cluster2", 36.0), ("cluster1/__idle__", 20.0), ("cluster2/__idle__", 10.0)],
+        &[
+            ("cluster1", 46.0),
+            ("cluster2", 36.0),
+            ("cluster1/__idle__", 20.0),
+            ("cluster2/__idle__", 10.0),
+        ],
     );
 }
 
@@ -336,7 +417,10 @@ fn aggregate_everything_into_one() {
 #[test]
 fn merge_unallocated_collapses_keys() {
     let s = mock_set_cluster_idle(start());
-    let opts = AggregationOptions { merge_unallocated: true, ..plain() };
+    let opts = AggregationOptions {
+        merge_unallocated: true,
+        ..plain()
+    };
     check(
         &s,
         "namespace,label:app",
@@ -367,8 +451,15 @@ fn allocation_add_vector() {
     a1.gpu_cost = 24.0;
     a1.gpu_cost_adjustment = 2.0;
     a1.pvs.insert(
-        PvKey { cluster: "cluster1".into(), name: "pv1".into() },
-        PvAllocation { byte_hours: 100.0 * gib * 12.0, cost: 0.06, provider_id: "vol-1".into() },
+        PvKey {
+            cluster: "cluster1".into(),
+            name: "pv1".into(),
+        },
+        PvAllocation {
+            byte_hours: 100.0 * gib * 12.0,
+            cost: 0.06,
+            provider_id: "vol-1".into(),
+        },
     );
     a1.pv_cost_adjustment = 4.0;
     a1.ram_byte_hours = 96.0 * gib;
@@ -427,12 +518,24 @@ fn accumulate_two_days() {
     let yesterday = day(start());
     let today = day(start() + chrono::TimeDelta::days(1));
     let mut s1 = AllocationSet::new(yesterday);
-    s1.insert(unit_allocation("cluster1/namespace1/pod1/container1", Default::default(), yesterday));
+    s1.insert(unit_allocation(
+        "cluster1/namespace1/pod1/container1",
+        Default::default(),
+        yesterday,
+    ));
     let mut s2 = AllocationSet::new(today);
-    s2.insert(unit_allocation("cluster1/namespace1/pod1/container1", Default::default(), today));
-    let acc = AllocationSetRange::new(vec![s2, s1]).accumulate(Accumulate::All).unwrap();
+    s2.insert(unit_allocation(
+        "cluster1/namespace1/pod1/container1",
+        Default::default(),
+        today,
+    ));
+    let acc = AllocationSetRange::new(vec![s2, s1])
+        .accumulate(Accumulate::All)
+        .unwrap();
     assert_eq!(acc.sets.len(), 1);
-    let a = acc.sets[0].get("cluster1/namespace1/pod1/container1").unwrap();
+    let a = acc.sets[0]
+        .get("cluster1/namespace1/pod1/container1")
+        .unwrap();
     assert!((a.total_cost() - 12.0).abs() < 1e-12);
     assert!((a.cpu_core_hours - 2.0).abs() < 1e-12);
     assert!((a.cpu_cost - 2.0).abs() < 1e-12);
@@ -442,7 +545,13 @@ fn accumulate_two_days() {
     assert_eq!(a.start, start());
     assert_eq!(a.end, start() + chrono::TimeDelta::days(2));
     assert!((a.minutes() - 2880.0).abs() < 1e-12);
-    assert!(AllocationSetRange::default().accumulate(Accumulate::All).unwrap().sets.is_empty());
+    assert!(
+        AllocationSetRange::default()
+            .accumulate(Accumulate::All)
+            .unwrap()
+            .sets
+            .is_empty()
+    );
 }
 
 #[test]
@@ -452,16 +561,28 @@ fn accumulate_by_month_and_week() {
         .into_iter()
         .map(|(y, m, d)| AllocationSet::new(day(Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap())))
         .collect();
-    let months = AllocationSetRange::new(days).accumulate(Accumulate::Month).unwrap();
+    let months = AllocationSetRange::new(days)
+        .accumulate(Accumulate::Month)
+        .unwrap();
     assert_eq!(months.sets.len(), 2);
 
     // Ten days starting Wednesday 2020-01-01: Jan 1–4 (Wed–Sat), Jan 5–10
     // (Sun–Fri).
     let days: Vec<AllocationSet> = (0..10)
-        .map(|i| AllocationSet::new(day(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::TimeDelta::days(i))))
+        .map(|i| {
+            AllocationSet::new(day(
+                Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::TimeDelta::days(i)
+            ))
+        })
         .collect();
-    let weeks = AllocationSetRange::new(days).accumulate(Accumulate::Week).unwrap();
-    let lens: Vec<i64> = weeks.sets.iter().map(|s| s.window().duration().num_days()).collect();
+    let weeks = AllocationSetRange::new(days)
+        .accumulate(Accumulate::Week)
+        .unwrap();
+    let lens: Vec<i64> = weeks
+        .sets
+        .iter()
+        .map(|s| s.window().duration().num_days())
+        .collect();
     assert_eq!(lens, vec![4, 6]);
 }
 

@@ -1,0 +1,73 @@
+//! `costetl`: Kubernetes cost allocation from the command line.
+//!
+//! - `costetl allocation`: read OpenCost allocation JSON, then filter,
+//!   aggregate (with idle and shared-cost distribution) and accumulate it
+//!   the way OpenCost's `/allocation/compute` does, and print a table, CSV
+//!   or OpenCost JSON.
+//! - `costetl mock`: write OpenCost's mock allocation sets as JSON (used to
+//!   regenerate `fixtures/opencost-mock/allocation.json`).
+//!
+//! Exit codes: 0 on success, 1 on a runtime error (unreadable input, …),
+//! 2 on a usage error (unknown flag, or a flag value that does not parse:
+//! window, aggregation, filter, …; clap reports those).
+//!
+//! All the cost logic lives in `costetl-core`; this crate only parses
+//! flags, does the IO and formats output.
+
+mod allocation;
+mod input;
+mod mock;
+mod render;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turn Kubernetes cost data into OpenCost-compatible allocations.
+#[derive(Debug, Parser)]
+#[command(name = "costetl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Filter, aggregate and accumulate cost allocations (like OpenCost's
+    /// /allocation/compute).
+    Allocation(allocation::AllocationArgs),
+    /// Write OpenCost's mock allocation sets (with cluster idle) as JSON.
+    Mock(mock::MockArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Allocation(args) => allocation::run(&args),
+        Command::Mock(args) => mock::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `costetl … | head` closing the pipe early is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Write `text` to standard output in one go.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! End-to-end tests of the `costetl` binary on the bundled OpenCost mock
+//! fixture (`fixtures/opencost-mock/allocation.json`: two days of OpenCost's
+//! mock set with cluster idle; per day namespace1 costs 28, namespace2 36,
+//! namespace3 18, idle 30).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/opencost-mock/allocation.json")
+}
+
+fn costetl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_costetl"))
+        .args(args)
+        .output()
+        .expect("the costetl binary runs")
+}
+
+/// `costetl allocation --input <fixture> <args>`, which must succeed;
+/// returns stdout.
+fn allocation(args: &[&str]) -> String {
+    let fixture = fixture();
+    let mut all = vec![
+        "allocation",
+        "--input",
+        fixture.to_str().expect("UTF-8 path"),
+    ];
+    all.extend_from_slice(args);
+    let out = costetl(&all);
+    assert!(
+        out.status.success(),
+        "costetl {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The TOTAL $ cell of every table row named `name`.
+fn totals(table: &str, name: &str) -> Vec<String> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cells| cells.first() == Some(&name))
+        // NAME, CPU, GPU, RAM, PV, NETWORK, LB, SHARED, TOTAL, …
+        .map(|cells| cells[8].to_owned())
+        .collect()
+}
+
+#[test]
+fn table_by_namespace_accumulated() {
+    let out = allocation(&["--aggregate", "namespace", "--accumulate", "all"]);
+    assert!(
+        out.starts_with("Window [2021-01-01T00:00:00Z, 2021-01-03T00:00:00Z) (2d)\n"),
+        "{out}"
+    );
+    assert_eq!(totals(&out, "namespace1"), ["56.00"]);
+    assert_eq!(totals(&out, "namespace2"), ["72.00"]);
+    assert_eq!(totals(&out, "TOTAL"), ["164.00"]);
+    // Idle is left out without --idle; sorted by total, highest first.
+    assert!(!out.contains("__idle__"));
+    let names: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(names, ["namespace2", "namespace1", "namespace3", "TOTAL"]);
+    assert!(out.contains("CPU EFF") && out.contains("100.0%"));
+}
+
+#[test]
+fn table_per_day_without_accumulation() {
+    let out = allocation(&["--aggregate", "namespace", "--idle"]);
+    assert_eq!(out.matches("Window [").count(), 2);
+    assert_eq!(totals(&out, "namespace1"), ["28.00", "28.00"]);
+    assert_eq!(totals(&out, "__idle__"), ["30.00", "30.00"]);
+    assert_eq!(totals(&out, "TOTAL"), ["112.00", "112.00"]);
+}
+
+#[test]
+fn share_idle() {
+    let out = allocation(&[
+        "--aggregate",
+        "namespace",
+        "--share-idle",
+        "--accumulate",
+        "all",
+    ]);
+    // 2 × 42.6875 = 85.375, rounded half away from zero.
+    assert_eq!(totals(&out, "namespace1"), ["85.38"]);
+    assert_eq!(totals(&out, "TOTAL"), ["224.00"]);
+    assert!(!out.contains("__idle__"));
+}
+
+#[test]
+fn filter_reports_what_it_removed() {
+    let out = allocation(&[
+        "--aggregate",
+        "namespace",
+        "--idle",
+        "--accumulate",
+        "all",
+        "--filter",
+        r#"namespace:"namespace1""#,
+    ]);
+    assert_eq!(totals(&out, "namespace1"), ["56.00"]);
+    assert!(totals(&out, "namespace2").is_empty());
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("filtered out: $"))
+        .unwrap_or_else(|| panic!("no filtered-out line in\n{out}"));
+    assert!(line.ends_with("(idle and shared cost included)"));
+    // What is shown plus what was filtered is everything (224 with idle).
+    let shown: f64 = totals(&out, "TOTAL")[0].parse().unwrap();
+    let filtered: f64 = line["filtered out: $".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (shown + filtered - 224.0).abs() < 0.011,
+        "{shown} + {filtered}"
+    );
+}
+
+#[test]
+fn window_selects_sets() {
+    let out = allocation(&[
+        "--window",
+        "2021-01-02T00:00:00Z,2021-01-03T00:00:00Z",
+        "--aggregate",
+        "namespace",
+    ]);
+    assert_eq!(out.matches("Window [").count(), 1);
+    assert!(out.starts_with("Window [2021-01-02T00:00:00Z, 2021-01-03T00:00:00Z)"));
+}
+
+#[test]
+fn json_is_an_opencost_response() {
+    let out = allocation(&["--aggregate", "namespace", "--idle", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["code"], 200);
+    assert_eq!(v["status"], "success");
+    let data = v["data"].as_array().expect("data is an array");
+    assert_eq!(data.len(), 2);
+    for set in data {
+        let keys: Vec<&str> = set
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["__idle__", "namespace1", "namespace2", "namespace3"]);
+        let ns1 = &set["namespace1"];
+        assert_eq!(ns1["name"], "namespace1");
+        assert_eq!(ns1["properties"]["namespace"], "namespace1");
+        assert_eq!(ns1["totalCost"], 28);
+        assert!(ns1["window"]["start"].is_string());
+    }
+    // OpenCost's field order, not serde_json's sorted keys.
+    assert!(out.find("\"name\"").unwrap() < out.find("\"cpuCores\"").unwrap());
+}
+
+#[test]
+fn csv_has_a_row_per_allocation() {
+    let out = allocation(&["--format", "csv"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("window_start,window_end,name,"));
+    // 12 containers per day, idle dropped.
+    assert_eq!(lines.len(), 1 + 2 * 12);
+    let cols = lines[0].split(',').count();
+    assert!(lines.iter().all(|l| l.split(',').count() == cols));
+    assert!(lines[1].starts_with("2021-01-01T00:00:00Z,2021-01-02T00:00:00Z,cluster1/"));
+
+    let with_idle = allocation(&["--format", "csv", "--idle"]);
+    assert_eq!(with_idle.lines().count(), 1 + 2 * 14);
+}
+
+#[test]
+fn bad_filter_is_a_usage_error_naming_the_column() {
+    let fixture = fixture();
+    let out = costetl(&[
+        "allocation",
+        "--input",
+        fixture.to_str().unwrap(),
+        "--filter",
+        r#"namespace="x""#,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--filter"), "{err}");
+    assert!(err.contains("column 10"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let out = costetl(&["allocation", "--input", "no/such/allocation.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/allocation.json"), "{err}");
+}
+
+#[test]
+fn bad_files_fail_without_panicking() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (name, text) in [
+        ("not-json.json", "{\"code\": 200, \"data\": ["),
+        ("not-a-set.json", "[1, 2]"),
+        ("error-response.json", r#"{"code": 500, "message": "boom"}"#),
+        (
+            "bad-window.json",
+            r#"{"a": {"name": "a", "window": {"start": "x"}}}"#,
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = costetl(&["allocation", "--input", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}
+
+#[test]
+fn fixture_is_what_mock_writes() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mock/allocation.json");
+    let out = costetl(&["mock", "--out", path.to_str().unwrap(), "--days", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    assert!(
+        read(&path) == read(&fixture()),
+        "fixtures/opencost-mock/allocation.json is stale; regenerate it as \
+         fixtures/README.md says"
+    );
+}
