@@ -41,6 +41,33 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A metrics source failed to answer a query.
+    #[error("query {query} failed: {message}")]
+    Source {
+        /// The query's id.
+        query: String,
+        /// What the source said.
+        message: String,
+    },
+    /// A backend response could not be decoded.
+    #[error("query {query}: cannot decode response: {reason}")]
+    Decode {
+        /// The query's id.
+        query: String,
+        /// What was wrong, with the start of the body where useful.
+        reason: String,
+    },
+    /// The backend answered with a Prometheus error.
+    #[error("query {query}: backend error {error_type}: {message}")]
+    Backend {
+        /// The query's id.
+        query: String,
+        /// Prometheus' `errorType` (`bad_data`, `timeout`, `execution`,
+        /// VictoriaMetrics' `422`, …).
+        error_type: String,
+        /// Prometheus' `error`.
+        message: String,
+    },
     /// An allocation JSON document could not be read.
     #[error("invalid allocation JSON: {reason}")]
     Json {

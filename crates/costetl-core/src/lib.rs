@@ -21,8 +21,10 @@ pub mod allocation;
 pub mod error;
 pub mod filter;
 pub mod json;
+pub mod promjson;
 pub mod properties;
 pub mod set;
+pub mod source;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod window;

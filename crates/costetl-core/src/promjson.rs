@@ -1,0 +1,1 @@
+//! Prometheus HTTP API JSON decoding (being written).
