@@ -23,7 +23,7 @@ use costetl_core::{
     AllocationSetRange, Filter, Window,
 };
 
-use crate::input::InputArgs;
+use crate::input::{EngineArgs, InputArgs};
 use crate::render;
 
 /// Flags of `costetl allocation`.
@@ -32,6 +32,9 @@ use crate::render;
 pub struct AllocationArgs {
     #[command(flatten)]
     pub input: InputArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 
     /// Keep only sets whose window lies inside W (OpenCost window syntax:
     /// today, yesterday, week, 7d, 24h,
@@ -134,7 +137,7 @@ pub enum Format {
     Csv,
 }
 
-fn parse_window(s: &str) -> Result<Window, costetl_core::Error> {
+pub(crate) fn parse_window(s: &str) -> Result<Window, costetl_core::Error> {
     Window::parse_utc(s, Utc::now())
 }
 
@@ -298,8 +301,13 @@ pub fn compute(sets: Vec<AllocationSet>, q: &Query) -> Result<Vec<Report>> {
 
 /// `costetl allocation`.
 pub fn run(args: &AllocationArgs) -> Result<()> {
-    let query = args.query()?;
-    let sets = args.input.source()?.load()?;
+    let mut query = args.query()?;
+    let source = args.input.source()?;
+    let sets = source.load(args.window, &args.engine)?;
+    if source.is_metrics() {
+        // The engine computed exactly this window; nothing to select.
+        query.window = None;
+    }
     let reports = compute(sets, &query)?;
     if reports.is_empty() {
         match args.window {

@@ -1,17 +1,23 @@
 //! Where allocation sets come from.
 //!
 //! [`InputArgs`] is the clap group of mutually exclusive source flags and
-//! [`Source`] what it resolves to. Only `--input FILE` exists so far; later
-//! sources (`--prometheus URL`, `--fixtures DIR`) are one more flag in the
-//! group and one more variant.
+//! [`Source`] what it resolves to: a stored allocation JSON file, a live
+//! Prometheus-compatible backend, or a captured fixture directory. The last
+//! two are computed by the engine for `--window`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use chrono::TimeDelta;
 use clap::Args;
-use costetl_core::AllocationSet;
+use costetl_core::engine::{self, Computation};
 use costetl_core::json::{response_from_value, set_from_value};
+use costetl_core::plan::EngineConfig;
+use costetl_core::source::MetricsSource;
+use costetl_core::{AllocationSet, Window};
+use costetl_fixtures::FixtureSource;
+use costetl_prom::PromSource;
 use serde_json::Value;
 
 /// The data source: exactly one of these flags.
@@ -22,6 +28,85 @@ pub struct InputArgs {
     /// ({"code":200,"data":[set,...]}) or a single set ({name: allocation}).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
+
+    /// A Prometheus-compatible backend to compute allocations from
+    /// (OpenCost's PROMETHEUS_SERVER_ENDPOINT).
+    #[arg(long, value_name = "URL", env = "PROMETHEUS_SERVER_ENDPOINT")]
+    pub prometheus: Option<String>,
+
+    /// A fixture directory written by `costetl capture`, replayed offline.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+}
+
+/// How the engine reads metrics (used with --prometheus and --fixtures).
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Integration step (1m default; OpenCost uses 5m).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_resolution)]
+    pub resolution: TimeDelta,
+
+    /// Label holding the cluster id.
+    #[arg(
+        long,
+        value_name = "LABEL",
+        default_value = "cluster_id",
+        env = "PROM_CLUSTER_ID_LABEL"
+    )]
+    pub cluster_label: String,
+
+    /// Cluster id for series without the cluster label.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "default-cluster",
+        env = "CLUSTER_ID"
+    )]
+    pub cluster_id: String,
+
+    /// Only compute the cluster named by --cluster-id.
+    #[arg(long, env = "CURRENT_CLUSTER_ID_FILTER_ENABLED")]
+    pub cluster_filter: bool,
+
+    /// Queries in flight at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        env = "MAX_QUERY_CONCURRENCY"
+    )]
+    pub concurrency: usize,
+}
+
+fn parse_resolution(s: &str) -> Result<TimeDelta, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected <N>s, <N>m or <N>h"))?;
+    let d = match unit {
+        "s" => TimeDelta::seconds(n),
+        "m" => TimeDelta::minutes(n),
+        "h" => TimeDelta::hours(n),
+        _ => return Err(format!("{s:?}: expected <N>s, <N>m or <N>h")),
+    };
+    if d <= TimeDelta::zero() {
+        return Err(format!("{s:?}: must be positive"));
+    }
+    Ok(d)
+}
+
+impl EngineArgs {
+    /// The engine configuration these flags describe.
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
+            cluster_label: self.cluster_label.clone(),
+            cluster_filter: self.cluster_filter.then(|| self.cluster_id.clone()),
+            default_cluster: self.cluster_id.clone(),
+            resolution: self.resolution,
+            concurrency: self.concurrency,
+            ..EngineConfig::default()
+        }
+    }
 }
 
 /// A resolved data source.
@@ -29,25 +114,64 @@ pub struct InputArgs {
 pub enum Source {
     /// An OpenCost allocation JSON file.
     File(PathBuf),
+    /// A live Prometheus-compatible backend.
+    Prometheus(String),
+    /// A captured fixture directory.
+    Fixtures(PathBuf),
 }
 
 impl InputArgs {
     /// The source the flags name. The clap group guarantees exactly one.
     pub fn source(&self) -> Result<Source> {
-        match &self.input {
-            Some(path) => Ok(Source::File(path.clone())),
-            None => anyhow::bail!("no input given: pass --input FILE"),
+        match (&self.input, &self.prometheus, &self.fixtures) {
+            (Some(path), _, _) => Ok(Source::File(path.clone())),
+            (_, Some(url), _) => Ok(Source::Prometheus(url.clone())),
+            (_, _, Some(dir)) => Ok(Source::Fixtures(dir.clone())),
+            _ => anyhow::bail!(
+                "no input given: pass --input FILE, --prometheus URL or --fixtures DIR"
+            ),
         }
     }
 }
 
 impl Source {
-    /// Every allocation set the source holds, in its order.
-    pub fn load(&self) -> Result<Vec<AllocationSet>> {
+    /// Whether sets are computed from metrics (and so need a window).
+    pub fn is_metrics(&self) -> bool {
+        !matches!(self, Source::File(_))
+    }
+
+    /// Every allocation set the source holds (files), or computes for
+    /// `window` (metrics sources), in window order.
+    pub fn load(&self, window: Option<Window>, engine: &EngineArgs) -> Result<Vec<AllocationSet>> {
         match self {
             Source::File(path) => load_file(path),
+            Source::Prometheus(url) => {
+                let src = PromSource::new(url).with_context(|| format!("--prometheus {url}"))?;
+                Ok(compute_from(&src, window, engine)?.range.sets)
+            }
+            Source::Fixtures(dir) => {
+                let src = FixtureSource::open(dir)
+                    .with_context(|| format!("opening fixtures {}", dir.display()))?;
+                Ok(compute_from(&src, window, engine)?.range.sets)
+            }
         }
     }
+}
+
+/// Run the engine on `src` for `window` on a small runtime of our own (the
+/// core picks none; reqwest needs tokio's IO driver).
+pub fn compute_from<S: MetricsSource>(
+    src: &S,
+    window: Option<Window>,
+    engine: &EngineArgs,
+) -> Result<Computation> {
+    let window = window.context("--window is required with --prometheus and --fixtures")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(engine::allocations(src, window, &engine.config()))
+        .with_context(|| format!("computing allocations for {window}"))
 }
 
 fn load_file(path: &Path) -> Result<Vec<AllocationSet>> {
@@ -104,9 +228,7 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err = Source::File("does/not/exist.json".into())
-            .load()
-            .unwrap_err();
+        let err = load_file(Path::new("does/not/exist.json")).unwrap_err();
         assert!(format!("{err:#}").contains("does/not/exist.json"));
     }
 }

@@ -1,9 +1,13 @@
 //! `costetl`: Kubernetes cost allocation from the command line.
 //!
-//! - `costetl allocation`: read OpenCost allocation JSON, then filter,
+//! - `costetl allocation`: read OpenCost allocation JSON, or compute
+//!   allocations from a Prometheus-compatible backend or a captured fixture
+//!   (`--prometheus`, `--fixtures`), then filter,
 //!   aggregate (with idle and shared-cost distribution) and accumulate it
 //!   the way OpenCost's `/allocation/compute` does, and print a table, CSV
 //!   or OpenCost JSON.
+//! - `costetl capture`: compute from a live backend and record every
+//!   response into a fixture directory that `allocation --fixtures` replays.
 //! - `costetl mock`: write OpenCost's mock allocation sets as JSON (used to
 //!   regenerate `fixtures/opencost-mock/allocation.json`).
 //!
@@ -15,6 +19,7 @@
 //! flags, does the IO and formats output.
 
 mod allocation;
+mod capture;
 mod input;
 mod mock;
 mod render;
@@ -37,6 +42,9 @@ enum Command {
     /// Filter, aggregate and accumulate cost allocations (like OpenCost's
     /// /allocation/compute).
     Allocation(allocation::AllocationArgs),
+    /// Compute allocations from a backend and record every query's
+    /// response into a fixture directory for offline replay.
+    Capture(capture::CaptureArgs),
     /// Write OpenCost's mock allocation sets (with cluster idle) as JSON.
     Mock(mock::MockArgs),
 }
@@ -45,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Allocation(args) => allocation::run(&args),
+        Command::Capture(args) => capture::run(&args),
         Command::Mock(args) => mock::run(&args),
     };
     match result {

@@ -260,6 +260,10 @@ pub struct Allocation {
     /// Cost of PVCs that were bound but not mounted, included in the PV
     /// costs above (not serialised; excluded from sharing weights).
     pub unmounted_pv_cost: f64,
+    /// Some of this allocation's cost used default prices because its node
+    /// had no price series (not in OpenCost; serialised as `defaultPriced`
+    /// only when true).
+    pub default_priced: bool,
 }
 
 /// Guarded division: 0 where the denominator is 0 (OpenCost's convention
@@ -313,6 +317,7 @@ impl Allocation {
             proportional_asset_resource_costs: BTreeMap::new(),
             shared_cost_breakdown: BTreeMap::new(),
             unmounted_pv_cost: 0.0,
+            default_priced: false,
         }
     }
 
@@ -507,6 +512,7 @@ impl Allocation {
             }),
             _ => None,
         };
+        self.default_priced |= other.default_priced;
         self.properties = self.properties.intersect(&other.properties, metadata);
     }
 

@@ -401,6 +401,10 @@ struct AllocationJson {
     proportional_asset_resource_costs: Option<BTreeMap<String, ParcJson>>,
     lb_allocations: Option<BTreeMap<String, LbJson>>,
     shared_cost_breakdown: Option<BTreeMap<String, BreakdownJson>>,
+    /// costetl's marker for default-priced cost; absent (as OpenCost
+    /// readers expect) unless true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    default_priced: bool,
 }
 
 /// OpenCost's `AllocationProperties`: every field `omitempty`.
@@ -676,6 +680,7 @@ impl AllocationJson {
                     })
                     .collect(),
             ),
+            default_priced: a.default_priced,
         }
     }
 }
@@ -954,6 +959,7 @@ impl AllocationJson {
                 (k, lb)
             })
             .collect();
+        a.default_priced = self.default_priced;
         a.raw_allocation_only = self.raw_allocation_only.map(|r| RawAllocationOnly {
             cpu_core_usage_max: r.cpu_core_usage_max.0,
             ram_bytes_usage_max: r.ram_byte_usage_max.0,

@@ -18,9 +18,11 @@
 
 pub mod aggregate;
 pub mod allocation;
+pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod json;
+pub mod plan;
 pub mod promjson;
 pub mod properties;
 pub mod set;

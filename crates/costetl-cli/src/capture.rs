@@ -1,0 +1,56 @@
+//! `costetl capture`: compute allocations from a live backend while
+//! recording every query's verbatim response into a fixture directory, so
+//! `costetl allocation --fixtures DIR` replays the same result offline.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use costetl_core::Window;
+use costetl_fixtures::RecordingSource;
+use costetl_prom::PromSource;
+
+use crate::input::{EngineArgs, compute_from};
+
+/// Flags of `costetl capture`.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The Prometheus-compatible backend to record.
+    #[arg(long, value_name = "URL", env = "PROMETHEUS_SERVER_ENDPOINT")]
+    pub prometheus: String,
+
+    /// The window to compute (OpenCost window syntax, UTC).
+    #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
+    pub window: Window,
+
+    /// Directory to write the fixture into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// `costetl capture`.
+pub fn run(args: &CaptureArgs) -> Result<()> {
+    let live = PromSource::new(&args.prometheus)
+        .with_context(|| format!("--prometheus {}", args.prometheus))?;
+    let src = RecordingSource::new(live, &args.out)
+        .with_context(|| format!("creating fixture directory {}", args.out.display()))?;
+    let c = compute_from(&src, Some(args.window), &args.engine)?;
+    let allocations: usize = c.range.sets.iter().map(|s| s.len()).sum();
+    crate::print(&format!(
+        "captured {} queries ({} bytes, {} series, {} samples) for {} into {}: \
+         {} allocation(s) in {} set(s), total ${:.2}; range semantics {:?}\n",
+        src.recorded(),
+        c.stats.bytes,
+        c.stats.series,
+        c.stats.samples,
+        args.window,
+        args.out.display(),
+        allocations,
+        c.range.sets.len(),
+        c.range.total_cost(),
+        c.semantics,
+    ))
+}

@@ -1,0 +1,619 @@
+//! The scenario as scraped metrics: OpenMetrics text with timestamps, for
+//! `promtool tsdb create-blocks-from openmetrics`.
+//!
+//! Exactly the series of `docs/metrics.md`, at every scrape
+//! `start + k × scrape_interval` up to and including `end`, with the state
+//! at that instant (lifetimes are half-open, so a pod ending at `t` is not
+//! running in the scrape at `t`).
+//!
+//! Layout, as OpenMetrics and promtool want it: one `# TYPE` per metric
+//! family with all its samples contiguous, each series' samples contiguous
+//! and in increasing time order, `# EOF` at the end. promtool silently
+//! drops out-of-order samples rather than failing, so the order is also
+//! checked by this crate's tests, not only by promtool.
+//!
+//! Besides the contract labels and the cluster label, every series carries
+//! an `instance` label as a scrape would add: `ksm-0` (and `ksm-1` with
+//! [`Options::duplicate_ksm`](crate::Options::duplicate_ksm)) for
+//! kube-state-metrics, the node name for cAdvisor (the contract's
+//! `instance`), `opencost` for the cost exporter.
+//!
+//! Things a real cluster does that the output reproduces on purpose:
+//! - a pod object outlives its containers by
+//!   [`Options::terminated_running_zero_minutes`](crate::Options::terminated_running_zero_minutes):
+//!   `kube_pod_container_status_running` is then 0 while the pod's info,
+//!   labels, owner and requests series go on;
+//! - cAdvisor series exist only while the container runs, and the CPU
+//!   counter restarts from 0 when a container restarts (a new cgroup), so
+//!   `rate()` sees a counter reset;
+//! - KSM emits no request series for a resource without a request
+//!   (BestEffort containers have none), and `<none>` owners for ownerless
+//!   pods and ReplicaSets.
+//!
+//! One thing it cannot reproduce: backfilled blocks carry no staleness
+//! markers, so an instant query keeps returning a series' last sample for
+//! the lookback delta (5 minutes) after the series ends.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, BufWriter, Write};
+
+use costetl_core::properties::sanitize_label_name;
+
+use crate::error::Result;
+use crate::scenario::{Cluster, Container, Ms, Node, OPEN_END, OwnerKind, Pod, Scenario, Span, ms};
+
+/// What [`Scenario::write_openmetrics`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Metric families (`# TYPE` lines).
+    pub families: usize,
+    /// Distinct series with at least one sample.
+    pub series: usize,
+    /// Samples (lines with a value).
+    pub samples: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Counts the bytes going through to the caller's writer.
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An OpenMetrics timestamp: seconds, with milliseconds when needed.
+struct Ts(Ms);
+
+impl fmt::Display for Ts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, m) = (self.0.div_euclid(1000), self.0.rem_euclid(1000));
+        if m == 0 {
+            write!(f, "{s}")
+        } else {
+            write!(f, "{s}.{m:03}")
+        }
+    }
+}
+
+/// Appends `v` to `out` escaped as an OpenMetrics label value.
+fn escape_into(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `prefix_<sanitised key>` labels of a Kubernetes label map, as
+/// kube-state-metrics exports them (sorted; a later raw key wins when two
+/// sanitise to the same name).
+fn prefixed(prefix: &str, m: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let by_name: BTreeMap<String, &String> = m
+        .iter()
+        .map(|(k, v)| (format!("{prefix}{}", sanitize_label_name(k)), v))
+        .collect();
+    by_name.into_iter().map(|(k, v)| (k, v.clone())).collect()
+}
+
+type LabelSet = Vec<(String, String)>;
+
+fn l(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_owned(), v.into())
+}
+
+/// The writer with the scrape grid.
+struct Out<'s, W: Write> {
+    s: &'s Scenario,
+    w: BufWriter<Counting<W>>,
+    stats: WriteStats,
+    first: Ms,
+    interval: Ms,
+    last: Ms,
+    ksm_instances: &'static [&'static str],
+}
+
+impl<W: Write> Out<'_, W> {
+    fn family(&mut self, name: &str, kind: &str) -> io::Result<()> {
+        self.stats.families += 1;
+        writeln!(self.w, "# TYPE {name} {kind}")
+    }
+
+    /// Scrape instants inside `span`.
+    fn grid(&self, span: Span) -> impl Iterator<Item = Ms> + use<W> {
+        let (first, iv, last) = (self.first, self.interval, self.last);
+        let lo = span.start.max(first);
+        let k0 = (lo - first + iv - 1) / iv;
+        (k0..)
+            .map(move |k| first + k * iv)
+            .take_while(move |&t| t < span.end && t <= last)
+    }
+
+    /// One series: `name{cluster, labels…}` sampled at every scrape in
+    /// `spans` (disjoint, in time order); `value` gets the span and the
+    /// instant.
+    fn series(
+        &mut self,
+        name: &str,
+        cluster: &str,
+        labels: &[(String, String)],
+        spans: &[Span],
+        mut value: impl FnMut(Span, Ms) -> f64,
+    ) -> io::Result<()> {
+        let mut prefix = String::with_capacity(256);
+        prefix.push_str(name);
+        prefix.push('{');
+        let drop = self
+            .s
+            .options
+            .drop_cluster_label_for
+            .iter()
+            .any(|d| d == name || name.strip_suffix("_total") == Some(d));
+        let cluster_label = (!drop).then_some((self.s.cluster_label.as_str(), cluster));
+        for (i, (k, v)) in cluster_label
+            .into_iter()
+            .chain(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .enumerate()
+        {
+            if i > 0 {
+                prefix.push(',');
+            }
+            prefix.push_str(k);
+            prefix.push_str("=\"");
+            escape_into(&mut prefix, v);
+            prefix.push('"');
+        }
+        prefix.push('}');
+        let mut any = false;
+        for &span in spans {
+            for t in self.grid(span) {
+                writeln!(self.w, "{prefix} {} {}", value(span, t), Ts(t))?;
+                self.stats.samples += 1;
+                any = true;
+            }
+        }
+        if any {
+            self.stats.series += 1;
+        }
+        Ok(())
+    }
+
+    /// A kube-state-metrics series, once per simulated KSM replica.
+    fn ksm(
+        &mut self,
+        name: &str,
+        cluster: &str,
+        labels: &[(String, String)],
+        span: Span,
+        mut value: impl FnMut(Ms) -> f64,
+    ) -> io::Result<()> {
+        for inst in self.ksm_instances {
+            let mut ls = labels.to_vec();
+            ls.push(l("instance", *inst));
+            self.series(name, cluster, &ls, &[span], |_, t| value(t))?;
+        }
+        Ok(())
+    }
+}
+
+/// Labels identifying a pod in KSM series.
+fn pod_labels(c: &Cluster, p: &Pod, s: &Scenario) -> LabelSet {
+    vec![
+        l("namespace", &p.namespace),
+        l("pod", &p.name),
+        l("uid", p.uid(&c.name, s.start)),
+    ]
+}
+
+fn node_prices_labels(n: &Node) -> LabelSet {
+    vec![
+        l("node", &n.name),
+        l("instance_type", &n.instance_type),
+        l("provider_id", &n.provider_id),
+        l("instance", "opencost"),
+    ]
+}
+
+impl Scenario {
+    /// Write the scenario's metrics as OpenMetrics text to `out`,
+    /// streaming (buffered internally; pass the file or socket as is).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] if writing fails.
+    pub fn write_openmetrics<W: Write>(&self, out: W) -> Result<WriteStats> {
+        let mut o = Out {
+            s: self,
+            w: BufWriter::with_capacity(
+                1 << 16,
+                Counting {
+                    inner: out,
+                    bytes: 0,
+                },
+            ),
+            stats: WriteStats::default(),
+            first: ms(self.start),
+            interval: self.interval_ms(),
+            last: ms(self.end),
+            ksm_instances: if self.options.duplicate_ksm {
+                &["ksm-0", "ksm-1"]
+            } else {
+                &["ksm-0"]
+            },
+        };
+        self.write_ksm(&mut o)?;
+        self.write_cadvisor(&mut o)?;
+        self.write_exporter(&mut o)?;
+        o.w.write_all(b"# EOF\n")?;
+        let mut counting = o.w.into_inner().map_err(io::IntoInnerError::into_error)?;
+        counting.flush()?;
+        o.stats.bytes = counting.bytes;
+        Ok(o.stats)
+    }
+
+    fn write_ksm<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let always = Span::new(ms(self.start), OPEN_END);
+        let (start, linger) = (ms(self.start), self.linger_ms());
+
+        o.family("kube_namespace_labels", "gauge")?;
+        for c in &self.clusters {
+            for ns in &c.namespaces {
+                let mut ls = vec![l("namespace", &ns.name)];
+                ls.extend(prefixed("label_", &ns.labels));
+                o.ksm("kube_namespace_labels", &c.name, &ls, always, |_| 1.0)?;
+            }
+        }
+        o.family("kube_namespace_annotations", "gauge")?;
+        for c in &self.clusters {
+            for ns in &c.namespaces {
+                let mut ls = vec![l("namespace", &ns.name)];
+                ls.extend(prefixed("annotation_", &ns.annotations));
+                o.ksm("kube_namespace_annotations", &c.name, &ls, always, |_| 1.0)?;
+            }
+        }
+
+        o.family("kube_node_info", "gauge")?;
+        for c in &self.clusters {
+            for n in &c.nodes {
+                let ls = [l("node", &n.name), l("provider_id", &n.provider_id)];
+                o.ksm("kube_node_info", &c.name, &ls, n.active(), |_| 1.0)?;
+            }
+        }
+        o.family("kube_node_labels", "gauge")?;
+        for c in &self.clusters {
+            for n in &c.nodes {
+                let mut ls = vec![l("node", &n.name)];
+                ls.extend(prefixed("label_", &n.labels));
+                o.ksm("kube_node_labels", &c.name, &ls, n.active(), |_| 1.0)?;
+            }
+        }
+        o.family("kube_node_status_capacity", "gauge")?;
+        for c in &self.clusters {
+            for n in &c.nodes {
+                let resources = [
+                    ("cpu", "core", n.cpu_cores),
+                    ("memory", "byte", n.ram_bytes),
+                    ("nvidia_com_gpu", "integer", n.gpus),
+                ];
+                for (resource, unit, v) in resources {
+                    // KSM lists only resources the node has.
+                    if v > 0.0 {
+                        let ls = [l("node", &n.name), l("resource", resource), l("unit", unit)];
+                        o.ksm("kube_node_status_capacity", &c.name, &ls, n.active(), |_| v)?;
+                    }
+                }
+            }
+        }
+
+        o.family("kube_pod_info", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                let mut ls = pod_labels(c, p, self);
+                ls.push(l("node", &p.node));
+                o.ksm(
+                    "kube_pod_info",
+                    &c.name,
+                    &ls,
+                    p.exists(start, linger),
+                    |_| 1.0,
+                )?;
+            }
+        }
+        o.family("kube_pod_labels", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                let mut ls = pod_labels(c, p, self);
+                ls.extend(prefixed("label_", &p.labels));
+                o.ksm(
+                    "kube_pod_labels",
+                    &c.name,
+                    &ls,
+                    p.exists(start, linger),
+                    |_| 1.0,
+                )?;
+            }
+        }
+        o.family("kube_pod_annotations", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                let mut ls = pod_labels(c, p, self);
+                ls.extend(prefixed("annotation_", &p.annotations));
+                o.ksm(
+                    "kube_pod_annotations",
+                    &c.name,
+                    &ls,
+                    p.exists(start, linger),
+                    |_| 1.0,
+                )?;
+            }
+        }
+        o.family("kube_pod_owner", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                let mut ls = pod_labels(c, p, self);
+                match &p.owner {
+                    Some(owner) => {
+                        let (kind, name) = owner.pod_owner(&c.name, &p.namespace);
+                        ls.extend([
+                            l("owner_kind", kind),
+                            l("owner_name", name),
+                            l("owner_is_controller", "true"),
+                        ]);
+                    }
+                    None => ls.extend([
+                        l("owner_kind", "<none>"),
+                        l("owner_name", "<none>"),
+                        l("owner_is_controller", "<none>"),
+                    ]),
+                }
+                o.ksm(
+                    "kube_pod_owner",
+                    &c.name,
+                    &ls,
+                    p.exists(start, linger),
+                    |_| 1.0,
+                )?;
+            }
+        }
+        o.family("kube_replicaset_owner", "gauge")?;
+        for c in &self.clusters {
+            // A ReplicaSet exists from its first pod's creation to its
+            // last pod's deletion.
+            let mut sets: BTreeMap<(&str, String), (Option<&str>, Span)> = BTreeMap::new();
+            for p in &c.pods {
+                let Some(owner) = &p.owner else { continue };
+                let (rs, deployment) = match owner.kind {
+                    OwnerKind::Deployment => (
+                        owner
+                            .replicaset_name(&c.name, &p.namespace)
+                            .expect("deployment"),
+                        Some(owner.name.as_str()),
+                    ),
+                    OwnerKind::ReplicaSet => (owner.name.clone(), None),
+                    _ => continue,
+                };
+                let e = p.exists(start, linger);
+                sets.entry((p.namespace.as_str(), rs))
+                    .and_modify(|(_, s)| *s = Span::new(s.start.min(e.start), s.end.max(e.end)))
+                    .or_insert((deployment, e));
+            }
+            for ((ns, rs), (deployment, span)) in sets {
+                let (kind, name) = deployment.map_or(("<none>", "<none>"), |d| ("Deployment", d));
+                let ls = [
+                    l("namespace", ns),
+                    l("replicaset", rs),
+                    l("owner_kind", kind),
+                    l("owner_name", name),
+                ];
+                o.ksm("kube_replicaset_owner", &c.name, &ls, span, |_| 1.0)?;
+            }
+        }
+
+        o.family("kube_pod_container_status_running", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                for k in &p.containers {
+                    let mut ls = pod_labels(c, p, self);
+                    ls.push(l("container", &k.name));
+                    let running = k.running(p, start);
+                    o.ksm(
+                        "kube_pod_container_status_running",
+                        &c.name,
+                        &ls,
+                        p.exists(start, linger),
+                        |t| f64::from(u8::from(running.iter().any(|r| r.contains(t)))),
+                    )?;
+                }
+            }
+        }
+        o.family("kube_pod_container_resource_requests", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                for k in &p.containers {
+                    let resources = [
+                        ("cpu", "core", k.cpu_request),
+                        ("memory", "byte", k.ram_request),
+                        ("nvidia_com_gpu", "integer", k.gpu_request),
+                    ];
+                    for (resource, unit, v) in resources {
+                        if v > 0.0 {
+                            let mut ls = pod_labels(c, p, self);
+                            ls.extend([
+                                l("container", &k.name),
+                                l("node", &p.node),
+                                l("resource", resource),
+                                l("unit", unit),
+                            ]);
+                            o.ksm(
+                                "kube_pod_container_resource_requests",
+                                &c.name,
+                                &ls,
+                                p.exists(start, linger),
+                                |_| v,
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_cadvisor<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let start = ms(self.start);
+        // cAdvisor series carry no uid: a pod re-created under the same
+        // name on the same node continues the same series, so group by
+        // label set to keep each series contiguous.
+        type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+        let mut groups: BTreeMap<Key<'_>, Vec<(&Container, Span)>> = BTreeMap::new();
+        for c in &self.clusters {
+            for p in &c.pods {
+                for k in &p.containers {
+                    let g = groups
+                        .entry((&c.name, &p.namespace, &p.name, &k.name, &p.node))
+                        .or_default();
+                    g.extend(k.running(p, start).into_iter().map(|r| (k, r)));
+                }
+            }
+        }
+        for g in groups.values_mut() {
+            g.sort_by_key(|(_, r)| r.start);
+        }
+        let labels = |(_, ns, pod, container, node): &Key<'_>| {
+            vec![
+                l("namespace", *ns),
+                l("pod", *pod),
+                l("container", *container),
+                l("node", *node),
+                l("instance", *node),
+            ]
+        };
+
+        o.family("container_cpu_usage_seconds", "counter")?;
+        for (key, runs) in &groups {
+            let spans: Vec<Span> = runs.iter().map(|(_, r)| *r).collect();
+            let usage = |span: Span| {
+                &runs
+                    .iter()
+                    .find(|(_, r)| *r == span)
+                    .expect("span from runs")
+                    .0
+                    .usage
+            };
+            o.series(
+                "container_cpu_usage_seconds_total",
+                key.0,
+                &labels(key),
+                &spans,
+                // The counter restarts with each run (a new container).
+                |span, t| usage(span).cpu_seconds(span.start, t),
+            )?;
+        }
+        o.family("container_memory_working_set_bytes", "gauge")?;
+        for (key, runs) in &groups {
+            let spans: Vec<Span> = runs.iter().map(|(_, r)| *r).collect();
+            o.series(
+                "container_memory_working_set_bytes",
+                key.0,
+                &labels(key),
+                &spans,
+                |span, t| {
+                    let (k, _) = runs
+                        .iter()
+                        .find(|(_, r)| *r == span)
+                        .expect("span from runs");
+                    k.usage.at(t).ram
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_exporter<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        fn priced<'a>(s: &'a Scenario, c: &'a Cluster) -> impl Iterator<Item = &'a Node> {
+            c.nodes.iter().filter(|n| s.is_priced(&c.name, &n.name))
+        }
+        type Price = fn(&Node, Ms) -> f64;
+        let prices: [(&str, Price); 4] = [
+            ("node_cpu_hourly_cost", |n, t| n.prices_at(t).cpu),
+            ("node_ram_hourly_cost", |n, t| n.prices_at(t).ram),
+            ("node_gpu_hourly_cost", |n, t| n.prices_at(t).gpu),
+            ("node_total_hourly_cost", |n, t| {
+                n.total_hourly_cost(n.prices_at(t))
+            }),
+        ];
+        for (name, price) in prices {
+            o.family(name, "gauge")?;
+            for c in &self.clusters {
+                for n in priced(self, c) {
+                    o.series(
+                        name,
+                        &c.name,
+                        &node_prices_labels(n),
+                        &[n.active()],
+                        |_, t| price(n, t),
+                    )?;
+                }
+            }
+        }
+        o.family("node_gpu_count", "gauge")?;
+        for c in &self.clusters {
+            for n in priced(self, c) {
+                let ls = [
+                    l("node", &n.name),
+                    l("provider_id", &n.provider_id),
+                    l("instance", "opencost"),
+                ];
+                o.series("node_gpu_count", &c.name, &ls, &[n.active()], |_, _| n.gpus)?;
+            }
+        }
+        o.family("kubecost_node_is_spot", "gauge")?;
+        for c in &self.clusters {
+            for n in priced(self, c) {
+                let ls = [l("node", &n.name), l("instance", "opencost")];
+                let v = f64::from(u8::from(n.spot));
+                o.series(
+                    "kubecost_node_is_spot",
+                    &c.name,
+                    &ls,
+                    &[n.active()],
+                    |_, _| v,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_seconds_with_optional_millis() {
+        assert_eq!(Ts(1_700_000_000_000).to_string(), "1700000000");
+        assert_eq!(Ts(1_700_000_000_050).to_string(), "1700000000.050");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut s = String::new();
+        escape_into(&mut s, "a\"b\\c\nd");
+        assert_eq!(s, r#"a\"b\\c\nd"#);
+    }
+}

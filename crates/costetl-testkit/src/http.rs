@@ -1,0 +1,133 @@
+//! Just enough HTTP/1.0 to talk to a server on `127.0.0.1`.
+//!
+//! HTTP/1.0 with `Connection: close` keeps the client trivial: the server
+//! (Go's net/http for both backends) must not use chunked encoding for a
+//! 1.0 request and marks the end of the body by closing the connection, so
+//! reading to EOF yields the whole response.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Sends one request to `127.0.0.1:<port>` and returns status and body.
+///
+/// The body is decoded lossily: the APIs used answer in UTF-8 JSON or text.
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+
+    let mut head = format!(
+        "{method} {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+    );
+    if let Some(body) = body {
+        head.push_str(&format!(
+            "Content-Type: text/plain\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some(body) = body {
+        stream.write_all(body)?;
+    }
+    stream.flush()?;
+
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+/// Splits a raw HTTP/1.x response into status code and body.
+fn parse_response(raw: &[u8]) -> io::Result<(u16, String)> {
+    let invalid = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{what} in response starting {:?}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            ),
+        )
+    };
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| invalid("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status_line = head.lines().next().unwrap_or_default();
+    let mut parts = status_line.split_whitespace();
+    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
+        return Err(invalid("no status line"));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(invalid("not HTTP/1.x"));
+    }
+    let status = code.parse().map_err(|_| invalid("bad status code"))?;
+    // Guard the "no chunked encoding for HTTP/1.0" assumption rather than
+    // returning chunk-size lines mixed into the body.
+    if head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("transfer-encoding:chunked")
+    }) {
+        return Err(invalid("unexpected chunked encoding"));
+    }
+    let body = String::from_utf8_lossy(&raw[split + 4..]).into_owned();
+    Ok((status, body))
+}
+
+/// Percent-encodes `s` for use as one query-string value, e.g. a PromQL
+/// expression in `/api/v1/query?query=`.
+///
+/// Everything but RFC 3986's unreserved characters is encoded, so `+`, `&`,
+/// `=`, `{`, `"` and spaces in an expression survive intact.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_and_body() {
+        let raw =
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nnot ready\r\n";
+        let (status, body) = parse_response(raw).unwrap();
+        assert_eq!(status, 503);
+        assert_eq!(body, "not ready\r\n");
+    }
+
+    #[test]
+    fn rejects_chunked_and_garbage() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        assert!(parse_response(chunked).is_err());
+        assert!(parse_response(b"garbage").is_err());
+        assert!(parse_response(b"SSH-2.0 x\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn encodes_promql() {
+        assert_eq!(
+            encode_component(r#"sum(rate(x{a="b c"}[5m])) + 1"#),
+            "sum%28rate%28x%7Ba%3D%22b%20c%22%7D%5B5m%5D%29%29%20%2B%201"
+        );
+        assert_eq!(encode_component("a-Z_0.~"), "a-Z_0.~");
+        assert_eq!(encode_component("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,218 @@
+//! [`PromServer`]: Prometheus serving backfilled OpenMetrics data.
+
+use std::ffi::OsString;
+use std::time::Instant;
+
+use tempfile::TempDir;
+
+use crate::openmetrics::{self, Summary};
+use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::{Backend, START_TIMEOUT, TestkitError, free_port, require_binary};
+
+/// No scrape jobs: the only data is what was backfilled, so queries over
+/// `{__name__=~".+"}` see exactly the test input.
+const CONFIG: &str = "\
+# Written by costetl-testkit. No scrape jobs on purpose: the only data is
+# the blocks backfilled from the test's OpenMetrics input.
+global:
+  evaluation_interval: 1m
+scrape_configs: []
+";
+
+/// A Prometheus server on `127.0.0.1`, holding the samples of the
+/// OpenMetrics text it was started with.
+///
+/// Dropping it stops the server (SIGTERM, then SIGKILL after 5 s) and
+/// deletes its temporary directory.
+///
+/// The query lookback delta is Prometheus' default 5 minutes: an instant
+/// query more than 5 minutes after a series' last sample does not see it.
+pub struct PromServer {
+    process: ServerProcess,
+    // Declared after `process`: fields drop in order, so the directory is
+    // removed only after the server stopped writing to it.
+    _dir: TempDir,
+}
+
+impl PromServer {
+    /// Backfills `text` into TSDB blocks with promtool, starts Prometheus on
+    /// them and waits until it is ready and holds every sample of `text`.
+    ///
+    /// See the [crate docs](crate#input) for what `text` must look like.
+    ///
+    /// # Errors
+    ///
+    /// - [`TestkitError::MissingBinary`] if `prometheus` or `promtool` is
+    ///   missing;
+    /// - [`TestkitError::InvalidInput`] for input without timestamps or with
+    ///   millisecond timestamps;
+    /// - [`TestkitError::CommandFailed`] if promtool rejects the input (its
+    ///   stderr is in the error);
+    /// - [`TestkitError::ServerExited`] / [`TestkitError::Timeout`] if the
+    ///   server does not come up within [`START_TIMEOUT`];
+    /// - [`TestkitError::DataMismatch`] if promtool dropped samples, which it
+    ///   does silently for out-of-order or duplicate timestamps in a series.
+    pub fn start_with_openmetrics(text: &str) -> Result<Self, TestkitError> {
+        let started = Instant::now();
+        let deadline = started + START_TIMEOUT;
+        let prometheus = require_binary("prometheus")?;
+        let promtool = require_binary("promtool")?;
+        let summary = openmetrics::scan(text)?;
+
+        let dir = tempfile::Builder::new()
+            .prefix("costetl-testkit-prometheus-")
+            .tempdir()
+            .map_err(|source| TestkitError::Io {
+                context: "creating a temporary directory".to_owned(),
+                source,
+            })?;
+        let input = dir.path().join("input.om");
+        let tsdb = dir.path().join("tsdb");
+        let config = dir.path().join("prometheus.yml");
+        let log = dir.path().join("prometheus.log");
+        process::write_file(&input, &openmetrics::with_eof(text))?;
+        process::write_file(&config, CONFIG)?;
+
+        // promtool writes one block per 2 h-aligned interval of the input
+        // (block boundaries are multiples of 2 h since the epoch), each
+        // covering [first sample, last sample + 1 ms]. Blocks never overlap,
+        // so no overlap flag is needed (Prometheus >= 2.39 accepts overlaps
+        // anyway; the old flag is a hidden no-op).
+        process::run_command(
+            &promtool,
+            &[
+                "tsdb".into(),
+                "create-blocks-from".into(),
+                "openmetrics".into(),
+                input.into(),
+                tsdb.clone().into(),
+            ],
+        )?;
+
+        let mut attempt = 0;
+        let mut process = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let args: Vec<OsString> = vec![
+                format!("--config.file={}", config.display()).into(),
+                format!("--storage.tsdb.path={}", tsdb.display()).into(),
+                // Retention is measured back from the newest block. 100y
+                // keeps every backfilled block however far the input spans
+                // (the default 15d would delete the older blocks of a long
+                // input at the first retention run).
+                "--storage.tsdb.retention.time=100y".into(),
+                format!("--web.listen-address=127.0.0.1:{port}").into(),
+                // Lets a test POST /-/reload or /-/quit.
+                "--web.enable-lifecycle".into(),
+            ];
+            let mut process =
+                ServerProcess::spawn("prometheus", &prometheus, &args, dir.path(), &log, port)?;
+            // /-/ready turns 200 only after the TSDB, with all backfilled
+            // blocks, is open; before that it answers 503.
+            match process.wait_until(deadline, started, "GET /-/ready to answer 200", |p| {
+                p.expect_200("/-/ready")
+            }) {
+                Ok(()) => break process,
+                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+
+        let expected = summary.samples;
+        let found = stored_samples_once(&mut process, &summary, deadline, started)?;
+        if found != expected {
+            return Err(TestkitError::DataMismatch {
+                server: "prometheus",
+                url: process.url(),
+                expected,
+                found,
+                hint: "promtool silently drops samples that are out of order or have a \
+                       duplicate timestamp within their series",
+                stderr_tail: process.log_tail(),
+            });
+        }
+        Ok(Self { process, _dir: dir })
+    }
+
+    /// Base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        self.process.url()
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.process.port()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// `GET <path_and_query>` (already URL-encoded, see
+    /// [`crate::encode_component`]): status code and body, whatever the
+    /// status.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::Http`] if the request cannot be sent or the response
+    /// not read.
+    pub fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
+        self.process.get(path_and_query)
+    }
+
+    /// Instant query `expr` at `time` (Unix seconds); the JSON body.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::instant_query`].
+    pub fn instant_query(&self, expr: &str, time: f64) -> Result<String, TestkitError> {
+        Backend::instant_query(self, expr, time)
+    }
+
+    /// The last lines of the server's log, for diagnosing a failing test.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+impl Backend for PromServer {
+    fn kind(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn url(&self) -> String {
+        self.url()
+    }
+
+    fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
+        self.query_raw(path_and_query)
+    }
+}
+
+impl std::fmt::Debug for PromServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromServer")
+            .field("url", &self.url())
+            .field("pid", &self.pid())
+            .finish()
+    }
+}
+
+/// Counts the stored samples once the query API answers.
+///
+/// No waiting for the count itself: Prometheus loads every block before it
+/// reports ready, so a wrong count will not fix itself.
+fn stored_samples_once(
+    process: &mut ServerProcess,
+    summary: &Summary,
+    deadline: Instant,
+    started: Instant,
+) -> Result<u64, TestkitError> {
+    let mut found = None;
+    process.wait_until(deadline, started, "the sample count query", |p| {
+        found = Some(p.stored_samples(summary)?);
+        Ok(())
+    })?;
+    Ok(found.unwrap_or_default())
+}

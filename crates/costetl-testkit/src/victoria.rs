@@ -1,0 +1,188 @@
+//! [`VmServer`]: single-node VictoriaMetrics serving imported OpenMetrics
+//! data.
+
+use std::ffi::OsString;
+use std::time::Instant;
+
+use tempfile::TempDir;
+
+use crate::openmetrics;
+use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::{Backend, START_TIMEOUT, TestkitError, free_port, require_binary};
+
+/// A single-node VictoriaMetrics server on `127.0.0.1`, holding the samples
+/// of the OpenMetrics text it was started with.
+///
+/// Dropping it stops the server (SIGTERM, then SIGKILL after 5 s) and
+/// deletes its temporary directory.
+///
+/// Unlike Prometheus it drops NaN samples on ingestion (only Prometheus
+/// staleness markers are stored), and its lookback for instant queries is
+/// derived from the data's sample interval rather than a fixed 5 minutes.
+pub struct VmServer {
+    process: ServerProcess,
+    // Declared after `process`: fields drop in order, so the directory is
+    // removed only after the server stopped writing to it.
+    _dir: TempDir,
+}
+
+impl VmServer {
+    /// Starts VictoriaMetrics, imports `text` through
+    /// `/api/v1/import/prometheus` and waits until every sample is visible
+    /// to queries.
+    ///
+    /// See the [crate docs](crate#input) for what `text` must look like.
+    /// OpenMetrics' second timestamps are fine as they are: the import
+    /// endpoint reads timestamps below 2^31 as seconds, larger ones as
+    /// milliseconds.
+    ///
+    /// # Errors
+    ///
+    /// - [`TestkitError::MissingBinary`] if `victoria-metrics` is missing;
+    /// - [`TestkitError::InvalidInput`] for input without timestamps or with
+    ///   millisecond timestamps;
+    /// - [`TestkitError::HttpStatus`] if the import is rejected;
+    /// - [`TestkitError::ServerExited`] / [`TestkitError::Timeout`] if the
+    ///   server does not come up, or the data does not become visible,
+    ///   within [`START_TIMEOUT`].
+    pub fn start_with_openmetrics(text: &str) -> Result<Self, TestkitError> {
+        let started = Instant::now();
+        let deadline = started + START_TIMEOUT;
+        let binary = require_binary("victoria-metrics")?;
+        let summary = openmetrics::scan(text)?;
+
+        let dir = tempfile::Builder::new()
+            .prefix("costetl-testkit-victoria-metrics-")
+            .tempdir()
+            .map_err(|source| TestkitError::Io {
+                context: "creating a temporary directory".to_owned(),
+                source,
+            })?;
+        let data = dir.path().join("data");
+        let log = dir.path().join("victoria-metrics.log");
+
+        let mut attempt = 0;
+        let mut process = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let args: Vec<OsString> = vec![
+                format!("-storageDataPath={}", data.display()).into(),
+                format!("-httpListenAddr=127.0.0.1:{port}").into(),
+                // Samples older than the retention period are silently
+                // dropped at import; the default (1 month) would drop any
+                // fixed-date test data once it ages.
+                "-retentionPeriod=100y".into(),
+                // The rollup result cache could answer from a state before
+                // the import; backfilling is the documented use of this flag.
+                "-search.disableCache".into(),
+                // By default the last 30 s before "now" are hidden from
+                // queries; tests with data near the wall clock should see it.
+                "-search.latencyOffset=0s".into(),
+            ];
+            let mut process =
+                ServerProcess::spawn("victoria-metrics", &binary, &args, dir.path(), &log, port)?;
+            // Storage is opened before the HTTP server starts, so /health
+            // answering 200 means imports and queries work.
+            match process.wait_until(deadline, started, "GET /health to answer 200", |p| {
+                p.expect_200("/health")
+            }) {
+                Ok(()) => break process,
+                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+
+        let body = openmetrics::with_eof(text);
+        process.post("/api/v1/import/prometheus", body.as_bytes(), 204)?;
+        // Imported rows sit in in-memory buffers that become searchable on a
+        // ~1 s timer; force_flush makes them searchable now. The count below
+        // still polls, in case a future version flushes asynchronously.
+        match process.get("/internal/force_flush")? {
+            (200, _) => {}
+            (status, body) => {
+                return Err(TestkitError::HttpStatus {
+                    method: "GET",
+                    url: format!("{}/internal/force_flush", process.url()),
+                    status,
+                    body,
+                });
+            }
+        }
+
+        let expected = summary.samples - summary.nan_samples;
+        process.wait_until(
+            deadline,
+            started,
+            "all non-NaN samples of the input to be queryable",
+            |p| match p.stored_samples(&summary)? {
+                n if n == expected => Ok(()),
+                n => Err(format!("{n} of {expected} samples visible")),
+            },
+        )?;
+        Ok(Self { process, _dir: dir })
+    }
+
+    /// Base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        self.process.url()
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.process.port()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// `GET <path_and_query>` (already URL-encoded, see
+    /// [`crate::encode_component`]): status code and body, whatever the
+    /// status.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::Http`] if the request cannot be sent or the response
+    /// not read.
+    pub fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
+        self.process.get(path_and_query)
+    }
+
+    /// Instant query `expr` at `time` (Unix seconds); the JSON body.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::instant_query`].
+    pub fn instant_query(&self, expr: &str, time: f64) -> Result<String, TestkitError> {
+        Backend::instant_query(self, expr, time)
+    }
+
+    /// The last lines of the server's log, for diagnosing a failing test.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+impl Backend for VmServer {
+    fn kind(&self) -> &'static str {
+        "victoria-metrics"
+    }
+
+    fn url(&self) -> String {
+        self.url()
+    }
+
+    fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
+        self.query_raw(path_and_query)
+    }
+}
+
+impl std::fmt::Debug for VmServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmServer")
+            .field("url", &self.url())
+            .field("pid", &self.pid())
+            .finish()
+    }
+}
