@@ -222,9 +222,12 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         RangeSemantics::LeftClosed => window.duration() - r / 2,
     };
     let sub = format!("[{}:{}]", dur(range), dur(r));
-    // Rates need two samples; a few resolutions (at least 2m) cover the
-    // usual 30–60 s scrape intervals.
-    let rate_window = dur((r * 2).max(TimeDelta::minutes(2)));
+    // CPU used during step [t, t + r) is measured by a rate over a window
+    // ending at t + r (a negative offset, stable since Prometheus 2.33 and
+    // supported by VictoriaMetrics): a trailing window would miss the
+    // first step of every container. One extra minute keeps two samples in
+    // the window at 60 s scrape intervals.
+    let (rate_range, rate_lead) = (dur(r + TimeDelta::minutes(1)), dur(r));
     let k = &cfg.cluster_label;
     let f = match &cfg.cluster_filter {
         Some(c) => format!("{k}=\"{}\"", c.replace('\\', "\\\\").replace('"', "\\\"")),
@@ -257,16 +260,19 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             sel(&format!("resource=\"{resource}\""))
         )
     };
+    // cAdvisor series carry the node but no pod uid: join on the node too,
+    // so a pod name re-created on another node never mixes in the old
+    // node's series while it is still within the lookback.
     let on_running = |usage: String| {
-        format!("({usage} * on ({k}, namespace, pod, container) group_left (uid, node) {run_n})")
+        format!("({usage} * on ({k}, namespace, pod, container, node) group_left (uid) {run_n})")
     };
     let cpu_use = on_running(format!(
-        "max by ({k}, namespace, pod, container) \
-         (rate(container_cpu_usage_seconds_total{}[{rate_window}]))",
+        "max by ({k}, namespace, pod, container, node) \
+         (rate(container_cpu_usage_seconds_total{}[{rate_range}] offset -{rate_lead}))",
         sel("container!=\"\", container!=\"POD\"")
     ));
     let ram_use = on_running(format!(
-        "max by ({k}, namespace, pod, container) (container_memory_working_set_bytes{})",
+        "max by ({k}, namespace, pod, container, node) (container_memory_working_set_bytes{})",
         sel("container!=\"\", container!=\"POD\"")
     ));
     let max_of = |a: &str, b: &str| format!("(({a} >= {b}) or {b} or {a})");

@@ -25,6 +25,8 @@ pub(crate) struct Summary {
     pub min_ms: i64,
     /// Latest timestamp, milliseconds.
     pub max_ms: i64,
+    /// Metric names, in order of first appearance.
+    pub names: Vec<String>,
 }
 
 impl Summary {
@@ -34,12 +36,19 @@ impl Summary {
     /// The range runs from one second before the first sample to one second
     /// after the last, so that it holds every sample whether the backend's
     /// range is left-open (VictoriaMetrics) or closed (Prometheus 2.x).
+    ///
+    /// One `count_over_time` per metric name, summed: a single selector over
+    /// all names would drop `__name__` and fail on two families whose other
+    /// labels coincide ("vector cannot contain metrics with the same
+    /// labelset").
     pub fn count_query(&self) -> String {
         let range_ms = self.end_ms() - self.min_ms + 1000;
-        format!(
-            r#"sum(count_over_time({{__name__=~".+"}}[{range_ms}ms] @ {}))"#,
-            self.end_secs()
-        )
+        let at = self.end_secs();
+        self.names
+            .iter()
+            .map(|n| format!(r#"(sum(count_over_time({{__name__="{n}"}}[{range_ms}ms] @ {at})) or vector(0))"#))
+            .collect::<Vec<_>>()
+            .join(" + ")
     }
 
     /// When to evaluate [`Summary::count_query`]: one second after the last
@@ -97,20 +106,26 @@ pub(crate) fn scan(text: &str) -> Result<Summary, TestkitError> {
         }
         let ms = (secs * 1000.0).round() as i64;
         let nan = u64::from(value.eq_ignore_ascii_case("nan"));
-        summary = Some(match summary {
-            None => Summary {
-                samples: 1,
-                nan_samples: nan,
-                min_ms: ms,
-                max_ms: ms,
-            },
-            Some(s) => Summary {
-                samples: s.samples + 1,
-                nan_samples: s.nan_samples + nan,
-                min_ms: s.min_ms.min(ms),
-                max_ms: s.max_ms.max(ms),
-            },
+        let name_end = line
+            .find(|c: char| c == '{' || c.is_ascii_whitespace())
+            .unwrap_or(line.len());
+        let name = &line[..name_end];
+        let s = summary.get_or_insert_with(|| Summary {
+            samples: 0,
+            nan_samples: 0,
+            min_ms: ms,
+            max_ms: ms,
+            names: Vec::new(),
         });
+        s.samples += 1;
+        s.nan_samples += nan;
+        s.min_ms = s.min_ms.min(ms);
+        s.max_ms = s.max_ms.max(ms);
+        // Families are contiguous in OpenMetrics, so the last name is the
+        // one to compare with; the list check covers interleaved input.
+        if s.names.last().map(String::as_str) != Some(name) && !s.names.iter().any(|n| n == name) {
+            s.names.push(name.to_owned());
+        }
     }
     summary.ok_or_else(|| TestkitError::InvalidInput {
         reason: "no samples".to_owned(),
@@ -177,13 +192,14 @@ after 1 5
                 samples: 3,
                 nan_samples: 1,
                 min_ms: 1_699_919_999_000,
-                max_ms: 1_699_920_060_500
+                max_ms: 1_699_920_060_500,
+                names: vec!["m".to_owned(), "n".to_owned()],
             }
         );
         assert_eq!(s.end_secs(), "1699920061.5");
         assert_eq!(
             s.count_query(),
-            r#"sum(count_over_time({__name__=~".+"}[63500ms] @ 1699920061.5))"#
+            r#"(sum(count_over_time({__name__="m"}[63500ms] @ 1699920061.5)) or vector(0)) + (sum(count_over_time({__name__="n"}[63500ms] @ 1699920061.5)) or vector(0))"#
         );
     }
 
