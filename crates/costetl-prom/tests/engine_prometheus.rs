@@ -260,3 +260,74 @@ fn two_cluster_day_matches_ground_truth_at_1m_and_5m() {
         "{warnings:?}"
     );
 }
+
+/// Two kube-state-metrics replicas scraped (every KSM series twice) are
+/// counted once and warned about; a Prometheus without the cluster label
+/// (the usual single-cluster setup) is attributed to the configured
+/// default cluster with a warning naming the series, and costs the same.
+#[test]
+fn duplicate_series_and_missing_cluster_label() {
+    let mut s = scenario("small.json");
+    let w = s.window();
+    let want = s.expected_allocations(w).unwrap();
+    s.options.duplicate_ksm = true;
+    s.options.drop_cluster_label_for = [
+        "kube_pod_info",
+        "kube_pod_container_status_running",
+        "kube_pod_container_resource_requests",
+        "kube_pod_labels",
+        "kube_pod_annotations",
+        "kube_namespace_labels",
+        "kube_namespace_annotations",
+        "kube_pod_owner",
+        "kube_replicaset_owner",
+        "kube_node_status_capacity",
+        "kube_node_info",
+        "kube_node_labels",
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "node_cpu_hourly_cost",
+        "node_ram_hourly_cost",
+        "node_gpu_hourly_cost",
+        "node_total_hourly_cost",
+        "node_gpu_count",
+        "kubecost_node_is_spot",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let server = start(&s);
+    let live = PromSource::new(&server.url()).unwrap();
+    // The scenario's cluster is called "small": the default cluster stands
+    // in for the missing label.
+    let cfg = EngineConfig {
+        default_cluster: "small".into(),
+        ..EngineConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = rt.block_on(engine::allocations(&live, w, &cfg)).unwrap();
+    let a = accuracy("small, duplicated KSM, no cluster label", &whole(&c), &want);
+    // Double counting would be a 100% error on requests; this is the same
+    // accuracy as the clean run.
+    assert!(
+        a.worst_container < 0.02,
+        "container off by {}",
+        a.worst_container
+    );
+    assert!(a.total < 1e-3, "total off by {}", a.total);
+    let warnings: Vec<&String> = c.range.sets.iter().flat_map(|s| &s.warnings).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("duplicate kube_pod_container_status_running")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("kube_pod_info") && w.contains("no cluster_id label")),
+        "{warnings:?}"
+    );
+}
