@@ -63,6 +63,7 @@ mod http;
 mod openmetrics;
 mod process;
 mod prometheus;
+mod server;
 mod victoria;
 
 use std::net::TcpListener;
@@ -72,6 +73,7 @@ use std::time::Duration;
 pub use error::TestkitError;
 pub use http::encode_component;
 pub use prometheus::PromServer;
+pub use server::Server;
 pub use victoria::VmServer;
 
 /// How long a server may take from spawn until all its data is queryable.

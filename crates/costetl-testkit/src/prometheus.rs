@@ -3,11 +3,10 @@
 use std::ffi::OsString;
 use std::time::Instant;
 
-use tempfile::TempDir;
-
 use crate::openmetrics::{self, Summary};
 use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
-use crate::{Backend, START_TIMEOUT, TestkitError, free_port, require_binary};
+use crate::server::{Server, server_newtype};
+use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
 
 /// No scrape jobs: the only data is what was backfilled, so queries over
 /// `{__name__=~".+"}` see exactly the test input.
@@ -27,12 +26,9 @@ scrape_configs: []
 ///
 /// The query lookback delta is Prometheus' default 5 minutes: an instant
 /// query more than 5 minutes after a series' last sample does not see it.
-pub struct PromServer {
-    process: ServerProcess,
-    // Declared after `process`: fields drop in order, so the directory is
-    // removed only after the server stopped writing to it.
-    _dir: TempDir,
-}
+pub struct PromServer(Server);
+
+server_newtype!(PromServer);
 
 impl PromServer {
     /// Backfills `text` into TSDB blocks with promtool, starts Prometheus on
@@ -131,71 +127,7 @@ impl PromServer {
                 stderr_tail: process.log_tail(),
             });
         }
-        Ok(Self { process, _dir: dir })
-    }
-
-    /// Base URL, `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        self.process.url()
-    }
-
-    /// The port the server listens on.
-    pub fn port(&self) -> u16 {
-        self.process.port()
-    }
-
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// `GET <path_and_query>` (already URL-encoded, see
-    /// [`crate::encode_component`]): status code and body, whatever the
-    /// status.
-    ///
-    /// # Errors
-    ///
-    /// [`TestkitError::Http`] if the request cannot be sent or the response
-    /// not read.
-    pub fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
-        self.process.get(path_and_query)
-    }
-
-    /// Instant query `expr` at `time` (Unix seconds); the JSON body.
-    ///
-    /// # Errors
-    ///
-    /// As [`Backend::instant_query`].
-    pub fn instant_query(&self, expr: &str, time: f64) -> Result<String, TestkitError> {
-        Backend::instant_query(self, expr, time)
-    }
-
-    /// The last lines of the server's log, for diagnosing a failing test.
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-}
-
-impl Backend for PromServer {
-    fn kind(&self) -> &'static str {
-        "prometheus"
-    }
-
-    fn url(&self) -> String {
-        self.url()
-    }
-
-    fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
-        self.query_raw(path_and_query)
-    }
-}
-
-impl std::fmt::Debug for PromServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PromServer")
-            .field("url", &self.url())
-            .field("pid", &self.pid())
-            .finish()
+        Ok(Self(Server::new("prometheus", process, dir)))
     }
 }
 

@@ -4,11 +4,10 @@
 use std::ffi::OsString;
 use std::time::Instant;
 
-use tempfile::TempDir;
-
 use crate::openmetrics;
 use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
-use crate::{Backend, START_TIMEOUT, TestkitError, free_port, require_binary};
+use crate::server::{Server, server_newtype};
+use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
 
 /// A single-node VictoriaMetrics server on `127.0.0.1`, holding the samples
 /// of the OpenMetrics text it was started with.
@@ -19,12 +18,9 @@ use crate::{Backend, START_TIMEOUT, TestkitError, free_port, require_binary};
 /// Unlike Prometheus it drops NaN samples on ingestion (only Prometheus
 /// staleness markers are stored), and its lookback for instant queries is
 /// derived from the data's sample interval rather than a fixed 5 minutes.
-pub struct VmServer {
-    process: ServerProcess,
-    // Declared after `process`: fields drop in order, so the directory is
-    // removed only after the server stopped writing to it.
-    _dir: TempDir,
-}
+pub struct VmServer(Server);
+
+server_newtype!(VmServer);
 
 impl VmServer {
     /// Starts VictoriaMetrics, imports `text` through
@@ -119,70 +115,6 @@ impl VmServer {
                 n => Err(format!("{n} of {expected} samples visible")),
             },
         )?;
-        Ok(Self { process, _dir: dir })
-    }
-
-    /// Base URL, `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        self.process.url()
-    }
-
-    /// The port the server listens on.
-    pub fn port(&self) -> u16 {
-        self.process.port()
-    }
-
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// `GET <path_and_query>` (already URL-encoded, see
-    /// [`crate::encode_component`]): status code and body, whatever the
-    /// status.
-    ///
-    /// # Errors
-    ///
-    /// [`TestkitError::Http`] if the request cannot be sent or the response
-    /// not read.
-    pub fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
-        self.process.get(path_and_query)
-    }
-
-    /// Instant query `expr` at `time` (Unix seconds); the JSON body.
-    ///
-    /// # Errors
-    ///
-    /// As [`Backend::instant_query`].
-    pub fn instant_query(&self, expr: &str, time: f64) -> Result<String, TestkitError> {
-        Backend::instant_query(self, expr, time)
-    }
-
-    /// The last lines of the server's log, for diagnosing a failing test.
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-}
-
-impl Backend for VmServer {
-    fn kind(&self) -> &'static str {
-        "victoria-metrics"
-    }
-
-    fn url(&self) -> String {
-        self.url()
-    }
-
-    fn query_raw(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
-        self.query_raw(path_and_query)
-    }
-}
-
-impl std::fmt::Debug for VmServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VmServer")
-            .field("url", &self.url())
-            .field("pid", &self.pid())
-            .finish()
+        Ok(Self(Server::new("victoria-metrics", process, dir)))
     }
 }
