@@ -685,3 +685,70 @@ impl Allocation {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone};
+
+    fn day() -> Window {
+        let s = Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap();
+        Window::new(s, s + TimeDelta::days(1)).unwrap()
+    }
+
+    #[test]
+    fn sanitize_nan_zeroes_every_non_finite_float_and_counts_them() {
+        let mut a = Allocation::new("a", day());
+        a.cpu_cost = f64::NAN;
+        a.ram_cost = f64::INFINITY;
+        a.unmounted_pv_cost = f64::NEG_INFINITY;
+        a.gpu_cost = 2.0;
+        a.pvs.insert(
+            PvKey {
+                cluster: "c".into(),
+                name: "pv".into(),
+            },
+            PvAllocation {
+                byte_hours: f64::NAN,
+                cost: 1.0,
+                provider_id: String::new(),
+            },
+        );
+        a.load_balancers.insert(
+            "c/ns/svc".into(),
+            LbAllocation {
+                cost: f64::NAN,
+                ..LbAllocation::default()
+            },
+        );
+        a.raw_allocation_only = Some(RawAllocationOnly {
+            cpu_core_usage_max: f64::NAN,
+            ram_bytes_usage_max: 1.0,
+        });
+        assert_eq!(a.sanitize_nan(), 6);
+        assert_eq!(
+            (a.cpu_cost, a.ram_cost, a.unmounted_pv_cost, a.gpu_cost),
+            (0.0, 0.0, 0.0, 2.0)
+        );
+        assert_eq!(a.pvs.values().next().unwrap().byte_hours, 0.0);
+        assert_eq!(a.load_balancers["c/ns/svc"].cost, 0.0);
+        assert_eq!(a.raw_allocation_only.unwrap().cpu_core_usage_max, 0.0);
+        assert_eq!(a.total_cost(), 3.0);
+        assert_eq!(a.sanitize_nan(), 0);
+    }
+
+    #[test]
+    fn reset_adjustments_removes_them_from_the_total() {
+        let mut a = Allocation::new("a", day());
+        a.cpu_cost = 1.0;
+        a.cpu_cost_adjustment = 0.5;
+        a.gpu_cost_adjustment = 0.25;
+        a.ram_cost_adjustment = 0.125;
+        a.pv_cost_adjustment = 2.0;
+        a.network_cost_adjustment = 4.0;
+        a.load_balancer_cost_adjustment = 8.0;
+        assert_eq!(a.total_cost(), 15.875);
+        a.reset_adjustments();
+        assert_eq!(a.total_cost(), 1.0);
+    }
+}
