@@ -42,6 +42,7 @@ impl Results {
         self.by_id.get(id).ok_or_else(|| Error::Source {
             query: id.to_owned(),
             message: "no result was supplied for this query".into(),
+            kind: crate::source::SourceErrorKind::Permanent,
         })
     }
 }
@@ -536,6 +537,7 @@ pub async fn fetch<S: MetricsSource>(
             let raw = src.query(q).await.map_err(|e| Error::Source {
                 query: q.id.clone(),
                 message: e.message,
+                kind: e.kind,
             })?;
             let result = promjson::decode(&q.id, &raw.body)?;
             Ok::<_, Error>((q.id.clone(), result, raw.body.len()))

@@ -48,6 +48,8 @@ pub enum Error {
         query: String,
         /// What the source said.
         message: String,
+        /// Whether and how a retry may help.
+        kind: crate::source::SourceErrorKind,
     },
     /// A backend response could not be decoded.
     #[error("query {query}: cannot decode response: {reason}")]
@@ -74,6 +76,41 @@ pub enum Error {
         /// What was wrong, including the JSON path where known.
         reason: String,
     },
+}
+
+/// Backend messages that mean "ask for less": Prometheus' sample limit,
+/// AMP's response-size and data-size limits, Cortex/Mimir chunk and series
+/// limits, VictoriaMetrics' sample and series limits.
+const TOO_LARGE_MARKERS: &[&str] = &[
+    "too many samples",
+    "response larger than the max",
+    "aggregated data size limit",
+    "exceeded chunks limit",
+    "the query hit the max number of chunks limit",
+    "max number of series limit",
+    "fetched series limit",
+    "exceeded maximum resolution of 11,000 points",
+    "cannot select more than",
+    "too many points",
+];
+
+impl Error {
+    /// Whether the same question over a shorter window may succeed: the
+    /// source said so, or the backend's error message names a size limit.
+    pub fn is_too_large(&self) -> bool {
+        match self {
+            Error::Source { kind, message, .. } => {
+                *kind == crate::source::SourceErrorKind::TooLarge || names_size_limit(message)
+            }
+            Error::Backend { message, .. } => names_size_limit(message),
+            _ => false,
+        }
+    }
+}
+
+fn names_size_limit(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    TOO_LARGE_MARKERS.iter().any(|k| m.contains(k))
 }
 
 /// Shorthand for results of this crate.

@@ -48,14 +48,43 @@ pub struct RawResponse {
     pub body: Vec<u8>,
 }
 
+/// What the caller can do about a [`SourceError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SourceErrorKind {
+    /// Trying the same query again later may succeed (timeouts, 429, 503,
+    /// throttling, a dropped connection).
+    Transient,
+    /// The query is too big for the backend (too many samples, a response
+    /// over its size limit, a chunk limit): the same question over a
+    /// shorter window may succeed.
+    TooLarge,
+    /// Asking again will not help (bad query, missing fixture, 4xx).
+    Permanent,
+}
+
 /// Why a source could not answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SourceError {
     /// What went wrong, naming the backend's status or the fixture file.
     pub message: String,
-    /// Whether trying again later may succeed (timeouts, 429, 503).
-    pub retryable: bool,
+    /// Whether and how a retry may help.
+    pub kind: SourceErrorKind,
+}
+
+impl SourceError {
+    /// An error of `kind`.
+    pub fn new(kind: SourceErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn retryable(&self) -> bool {
+        self.kind == SourceErrorKind::Transient
+    }
 }
 
 /// Anything that can answer PromQL queries: implemented by the adapter

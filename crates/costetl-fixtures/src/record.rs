@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use costetl_core::source::{MetricsSource, QuerySpec, RawResponse, SourceError};
+use costetl_core::source::{MetricsSource, QuerySpec, RawResponse, SourceError, SourceErrorKind};
 
 use crate::FixtureError;
 use crate::manifest::{self, Entry, Manifest, SCHEMA_VERSION, When};
@@ -109,7 +109,7 @@ impl<S: MetricsSource> MetricsSource for RecordingSource<S> {
         // not on the local disk.
         self.record(q, &response.body).map_err(|e| SourceError {
             message: format!("fixture recorder: {e}"),
-            retryable: false,
+            kind: SourceErrorKind::Permanent,
         })?;
         Ok(response)
     }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use costetl_core::source::{MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError};
+use costetl_core::source::{
+    MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError, SourceErrorKind,
+};
 
 use crate::manifest;
 use crate::{FixtureError, MANIFEST_FILE};
@@ -113,7 +115,7 @@ impl FixtureSource {
                     describe_kind(&q.kind),
                     q.promql
                 ),
-                retryable: false,
+                kind: SourceErrorKind::Permanent,
             }),
         }
     }

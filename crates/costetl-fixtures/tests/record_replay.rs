@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use costetl_core::source::{MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError};
+use costetl_core::source::{
+    MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError, SourceErrorKind,
+};
 use costetl_fixtures::{FixtureError, FixtureSource, MANIFEST_FILE, RecordingSource};
 use futures::executor::block_on;
 
@@ -59,7 +61,7 @@ impl MetricsSource for Fake {
         if q.promql == "fail" {
             return Err(SourceError {
                 message: "backend down".into(),
-                retryable: true,
+                kind: SourceErrorKind::Transient,
             });
         }
         Ok(RawResponse {
@@ -137,7 +139,7 @@ fn record_then_replay_byte_for_byte() {
         err,
         SourceError {
             message: "backend down".into(),
-            retryable: true
+            kind: SourceErrorKind::Transient
         }
     );
     assert_eq!(rec.recorded(), queries.len());
@@ -221,7 +223,7 @@ fn missing_query_names_id_and_promql() {
         instant("ram_request", "sum(ram)", 1),
     ] {
         let err = block_on(replay.query(&q)).unwrap_err();
-        assert!(!err.retryable);
+        assert!(!err.retryable());
         assert!(
             err.message.contains("does not contain query"),
             "{}",

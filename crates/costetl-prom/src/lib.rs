@@ -32,11 +32,15 @@
 //! an async runtime; reqwest needs tokio to drive it, which the binary
 //! provides.
 
+pub mod sign;
+
 use std::fmt;
 use std::time::Duration;
 
 use chrono::SecondsFormat;
-use costetl_core::source::{MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError};
+use costetl_core::source::{
+    MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError, SourceErrorKind,
+};
 use prometheus_http_query::reqwest::{self, Url};
 
 /// Time allowed to establish a TCP connection.
@@ -185,7 +189,7 @@ impl PromSource {
                             start.to_rfc3339(),
                             end.to_rfc3339()
                         ),
-                        retryable: false,
+                        kind: SourceErrorKind::Permanent,
                     });
                 }
                 let b = self.client.query_range(
@@ -229,9 +233,13 @@ impl PromSource {
                 content_type.as_deref().unwrap_or("(none)"),
                 excerpt(&body)
             ),
-            // Gateways' overload and timeout statuses; anything else will
-            // fail again the same way.
-            retryable: matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504),
+            // Gateways' overload and timeout statuses may pass; AMP's 413
+            // asks for less; anything else will fail again the same way.
+            kind: match status.as_u16() {
+                408 | 429 | 502 | 503 | 504 => SourceErrorKind::Transient,
+                413 => SourceErrorKind::TooLarge,
+                _ => SourceErrorKind::Permanent,
+            },
         })
     }
 
@@ -256,7 +264,12 @@ impl PromSource {
             ));
         }
         message.push_str(&error_chain(e));
-        SourceError { message, retryable }
+        let kind = if retryable {
+            SourceErrorKind::Transient
+        } else {
+            SourceErrorKind::Permanent
+        };
+        SourceError { message, kind }
     }
 }
 

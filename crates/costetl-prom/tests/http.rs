@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use costetl_core::source::{MetricsSource, QueryKind, QuerySpec};
+use costetl_core::source::{MetricsSource, QueryKind, QuerySpec, SourceErrorKind};
 use costetl_prom::PromSource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -194,7 +194,7 @@ async fn sub_second_range_bounds_are_refused() {
         },
     };
     let err = source.query(&q).await.unwrap_err();
-    assert!(!err.retryable);
+    assert!(!err.retryable());
     assert!(err.message.contains("whole seconds"), "{}", err.message);
 }
 
@@ -240,34 +240,34 @@ async fn non_json_error_bodies_become_source_errors() {
     );
     // The excerpt is quoted with escapes, so each case names an
     // escape-free part of its body to look for.
-    for (status, content_type, body, marker, retryable) in [
+    for (status, content_type, body, marker, kind) in [
         (
             "502 Bad Gateway",
             "text/html",
             html.clone(),
             "<h1>502 Bad Gateway</h1>xxx",
-            true,
+            SourceErrorKind::Transient,
         ),
         (
             "413 Payload Too Large",
             "text/plain",
             "response larger than the max (181673024 vs 52428800)".to_owned(),
             "response larger than the max (181673024",
-            false,
+            SourceErrorKind::TooLarge,
         ),
         (
             "401 Unauthorized",
             "application/json",
             r#"{"message":"no org id"}"#.to_owned(),
             "no org id",
-            false,
+            SourceErrorKind::Permanent,
         ),
         (
             "200 OK",
             "text/html",
             "<html>login</html>".to_owned(),
             "<html>login",
-            false,
+            SourceErrorKind::Permanent,
         ),
     ] {
         let (base, _seen) = responder(Reply::Send {
@@ -291,7 +291,7 @@ async fn non_json_error_bodies_become_source_errors() {
             "excerpt is bounded: {}",
             err.message
         );
-        assert_eq!(err.retryable, retryable, "{status}");
+        assert_eq!(err.kind, kind, "{status}");
     }
 }
 
@@ -309,7 +309,7 @@ async fn request_timeout_is_enforced() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(err.retryable);
+    assert!(err.retryable());
     assert!(err.message.contains("timed out"), "{}", err.message);
 }
 
@@ -324,7 +324,7 @@ async fn connection_refused_is_retryable() {
         .port();
     let source = PromSource::new(&format!("http://127.0.0.1:{port}")).unwrap();
     let err = source.query(&instant_query()).await.unwrap_err();
-    assert!(err.retryable, "{}", err.message);
+    assert!(err.retryable(), "{}", err.message);
     assert!(
         err.message
             .contains(&format!("127.0.0.1:{port}/api/v1/query")),

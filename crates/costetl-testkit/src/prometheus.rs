@@ -49,6 +49,17 @@ impl PromServer {
     /// - [`TestkitError::DataMismatch`] if promtool dropped samples, which it
     ///   does silently for out-of-order or duplicate timestamps in a series.
     pub fn start_with_openmetrics(text: &str) -> Result<Self, TestkitError> {
+        Self::start_with_openmetrics_args(text, &[])
+    }
+
+    /// As [`PromServer::start_with_openmetrics`], with `extra` command-line
+    /// flags for Prometheus (e.g. `--query.max-samples=1000` to provoke
+    /// limit errors, `--web.config.file=…` for TLS or basic auth).
+    ///
+    /// With a `--web.config.file` that demands TLS or authentication, the
+    /// readiness and sample checks cannot pass: use it only with configs
+    /// the testkit's plain HTTP requests can still get through.
+    pub fn start_with_openmetrics_args(text: &str, extra: &[&str]) -> Result<Self, TestkitError> {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let prometheus = require_binary("prometheus")?;
@@ -100,7 +111,10 @@ impl PromServer {
                 format!("--web.listen-address=127.0.0.1:{port}").into(),
                 // Lets a test POST /-/reload or /-/quit.
                 "--web.enable-lifecycle".into(),
-            ];
+            ]
+            .into_iter()
+            .chain(extra.iter().map(OsString::from))
+            .collect();
             let mut process =
                 ServerProcess::spawn("prometheus", &prometheus, &args, dir.path(), &log, port)?;
             // /-/ready turns 200 only after the TSDB, with all backfilled
