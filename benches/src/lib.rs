@@ -103,8 +103,12 @@ pub struct Day {
     /// Nodes generated (one idle allocation each).
     pub nodes: usize,
     /// Σ over nodes of capacity × price over the day, in $: what the
-    /// computed set (allocations + idle) must add up to.
+    /// computed set's CPU, RAM and GPU costs (allocations + idle) add up
+    /// to.
     pub node_cost: f64,
+    /// Σ of PV, load-balancer and network costs over the day, in $: the
+    /// rest of the set's total.
+    pub pod_level_cost: f64,
 }
 
 impl Day {
@@ -147,8 +151,28 @@ pub fn generate(scale: &Scale) -> Day {
         containers: cluster.pods.iter().map(|p| p.containers.len()).sum(),
         nodes: cluster.nodes.len(),
         node_cost: cluster.node_cost(),
+        pod_level_cost: cluster.pod_level_cost(),
     }
 }
+
+/// Pod-level costs of the generated day: every [`PV_EVERY`]th pod mounts
+/// its own volume, every namespace has one load balancer selecting its
+/// team's deployments, every pod sends traffic in all three egress
+/// classes, and one volume per cluster is unclaimed.
+const PV_EVERY: usize = 5;
+/// Volume size and price.
+const PV_BYTES: f64 = 20.0 * GIB;
+const PV_PRICE_GIB_HOUR: f64 = 0.000_137;
+/// Load balancer $/h.
+const LB_HOURLY: f64 = 0.025;
+/// Bytes per second per pod: transmit, receive, and egress per class.
+const NET_BPS: f64 = 2_000.0;
+const EGRESS_BPS: [(&str, &str, &str, f64, f64); 3] = [
+    // internet, same_zone, same_region, bytes/s, $/GiB
+    ("false", "false", "true", 300.0, 0.01),
+    ("false", "false", "false", 200.0, 0.02),
+    ("true", "false", "false", 100.0, 0.09),
+];
 
 /// Decode every body of `bodies` as the engine's `fetch` does.
 pub fn decode_all(bodies: &[(QuerySpec, Vec<u8>)]) -> costetl_core::Result<Results> {
@@ -848,6 +872,196 @@ impl Cluster {
             .sum()
     }
 
+    /// Σ PV, LB and egress cost over the day, in $ (see [`PV_EVERY`]).
+    fn pod_level_cost(&self) -> f64 {
+        let hour = 1.0 / 60.0;
+        let pv_rate = PV_BYTES / GIB * PV_PRICE_GIB_HOUR;
+        let mut cost = f64::from(STEPS) * hour * pv_rate; // the unclaimed volume
+        for (i, p) in self.pods.iter().enumerate() {
+            let steps = f64::from(p.last - p.first + 1);
+            if i % PV_EVERY == 0 {
+                cost += steps * hour * pv_rate;
+            }
+            for (_, _, _, bps, price) in EGRESS_BPS {
+                cost += steps * 60.0 * bps / GIB * price;
+            }
+        }
+        cost + self.namespaces.len() as f64 * f64::from(STEPS) * hour * LB_HOURLY
+    }
+
+    /// Bodies of the PV, LB, service, network, node-label and edge-time
+    /// queries, or `None` for another query.
+    fn pod_level_body(&self, id: &str, out: &mut Body) -> Option<()> {
+        let k = self.cluster_label.as_str();
+        let start = self.start.timestamp() as f64;
+        let pv_rate = PV_BYTES / GIB * PV_PRICE_GIB_HOUR;
+        match id {
+            ids::CONTAINER_STARTED | ids::POD_COMPLETED => {
+                for p in &self.pods {
+                    let ns = self.namespaces[p.ns].name.as_str();
+                    if id == ids::POD_COMPLETED {
+                        if p.last + 1 < STEPS {
+                            let mut l = [
+                                (k, CLUSTER),
+                                ("namespace", ns),
+                                ("pod", &p.name),
+                                ("uid", &p.uid),
+                            ];
+                            l.sort_unstable();
+                            out.series(&l, start + 60.0 * f64::from(p.last + 1) - 10.0);
+                        }
+                        continue;
+                    }
+                    // Started 20 s before the first step that saw it run,
+                    // or an hour before the day.
+                    let t = if p.first > 0 {
+                        start + 60.0 * f64::from(p.first) - 20.0
+                    } else {
+                        start - 3600.0
+                    };
+                    for c in &p.containers {
+                        let mut l = [
+                            (k, CLUSTER),
+                            ("container", c.name.as_str()),
+                            ("namespace", ns),
+                            ("pod", &p.name),
+                            ("uid", &p.uid),
+                        ];
+                        l.sort_unstable();
+                        out.series(&l, t);
+                    }
+                }
+            }
+            ids::PV_COST | ids::PV_BYTES => {
+                let per_step = if id == ids::PV_COST {
+                    pv_rate
+                } else {
+                    PV_BYTES
+                };
+                for (i, p) in self
+                    .pods
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % PV_EVERY == 0)
+                {
+                    let ns = self.namespaces[p.ns].name.as_str();
+                    let (claim, pv) = (format!("data-{i}"), format!("pvc-{}", p.uid));
+                    let mut l = [
+                        (k, CLUSTER),
+                        ("namespace", ns),
+                        ("persistentvolume", pv.as_str()),
+                        ("persistentvolumeclaim", claim.as_str()),
+                        ("pod", &p.name),
+                        ("uid", &p.uid),
+                    ];
+                    l.sort_unstable();
+                    out.series(&l, f64::from(p.last - p.first + 1) * per_step);
+                }
+                let mut l = [(k, CLUSTER), ("persistentvolume", "pvc-unclaimed")];
+                l.sort_unstable();
+                out.series(&l, f64::from(STEPS) * per_step);
+            }
+            ids::PV_INFO => {
+                for (i, p) in self
+                    .pods
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % PV_EVERY == 0)
+                {
+                    let (pv, provider) = (format!("pvc-{}", p.uid), format!("vol-{i:08x}"));
+                    let mut l = [
+                        (k, CLUSTER),
+                        ("provider_id", provider.as_str()),
+                        ("volumename", pv.as_str()),
+                    ];
+                    l.sort_unstable();
+                    out.series(&l, PV_PRICE_GIB_HOUR);
+                }
+            }
+            ids::LB_COST | ids::LB_STEPS | ids::SERVICE_SELECTORS => {
+                for (i, ns) in self.namespaces.iter().enumerate() {
+                    let svc = format!("{}-ingress", ns.team);
+                    let ip = format!("34.1.{}.{}", i / 250, i % 250);
+                    if id == ids::SERVICE_SELECTORS {
+                        let mut l = [
+                            (k, CLUSTER),
+                            ("label_team", ns.team),
+                            ("namespace", ns.name.as_str()),
+                            ("service", svc.as_str()),
+                        ];
+                        l.sort_unstable();
+                        out.series(&l, 1.0);
+                    } else {
+                        let mut l = [
+                            (k, CLUSTER),
+                            ("ingress_ip", ip.as_str()),
+                            ("namespace", ns.name.as_str()),
+                            ("service_name", svc.as_str()),
+                        ];
+                        l.sort_unstable();
+                        let v = if id == ids::LB_COST { LB_HOURLY } else { 1.0 };
+                        out.series(&l, f64::from(STEPS) * v);
+                    }
+                }
+            }
+            ids::NET_TRANSFER | ids::NET_RECEIVE => {
+                for p in &self.pods {
+                    let steps = f64::from(p.last - p.first + 1);
+                    let mut l = [
+                        (k, CLUSTER),
+                        ("namespace", self.namespaces[p.ns].name.as_str()),
+                        ("node", self.nodes[p.node].name.as_str()),
+                        ("pod", &p.name),
+                    ];
+                    l.sort_unstable();
+                    out.series(&l, steps * NET_BPS);
+                }
+            }
+            ids::NET_EGRESS => {
+                for p in &self.pods {
+                    let steps = f64::from(p.last - p.first + 1);
+                    for (internet, zone, region, bps, _) in EGRESS_BPS {
+                        let mut l = [
+                            (k, CLUSTER),
+                            ("internet", internet),
+                            ("namespace", self.namespaces[p.ns].name.as_str()),
+                            ("pod_name", &p.name),
+                            ("same_region", region),
+                            ("same_zone", zone),
+                        ];
+                        l.sort_unstable();
+                        out.series(&l, steps * bps);
+                    }
+                }
+            }
+            ids::NET_PRICES => {
+                for ((_, _, _, _, price), class) in
+                    EGRESS_BPS.iter().zip(["zone", "region", "internet"])
+                {
+                    let mut l = [("class", class), (k, CLUSTER)];
+                    l.sort_unstable();
+                    out.series(&l, *price);
+                }
+            }
+            ids::NODE_LABELS => {
+                for (i, n) in self.nodes.iter().enumerate() {
+                    let zone = ["us-east-1a", "us-east-1b", "us-east-1c"][i % 3];
+                    let mut l = [
+                        (k, CLUSTER),
+                        ("__name__", "kube_node_labels"),
+                        ("label_node_kubernetes_io_instance_type", n.instance_type),
+                        ("label_topology_kubernetes_io_zone", zone),
+                        ("node", n.name.as_str()),
+                    ];
+                    l.sort_unstable();
+                    out.series(&l, 1.0);
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
     /// The body Prometheus returns for `q`, or `None` for a query this
     /// generator does not know.
     fn body(&self, q: &QuerySpec, rng: &mut Rng) -> Option<Vec<u8>> {
@@ -985,7 +1199,7 @@ impl Cluster {
                 // No duplicate kube-state-metrics, every series labelled:
                 // Prometheus answers both with an empty vector.
                 ids::DUPLICATES | ids::MISSING_CLUSTER => {}
-                _ => return None,
+                _ => self.pod_level_body(id, &mut out)?,
             }
         }
         Some(out.finish())

@@ -27,21 +27,52 @@ fn tiny_day_computes_and_conserves_cost() {
     assert_eq!(day.nodes, 10);
     let results = decode_all(&day.bodies).unwrap();
     let set = engine::compute(day.window, &results, &day.cfg).unwrap();
-    assert_eq!(set.len(), day.expected_allocations());
+    let unmounted = set.iter().filter(|a| a.is_unmounted()).count();
+    assert_eq!(set.len(), day.expected_allocations() + unmounted);
     assert_eq!(set.iter().filter(|a| a.is_idle()).count(), 10);
     assert!(
-        close(set.total_cost(), day.node_cost),
-        "{} != {}",
+        close(set.total_cost(), day.node_cost + day.pod_level_cost),
+        "{} != {} + {}",
         set.total_cost(),
+        day.node_cost,
+        day.pod_level_cost
+    );
+    let resource_cost: f64 = set
+        .iter()
+        .map(|a| a.cpu_cost + a.ram_cost + a.gpu_cost)
+        .sum();
+    assert!(
+        close(resource_cost, day.node_cost),
+        "{resource_cost} != {}",
         day.node_cost
     );
+    // Every pod-level kind of cost reached containers, and the unclaimed
+    // volume its own allocation.
+    assert!(set.iter().any(|a| a.pv_cost() > 0.0 && !a.is_unmounted()));
+    assert!(
+        set.iter()
+            .any(|a| a.load_balancer_cost > 0.0 && !a.properties.services.is_empty())
+    );
+    assert!(
+        set.iter()
+            .any(|a| a.network_internet_cost > 0.0 && a.network_transfer_bytes > 0.0)
+    );
+    assert!(
+        set.iter()
+            .any(|a| a.is_unmounted() && a.properties.namespace == "__unmounted__")
+    );
+    assert!(set.iter().any(|a| {
+        a.properties
+            .labels
+            .contains_key("topology_kubernetes_io_zone")
+    }));
     // Capacity is ample: no over-allocation, every node priced.
     assert!(set.warnings.is_empty(), "{:?}", set.warnings);
     assert!(set.iter().all(|a| !a.default_priced));
     // Controllers resolved through the ReplicaSet owners and CronJobs.
     let kinds: std::collections::BTreeSet<_> = set
         .iter()
-        .filter(|a| !a.is_idle())
+        .filter(|a| !a.is_idle() && !a.is_unmounted())
         .map(|a| a.properties.controller_kind.as_str())
         .collect();
     for k in ["daemonset", "deployment", "job"] {
@@ -52,7 +83,10 @@ fn tiny_day_computes_and_conserves_cost() {
     assert!(set.iter().any(|a| !a.properties.labels.is_empty()));
 
     let agg = end_to_end(&day).unwrap();
-    assert!(close(agg.set.total_cost(), day.node_cost));
+    assert!(close(
+        agg.set.total_cost(),
+        day.node_cost + day.pod_level_cost
+    ));
     assert!(agg.set.iter().all(|a| !a.is_idle()), "idle is shared");
 }
 
@@ -73,12 +107,13 @@ fn generation_is_deterministic_and_scales() {
     assert_eq!(day.containers, 2000);
     let results = decode_all(&day.bodies).unwrap();
     let set = engine::compute(day.window, &results, &day.cfg).unwrap();
-    assert_eq!(set.len(), 2000 + 30);
-    assert!(close(set.total_cost(), day.node_cost));
+    let unmounted = set.iter().filter(|a| a.is_unmounted()).count();
+    assert_eq!(set.len(), 2000 + 30 + unmounted);
+    assert!(close(set.total_cost(), day.node_cost + day.pod_level_cost));
     assert!(set.warnings.is_empty(), "{:?}", set.warnings);
     let kinds: std::collections::BTreeSet<_> = set
         .iter()
-        .filter(|a| !a.is_idle())
+        .filter(|a| !a.is_idle() && !a.is_unmounted())
         .map(|a| a.properties.controller_kind.as_str())
         .collect();
     assert_eq!(

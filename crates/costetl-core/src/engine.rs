@@ -16,10 +16,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::allocation::Allocation;
+use crate::attribution::{self, Containers};
 use crate::error::{Error, Result};
 use crate::plan::{self, EngineConfig, RangeSemantics, ids};
 use crate::promjson::{self, QueryResult, Series};
-use crate::properties::{AllocationProperties, IDLE, Labels};
+use crate::properties::{AllocationProperties, IDLE, Labels, sanitize_label_name};
 use crate::set::{AllocationSet, AllocationSetRange};
 use crate::source::{MetricsSource, QuerySpec};
 use crate::window::{Period, Window};
@@ -38,7 +39,7 @@ impl Results {
         self.by_id.insert(id.into(), r);
     }
 
-    fn get(&self, id: &str) -> Result<&QueryResult> {
+    pub(crate) fn get(&self, id: &str) -> Result<&QueryResult> {
         self.by_id.get(id).ok_or_else(|| Error::Source {
             query: id.to_owned(),
             message: "no result was supplied for this query".into(),
@@ -95,12 +96,12 @@ struct PodKey {
 }
 
 /// Reads series labels with the configured cluster label and default.
-struct Keys<'a> {
+pub(crate) struct Keys<'a> {
     cfg: &'a EngineConfig,
 }
 
 impl Keys<'_> {
-    fn cluster(&self, s: &Series) -> String {
+    pub(crate) fn cluster(&self, s: &Series) -> String {
         match s.label(&self.cfg.cluster_label) {
             Some(c) if !c.is_empty() => c.to_owned(),
             _ => self.cfg.default_cluster.clone(),
@@ -319,6 +320,45 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         results.get(ids::REPLICASET_OWNERS)?,
     );
 
+    // Node labels on the allow-list, under their sanitized names as
+    // kube-state-metrics writes them.
+    let allowed: Vec<String> = cfg
+        .node_labels
+        .iter()
+        .map(|l| sanitize_label_name(l))
+        .collect();
+    let mut node_labels: HashMap<NodeKey, Labels> = HashMap::new();
+    for s in &results.get(ids::NODE_LABELS)?.series {
+        let entry = node_labels.entry(keys.node(s)).or_default();
+        for (name, value) in &s.labels {
+            if let Some(l) = name.strip_prefix("label_")
+                && allowed.iter().any(|a| a == l)
+            {
+                entry.insert(l.to_owned(), value.clone());
+            }
+        }
+    }
+    // Sub-step edges: when a container started and its pod completed, to
+    // the millisecond (kube-state-metrics), keyed without the node.
+    let started = per_c(ids::CONTAINER_STARTED)?;
+    let completed = per_c(ids::POD_COMPLETED)?;
+    let to_time = |t: f64| DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64);
+
+    // The backend's own warnings (Thanos partial responses, Mimir
+    // truncation, Prometheus' PromQL infos) travel with the set.
+    let mut ids_sorted: Vec<&String> = results.by_id.keys().collect();
+    ids_sorted.sort();
+    for id in ids_sorted {
+        let r = &results.by_id[id];
+        for w in &r.warnings {
+            set.warnings
+                .push(format!("query {id}: backend warning: {w}"));
+        }
+        for i in &r.infos {
+            set.warnings.push(format!("query {id}: backend info: {i}"));
+        }
+    }
+
     // Warnings about the inputs themselves.
     for s in &results.get(ids::MISSING_CLUSTER)?.series {
         set.warnings.push(format!(
@@ -348,6 +388,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let mut default_priced_nodes: BTreeMap<NodeKey, usize> = BTreeMap::new();
     let get = |m: &HashMap<ContainerKey, f64>, k: &ContainerKey| m.get(k).copied().unwrap_or(0.0);
 
+    let mut c = Containers {
+        allocs: BTreeMap::new(),
+        run_hours: HashMap::new(),
+        uids: HashMap::new(),
+        pod_labels: HashMap::new(),
+    };
+    let lookback = TimeDelta::minutes(5);
     let mut containers: Vec<(&ContainerKey, &f64)> = steps.iter().collect();
     containers.sort_by(|a, b| a.0.cmp(b.0));
     for (k, &n) in containers {
@@ -371,6 +418,42 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         a.end = ts(&last)
             .map_or(window.end(), |t| t + step)
             .min(window.end());
+        // The steps say a container ran over [first step, last step + r);
+        // kube-state-metrics' start and completion times move those edges
+        // to the exact instants when they are plausibly the same edges: a
+        // start within two steps before the first running step, a
+        // completion between the lookback before the last step's end and
+        // a step after it. Elsewhere (started before the window, a
+        // container that stopped before its pod) the steps stand.
+        let nodeless = ContainerKey {
+            node: String::new(),
+            ..k.clone()
+        };
+        let pod_uid = ContainerKey {
+            container: String::new(),
+            ..nodeless.clone()
+        };
+        let mut edge_hours = 0.0;
+        if let Some(s) = started.get(&nodeless).copied().and_then(to_time)
+            && s >= window.start()
+            && s >= a.start - step * 2
+            && s < a.start + step
+        {
+            edge_hours += (a.start - s).as_seconds_f64() / 3600.0;
+            a.start = s;
+        }
+        if let Some(e) = completed.get(&pod_uid).copied().and_then(to_time)
+            && e <= window.end()
+            && e > a.start
+            && e >= a.end - lookback - step
+            && e <= a.end + step
+        {
+            edge_hours += (e - a.end).as_seconds_f64() / 3600.0;
+            a.end = e;
+        }
+        let counted_hours = n * r_hours;
+        // Edges are priced at the container's average rate over its steps.
+        let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0);
         let pod = PodKey {
             cluster: k.cluster.clone(),
             namespace: k.namespace.clone(),
@@ -381,6 +464,9 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             ..pod.clone()
         };
         let (controller_kind, controller) = owners.get(&pod).cloned().unwrap_or_default();
+        let own_labels = pod_labels.get(&pod).cloned().unwrap_or_default();
+        let mut labels = node_labels.get(&node).cloned().unwrap_or_default();
+        labels.extend(own_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         a.properties = AllocationProperties {
             cluster: k.cluster.clone(),
             node: k.node.clone(),
@@ -390,19 +476,19 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             controller,
             controller_kind,
             provider_id: provider_ids.get(&node).cloned().unwrap_or_default(),
-            labels: pod_labels.get(&pod).cloned().unwrap_or_default(),
+            labels,
             annotations: pod_annotations.get(&pod).cloned().unwrap_or_default(),
             namespace_labels: ns_labels.get(&ns).cloned().unwrap_or_default(),
             namespace_annotations: ns_annotations.get(&ns).cloned().unwrap_or_default(),
             ..AllocationProperties::default()
         };
-        a.cpu_core_hours = get(&cpu_alloc, k) * r_hours;
+        a.cpu_core_hours = get(&cpu_alloc, k) * r_hours * scale;
         a.cpu_core_request_average = get(&cpu_req, k) / n;
         a.cpu_core_usage_average = get(&cpu_use, k) / n;
-        a.ram_byte_hours = get(&ram_alloc, k) * r_hours;
+        a.ram_byte_hours = get(&ram_alloc, k) * r_hours * scale;
         a.ram_bytes_request_average = get(&ram_req, k) / n;
         a.ram_bytes_usage_average = get(&ram_use, k) / n;
-        a.gpu_hours = get(&gpu_alloc, k) * r_hours;
+        a.gpu_hours = get(&gpu_alloc, k) * r_hours * scale;
         a.gpu_request_average = get(&gpu_alloc, k) / n;
         if cpu_max.contains_key(k) || ram_max.contains_key(k) {
             a.raw_allocation_only = Some(crate::allocation::RawAllocationOnly {
@@ -411,9 +497,9 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             });
         }
         if is_priced(&node) {
-            a.cpu_cost = get(&cpu_cost, k) * r_hours;
-            a.ram_cost = get(&ram_cost, k) * r_hours;
-            a.gpu_cost = get(&gpu_cost, k) * r_hours;
+            a.cpu_cost = get(&cpu_cost, k) * r_hours * scale;
+            a.ram_cost = get(&ram_cost, k) * r_hours * scale;
+            a.gpu_cost = get(&gpu_cost, k) * r_hours * scale;
         } else {
             a.cpu_cost = a.cpu_core_hours * pricing.cpu;
             a.ram_cost = a.ram_byte_hours / GIB * pricing.ram_gib;
@@ -432,6 +518,16 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         ]) {
             *slot += v;
         }
+        c.run_hours
+            .insert(a.name.clone(), counted_hours + edge_hours);
+        c.uids.insert(a.name.clone(), k.uid.clone());
+        c.pod_labels
+            .insert((pod.cluster, pod.namespace, pod.pod), own_labels);
+        c.allocs.insert(a.name.clone(), a);
+    }
+    let unmounted =
+        attribution::attribute(window, results, &keys, r_hours, &mut c, &mut set.warnings)?;
+    for a in c.allocs.into_values().chain(unmounted) {
         set.insert(a);
     }
     for (node, count) in &default_priced_nodes {
@@ -592,6 +688,12 @@ pub struct Computation {
 
 /// Compute allocations for `window` from `src`: probe the backend, split
 /// the window into query windows, fetch each plan and join it.
+///
+/// When the backend refuses a query as too large (too many samples, a
+/// response over its size limit, a chunk limit), that query window is
+/// halved and each half computed on its own, down to
+/// [`EngineConfig::min_query_window`]; the halves are merged into one set
+/// for the window, with a warning saying so.
 pub async fn allocations<S: MetricsSource>(
     src: &S,
     window: Window,
@@ -600,15 +702,75 @@ pub async fn allocations<S: MetricsSource>(
     let semantics = probe_range_semantics(src, window).await?;
     let mut sets = Vec::new();
     let mut stats = FetchStats::default();
-    for w in query_windows(window, cfg.max_query_window) {
-        let queries = plan::plan(w, cfg, semantics)?;
-        let (results, s) = fetch(src, &queries, cfg.concurrency).await?;
-        stats.add(s);
-        sets.push(compute(w, &results, cfg)?);
+    let max = cfg
+        .max_query_window
+        .min(cfg.resolution * i32::try_from(cfg.max_steps_per_query.max(1)).unwrap_or(i32::MAX));
+    for w in query_windows(window, max) {
+        sets.push(window_set(src, w, cfg, semantics, &mut stats).await?);
     }
     Ok(Computation {
         range: AllocationSetRange::new(sets),
         stats,
         semantics,
     })
+}
+
+/// One query window's set, halving the window while the backend says the
+/// queries are too large.
+async fn window_set<S: MetricsSource>(
+    src: &S,
+    window: Window,
+    cfg: &EngineConfig,
+    semantics: RangeSemantics,
+    stats: &mut FetchStats,
+) -> Result<AllocationSet> {
+    // Depth-first, earliest part first, so the parts merge in time order.
+    let mut pending = vec![window];
+    let mut merged: Option<AllocationSet> = None;
+    let mut splits = Vec::new();
+    while let Some(w) = pending.pop() {
+        let queries = plan::plan(w, cfg, semantics)?;
+        match fetch(src, &queries, cfg.concurrency).await {
+            Ok((results, s)) => {
+                stats.add(s);
+                let set = compute(w, &results, cfg)?;
+                match merged.as_mut() {
+                    Some(m) => m.accumulate(&set),
+                    None => merged = Some(set),
+                }
+            }
+            Err(e) if e.is_too_large() => {
+                let Some((a, b)) = halve(w, cfg) else {
+                    return Err(e);
+                };
+                splits.push(format!("{w} ({e})"));
+                pending.push(b);
+                pending.push(a);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut set = merged.unwrap_or_else(|| AllocationSet::new(window));
+    for s in splits {
+        set.warnings.push(format!(
+            "the backend refused a query over {s}; computed the window in halves"
+        ));
+    }
+    Ok(set)
+}
+
+/// Two halves of `w` on the resolution grid, unless a half would be
+/// shorter than the configured minimum.
+fn halve(w: Window, cfg: &EngineConfig) -> Option<(Window, Window)> {
+    let r = cfg.resolution.num_milliseconds().max(1);
+    let steps = w.duration().num_milliseconds() / r;
+    let half = TimeDelta::milliseconds(steps / 2 * r);
+    if half < cfg.min_query_window.max(cfg.resolution) {
+        return None;
+    }
+    let mid = w.start() + half;
+    Some((
+        Window::new(w.start(), mid).ok()?,
+        Window::new(mid, w.end()).ok()?,
+    ))
 }

@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod allocation;
+mod attribution;
 pub mod engine;
 pub mod error;
 pub mod filter;

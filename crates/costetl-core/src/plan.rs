@@ -64,7 +64,27 @@ pub struct EngineConfig {
     pub default_pricing: DefaultPricing,
     /// Queries in flight at once.
     pub concurrency: usize,
+    /// Shortest window the engine splits down to when the backend says a
+    /// query is too large (default one hour).
+    pub min_query_window: TimeDelta,
+    /// Most steps one query may integrate: Prometheus refuses range queries
+    /// over 11,000 points per series, and other backends cap subqueries
+    /// similarly, so windows are split to stay within it.
+    pub max_steps_per_query: i64,
+    /// Node labels copied onto the allocations of the node's pods (names as
+    /// in Kubernetes, e.g. `topology.kubernetes.io/zone`); pod labels win
+    /// on a clash. OpenCost's `ALLOCATION_NODE_LABELS_INCLUDE_LIST`.
+    pub node_labels: Vec<String>,
 }
+
+/// Node labels attached to allocations by default: where a pod ran and on
+/// what kind of capacity, the questions chargeback reports ask first.
+pub const DEFAULT_NODE_LABELS: &[&str] = &[
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "node.kubernetes.io/instance-type",
+    "karpenter.sh/capacity-type",
+];
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -76,6 +96,12 @@ impl Default for EngineConfig {
             max_query_window: TimeDelta::days(1),
             default_pricing: DefaultPricing::default(),
             concurrency: 5,
+            min_query_window: TimeDelta::hours(1),
+            max_steps_per_query: 11_000,
+            node_labels: DEFAULT_NODE_LABELS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
@@ -153,6 +179,33 @@ pub mod ids {
     pub const POD_OWNERS: &str = "pod_owners";
     /// ReplicaSet owners.
     pub const REPLICASET_OWNERS: &str = "replicaset_owners";
+    /// Earliest container start seen (unix seconds), from kube-state-metrics.
+    pub const CONTAINER_STARTED: &str = "container_started";
+    /// Pod completion time (unix seconds), from kube-state-metrics.
+    pub const POD_COMPLETED: &str = "pod_completed";
+    /// Σ per-step PV cost per consumer: a mounting pod, an unmounted claim
+    /// or an unclaimed volume.
+    pub const PV_COST: &str = "pv_cost";
+    /// Σ per-step PV bytes per consumer, as [`PV_COST`].
+    pub const PV_BYTES: &str = "pv_bytes";
+    /// Per PV: provider id.
+    pub const PV_INFO: &str = "pv_info";
+    /// Per load balancer: Σ per-step $/h.
+    pub const LB_COST: &str = "lb_cost";
+    /// Per load balancer: steps active.
+    pub const LB_STEPS: &str = "lb_steps";
+    /// Service selectors.
+    pub const SERVICE_SELECTORS: &str = "service_selectors";
+    /// Per pod and node: Σ per-step bytes sent.
+    pub const NET_TRANSFER: &str = "net_transfer";
+    /// Per pod and node: Σ per-step bytes received.
+    pub const NET_RECEIVE: &str = "net_receive";
+    /// Per pod and egress class: Σ per-step bytes.
+    pub const NET_EGRESS: &str = "net_egress";
+    /// Per cluster and egress class: $ per GiB.
+    pub const NET_PRICES: &str = "net_prices";
+    /// Node labels.
+    pub const NODE_LABELS: &str = "node_labels";
     /// Containers with duplicate running series.
     pub const DUPLICATES: &str = "duplicates";
     /// Series without the cluster label, by name.
@@ -307,6 +360,64 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
     };
     let last = |m: &str, extra: &str| format!("last_over_time({m}{}[{whole}])", sel(extra));
 
+    // Persistent volumes, per step: a PV's $/h (capacity in GiB × price)
+    // goes in equal shares to the running pods mounting its claim; a
+    // claim nobody mounts keeps it (unmounted, in its namespace); a PV
+    // nobody claims keeps it (unmounted, cluster level). The three kinds
+    // of result series are told apart by their labels.
+    let pv_cap = format!(
+        "max by ({k}, persistentvolume) (kube_persistentvolume_capacity_bytes{})",
+        sel("")
+    );
+    let pv_price = format!(
+        "avg by ({k}, persistentvolume) (label_replace(pv_hourly_cost{}, \
+         \"persistentvolume\", \"$1\", \"volumename\", \"(.+)\"))",
+        sel("")
+    );
+    let claim = format!(
+        "max by ({k}, namespace, persistentvolumeclaim, persistentvolume) \
+         (label_replace(kube_persistentvolumeclaim_info{}, \
+         \"persistentvolume\", \"$1\", \"volumename\", \"(.+)\"))",
+        sel("volumename!=\"\"")
+    );
+    let pod_running = format!("max by ({k}, namespace, pod, uid) ({running} * 0 + 1)");
+    let mount = format!(
+        "(max by ({k}, namespace, pod, uid, persistentvolumeclaim) \
+         (kube_pod_spec_volumes_persistentvolumeclaims_info{}) \
+         * on ({k}, namespace, pod, uid) group_left {pod_running})",
+        sel("")
+    );
+    let pv_consumers = |per_pv: &str| {
+        let per_claim = format!("({claim} * on ({k}, persistentvolume) group_left () {per_pv})");
+        format!(
+            "(({mount} * on ({k}, namespace, persistentvolumeclaim) group_left (persistentvolume) \
+             ({per_claim} / on ({k}, namespace, persistentvolumeclaim) group_left \
+             count by ({k}, namespace, persistentvolumeclaim) ({mount}))) \
+             or ({per_claim} unless on ({k}, namespace, persistentvolumeclaim) {mount}) \
+             or ({per_pv} unless on ({k}, persistentvolume) {claim}))"
+        )
+    };
+    let pv_rate =
+        format!("({pv_cap} / {gib} * on ({k}, persistentvolume) group_left () {pv_price})");
+    let lb = format!(
+        "avg by ({k}, namespace, service_name, ingress_ip) (kubecost_load_balancer_cost{})",
+        sel("")
+    );
+    // Network bytes in step [t, t + r): a forward-looking rate, like CPU.
+    let per_step_rate = |m: &str, extra: &str, by: &str| {
+        format!(
+            "sum by ({k}, {by}) (rate({m}{}[{rate_range}] offset -{rate_lead}))",
+            sel(extra)
+        )
+    };
+    let net_price = |class: &str| {
+        format!(
+            "label_replace(max by ({k}) (last_over_time(kubecost_network_{class}_egress_cost{}[{whole}])), \
+             \"class\", \"{class}\", \"\", \"\")",
+            sel("")
+        )
+    };
+
     use ids::*;
     let node_gpus = format!(
         "(max by ({k}, node) (node_gpu_count{}) or {})",
@@ -377,6 +488,77 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
                 last("node_total_hourly_cost", "")
             ),
         ),
+        at_end(
+            CONTAINER_STARTED,
+            format!(
+                "min by ({k}, namespace, pod, uid, container) \
+                 (min_over_time(kube_pod_container_state_started{}[{whole}]))",
+                sel("")
+            ),
+        ),
+        at_end(
+            POD_COMPLETED,
+            format!(
+                "max by ({k}, namespace, pod, uid) \
+                 (max_over_time(kube_pod_completion_time{}[{whole}]))",
+                sel("")
+            ),
+        ),
+        instant(PV_COST, over("sum_over_time", &pv_consumers(&pv_rate))),
+        instant(PV_BYTES, over("sum_over_time", &pv_consumers(&pv_cap))),
+        at_end(
+            PV_INFO,
+            format!(
+                "max by ({k}, volumename, provider_id) ({})",
+                last("pv_hourly_cost", "")
+            ),
+        ),
+        instant(LB_COST, over("sum_over_time", &lb)),
+        instant(LB_STEPS, over("count_over_time", &lb)),
+        at_end(SERVICE_SELECTORS, last("service_selector_labels", "")),
+        instant(
+            NET_TRANSFER,
+            over(
+                "sum_over_time",
+                &per_step_rate(
+                    "container_network_transmit_bytes_total",
+                    "pod!=\"\"",
+                    "namespace, pod, node",
+                ),
+            ),
+        ),
+        instant(
+            NET_RECEIVE,
+            over(
+                "sum_over_time",
+                &per_step_rate(
+                    "container_network_receive_bytes_total",
+                    "pod!=\"\"",
+                    "namespace, pod, node",
+                ),
+            ),
+        ),
+        instant(
+            NET_EGRESS,
+            over(
+                "sum_over_time",
+                &per_step_rate(
+                    "kubecost_pod_network_egress_bytes_total",
+                    "",
+                    "namespace, pod_name, internet, same_zone, same_region",
+                ),
+            ),
+        ),
+        at_end(
+            NET_PRICES,
+            format!(
+                "{} or {} or {}",
+                net_price("zone"),
+                net_price("region"),
+                net_price("internet")
+            ),
+        ),
+        at_end(NODE_LABELS, last("kube_node_labels", "")),
         at_end(POD_LABELS, last("kube_pod_labels", "")),
         at_end(POD_ANNOTATIONS, last("kube_pod_annotations", "")),
         at_end(NAMESPACE_LABELS, last("kube_namespace_labels", "")),

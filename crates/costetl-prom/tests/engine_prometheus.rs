@@ -139,19 +139,42 @@ fn accuracy(label: &str, got: &AllocationSet, want: &AllocationSet) -> Accuracy 
     a
 }
 
-/// Σ allocations + idle equals the scenario's node cost.
+/// Σ CPU, RAM and GPU cost of allocations + idle equals the scenario's
+/// node cost; Σ PV and LB cost equal the scenario's volumes and load
+/// balancers (unmounted ones included).
 ///
 /// Not exactly: promtool's blocks carry no staleness markers, so a node
 /// that leaves mid-window stays visible for Prometheus' 5-minute lookback
 /// (a live scrape would mark it stale at once). 0.1% covers that artifact
 /// and nothing else: every allocation sits on a node with capacity, so
-/// nothing is lost or counted twice.
-fn assert_conserved(c: &Computation, want_node_cost: f64) {
-    let got: f64 = c.range.total_cost();
+/// nothing is lost or counted twice. PV and LB costs are integrated per
+/// step, so a volume or balancer that starts or stops between steps is
+/// off by up to a step: 1% for those.
+fn assert_conserved(c: &Computation, s: &Scenario, w: Window) {
+    let want_node_cost: f64 = s
+        .node_costs(w)
+        .unwrap()
+        .iter()
+        .map(|n| n.total_cost())
+        .sum();
+    let sets = || c.range.sets.iter().flat_map(|s| s.iter());
+    let got: f64 = sets().map(|a| a.cpu_cost + a.ram_cost + a.gpu_cost).sum();
     let err = (got - want_node_cost).abs() / want_node_cost;
     assert!(
         err < 1e-3,
         "allocations + idle = {got}, node cost {want_node_cost} (err {err})"
+    );
+    let want_pv: f64 = s.pv_costs(w).unwrap().iter().map(|p| p.cost).sum();
+    let got_pv: f64 = sets().map(|a| a.pv_cost()).sum();
+    assert!(
+        (got_pv - want_pv).abs() <= 1e-2 * want_pv,
+        "PV cost {got_pv}, scenario {want_pv}"
+    );
+    let want_lb: f64 = s.lb_costs(w).unwrap().iter().map(|l| l.cost).sum();
+    let got_lb: f64 = sets().map(|a| a.load_balancer_cost).sum();
+    assert!(
+        (got_lb - want_lb).abs() <= 1e-2 * want_lb,
+        "LB cost {got_lb}, scenario {want_lb}"
     );
     let orphans: Vec<&String> = c
         .range
@@ -163,6 +186,56 @@ fn assert_conserved(c: &Computation, want_node_cost: f64) {
     assert!(orphans.is_empty(), "{orphans:?}");
 }
 
+/// What is not money must match exactly: the services selecting each
+/// pod, the labels (node labels on the allow-list included) and which
+/// volumes and balancers each allocation holds. PV, LB and network
+/// amounts per allocation are within `tol`.
+fn assert_pod_level(label: &str, got: &AllocationSet, want: &AllocationSet, tol: f64) {
+    let close = |g: f64, w: f64| (g - w).abs() <= tol * w.abs().max(1e-6);
+    for w in want.iter().filter(|a| !a.is_idle()) {
+        let g = got
+            .get(&w.name)
+            .unwrap_or_else(|| panic!("{label}: engine lacks {}", w.name));
+        let n = &w.name;
+        assert_eq!(
+            g.properties.services, w.properties.services,
+            "{label} {n}: services"
+        );
+        assert_eq!(
+            g.properties.labels, w.properties.labels,
+            "{label} {n}: labels"
+        );
+        assert_eq!(
+            g.pvs.keys().collect::<Vec<_>>(),
+            w.pvs.keys().collect::<Vec<_>>(),
+            "{label} {n}: volumes"
+        );
+        assert_eq!(
+            g.load_balancers.keys().collect::<Vec<_>>(),
+            w.load_balancers.keys().collect::<Vec<_>>(),
+            "{label} {n}: load balancers"
+        );
+        for (what, gv, wv) in [
+            ("PV cost", g.pv_cost(), w.pv_cost()),
+            ("PV byte-hours", g.pv_byte_hours(), w.pv_byte_hours()),
+            ("LB cost", g.load_balancer_cost, w.load_balancer_cost),
+            ("network cost", g.network_cost, w.network_cost),
+            (
+                "bytes sent",
+                g.network_transfer_bytes,
+                w.network_transfer_bytes,
+            ),
+            (
+                "bytes received",
+                g.network_receive_bytes,
+                w.network_receive_bytes,
+            ),
+        ] {
+            assert!(close(gv, wv), "{label} {n}: {what} {gv}, want {wv}");
+        }
+    }
+}
+
 #[test]
 fn small_scenario_matches_ground_truth_and_replays() {
     let s = scenario("small.json");
@@ -172,14 +245,9 @@ fn small_scenario_matches_ground_truth_and_replays() {
 
     let c = compute(&live, w, TimeDelta::minutes(1));
     let want = s.expected_allocations(w).unwrap();
-    let node_cost: f64 = s
-        .node_costs(w)
-        .unwrap()
-        .iter()
-        .map(|n| n.total_cost())
-        .sum();
-    assert_conserved(&c, node_cost);
+    assert_conserved(&c, &s, w);
     let a = accuracy("small 1m", &whole(&c), &want);
+    assert_pod_level("small 1m", &whole(&c), &want, 0.02);
     assert!(a.total < 1e-3, "total off by {}", a.total);
     assert!(
         a.worst_namespace < 0.01,
@@ -217,17 +285,12 @@ fn two_cluster_day_matches_ground_truth_at_1m_and_5m() {
     let w = s.window();
     let live = PromSource::new(&server.url()).unwrap();
     let want = s.expected_allocations(w).unwrap();
-    let node_cost: f64 = s
-        .node_costs(w)
-        .unwrap()
-        .iter()
-        .map(|n| n.total_cost())
-        .sum();
 
     let one = compute(&live, w, TimeDelta::minutes(1));
-    assert_conserved(&one, node_cost);
+    assert_conserved(&one, &s, w);
     eprintln!("1m fetch: {:?}", one.stats);
     let a1 = accuracy("day 1m", &whole(&one), &want);
+    assert_pod_level("day 1m", &whole(&one), &want, 0.02);
     assert!(a1.total < 1e-3, "total off by {}", a1.total);
     assert!(
         a1.worst_namespace < 0.01,
@@ -241,7 +304,7 @@ fn two_cluster_day_matches_ground_truth_at_1m_and_5m() {
     );
 
     let five = compute(&live, w, TimeDelta::minutes(5));
-    assert_conserved(&five, node_cost);
+    assert_conserved(&five, &s, w);
     eprintln!("5m fetch: {:?}", five.stats);
     let a5 = accuracy("day 5m", &whole(&five), &want);
     assert!(a5.total < 1e-2, "total off by {}", a5.total);

@@ -10,17 +10,76 @@
 //! Usage and prices are piecewise constant, so every integral is a finite
 //! sum over the pieces between consecutive changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use costetl_core::properties::{IDLE, Labels, sanitize_label_name};
-use costetl_core::{Allocation, AllocationProperties, AllocationSet, MetadataMerge, Window};
+use costetl_core::properties::{IDLE, Labels, UNMOUNTED, sanitize_label_name};
+use costetl_core::{
+    Allocation, AllocationProperties, AllocationSet, LbAllocation, MetadataMerge, PvAllocation,
+    PvKey, Window,
+};
 
 use crate::error::Result;
-use crate::scenario::{Cluster, GIB, Ms, Node, Pod, Scenario, Span, at, ms, pieces};
+use crate::scenario::{
+    Cluster, GIB, Ms, Node, PersistentVolume, Pod, Scenario, Service, Span, at, ms, pieces, secs,
+};
 
 /// Milliseconds per hour.
 const HOUR_MS: f64 = 3_600_000.0;
+
+/// Node labels copied onto container allocations (raw Kubernetes keys;
+/// sanitised like pod labels, and a pod label of the same sanitised name
+/// wins). OpenCost copies an include-list of node labels the same way
+/// (`ALLOCATION_NODE_LABELS_ENABLED`); this is the part of it the
+/// simulator's nodes use, plus Karpenter's capacity type.
+pub const ALLOCATION_NODE_LABELS: [&str; 4] = [
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "node.kubernetes.io/instance-type",
+    "karpenter.sh/capacity-type",
+];
+
+/// What one persistent volume costs over (its active part of) a window:
+/// the reference for PV conservation (Σ PV costs over all allocations,
+/// unmounted ones included, equals Σ of these).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PvCost {
+    /// Cluster id.
+    pub cluster: String,
+    /// PV name.
+    pub name: String,
+    /// Provider id of the disk.
+    pub provider_id: String,
+    /// Start of the PV's active time within the window.
+    pub start: DateTime<Utc>,
+    /// End of the PV's active time within the window.
+    pub end: DateTime<Utc>,
+    /// Capacity byte-hours.
+    pub byte_hours: f64,
+    /// Capacity in GiB × price × active hours.
+    pub cost: f64,
+}
+
+/// What one load balancer costs over (its active part of) a window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbCost {
+    /// Cluster id.
+    pub cluster: String,
+    /// Namespace of the service.
+    pub namespace: String,
+    /// Service name.
+    pub service: String,
+    /// Ingress IP.
+    pub ip: String,
+    /// Start of the LB's active time within the window.
+    pub start: DateTime<Utc>,
+    /// End of the LB's active time within the window.
+    pub end: DateTime<Utc>,
+    /// Active hours within the window.
+    pub hours: f64,
+    /// Hourly cost × active hours.
+    pub cost: f64,
+}
 
 /// What one node costs over (its active part of) a window: capacity times
 /// price, integrated. The reference for conservation checks: per node,
@@ -80,12 +139,102 @@ struct Acc {
     ram_max: f64,
     gpu_hours: f64,
     gpu_cost: f64,
+    pvs: BTreeMap<PvKey, PvAllocation>,
+    load_balancer_cost: f64,
+    load_balancers: BTreeMap<String, LbAllocation>,
+    network_transfer_bytes: f64,
+    network_receive_bytes: f64,
+    network_cross_zone_cost: f64,
+    network_cross_region_cost: f64,
+    network_internet_cost: f64,
+}
+
+/// PV and LB cost without a consumer, per `(cluster, namespace)` (the
+/// namespace is [`UNMOUNTED`] for unclaimed PVs).
+#[derive(Default)]
+struct Unmounted {
+    /// Hull of the times it was charged for.
+    span: Option<Span>,
+    pvs: BTreeMap<PvKey, PvAllocation>,
+    load_balancer_cost: f64,
+    load_balancers: BTreeMap<String, LbAllocation>,
+    services: BTreeSet<String>,
+}
+
+impl Unmounted {
+    fn cover(&mut self, s: Span) {
+        self.span = Some(
+            self.span
+                .map_or(s, |h| Span::new(h.start.min(s.start), h.end.max(s.end))),
+        );
+    }
+}
+
+/// Adds `byte_hours` and `cost` of PV `key` to `pvs`.
+fn add_pv(
+    pvs: &mut BTreeMap<PvKey, PvAllocation>,
+    key: &PvKey,
+    provider_id: &str,
+    byte_hours: f64,
+    cost: f64,
+) {
+    let e = pvs.entry(key.clone()).or_insert_with(|| PvAllocation {
+        byte_hours: 0.0,
+        cost: 0.0,
+        provider_id: provider_id.to_owned(),
+    });
+    e.byte_hours += byte_hours;
+    e.cost += cost;
+}
+
+/// `cluster/namespace/service`, the key of [`Allocation::load_balancers`].
+fn lb_key(cluster: &str, svc: &Service) -> String {
+    format!("{cluster}/{}/{}", svc.namespace, svc.name)
+}
+
+/// Adds `cost` of `svc`'s LB (active `hours` in the window) to `lbs`.
+fn add_lb(
+    lbs: &mut BTreeMap<String, LbAllocation>,
+    cluster: &str,
+    svc: &Service,
+    hours: f64,
+    cost: f64,
+) {
+    let lb = svc
+        .load_balancer
+        .as_ref()
+        .expect("only services with an LB");
+    let e = lbs
+        .entry(lb_key(cluster, svc))
+        .or_insert_with(|| LbAllocation {
+            service: format!("{}/{}", svc.namespace, svc.name),
+            cost: 0.0,
+            private: lb.private(),
+            ip: lb.ingress_ip.clone(),
+            hours,
+        });
+    e.cost += cost;
+}
+
+/// One container of a pod that runs in the window: its allocation's name
+/// and its running time in the window.
+struct InWindow {
+    name: String,
+    running_ms: Ms,
 }
 
 fn sanitized(m: &BTreeMap<String, String>) -> Labels {
     m.iter()
         .map(|(k, v)| (sanitize_label_name(k), v.clone()))
         .collect()
+}
+
+/// Indices of the pods that list `pv`'s claim (none if unclaimed).
+fn mounting_pods<'a>(c: &'a Cluster, pv: &'a PersistentVolume) -> impl Iterator<Item = usize> + 'a {
+    c.pods.iter().enumerate().filter_map(move |(i, p)| {
+        let claim = pv.claim.as_ref()?;
+        (p.namespace == claim.namespace && p.volumes.contains(&claim.name)).then_some(i)
+    })
 }
 
 fn node_of<'a>(cluster: &'a Cluster, name: &str) -> &'a Node {
@@ -161,6 +310,34 @@ impl Scenario {
     ///
     /// Allocations on an unpriced node have `default_priced` set.
     ///
+    /// Properties: `labels` are the pod's, over the node's
+    /// [`ALLOCATION_NODE_LABELS`]; `services` the names of the services
+    /// of the pod's namespace whose non-empty selector the pod's labels
+    /// include, sorted.
+    ///
+    /// Persistent volumes, load balancers and network (`docs/metrics.md`,
+    /// "How PV, LB, network and services are attributed"):
+    /// - a PV costs capacity (GiB) × price per GiB-hour while active; at
+    ///   each instant that goes in equal shares to the pods listing its
+    ///   claim with a container running, each pod's share split equally
+    ///   among its containers that run in the window (`pvs`, byte-hours of
+    ///   capacity likewise);
+    /// - a load balancer's cost over its active time in the window is split
+    ///   among the containers of the pods its service selects, in
+    ///   proportion to their running time in the window (`load_balancers`,
+    ///   `load_balancer_cost`);
+    /// - a pod's network bytes (rate × its lifetime in the window, restart
+    ///   gaps included) are split equally among its containers that run in
+    ///   the window; egress costs bytes / GiB × the cluster's price.
+    ///
+    /// Cost without a consumer goes to an unmounted allocation
+    /// `cluster//namespace/__unmounted__/__unmounted__` (node empty): the
+    /// claim's namespace for a PV whose claim nobody mounts at the time,
+    /// namespace `__unmounted__` for an unclaimed PV, the service's
+    /// namespace for an LB selecting no container running in the window
+    /// (with the service in `services`). Its `start`/`end` span the times
+    /// it was charged for; `unmounted_pv_cost` equals its PV cost.
+    ///
     /// Idle allocations carry `{cluster, node, provider_id}`, the node's
     /// active time in the window as `start`/`end`, and per resource the
     /// node cost ([`Self::node_costs`]) minus the allocated cost on that
@@ -228,6 +405,18 @@ impl Scenario {
             }
         }
 
+        let mut unmounted: BTreeMap<(String, String), Unmounted> = BTreeMap::new();
+        for c in &self.clusters {
+            let in_window: Vec<Vec<InWindow>> = c
+                .pods
+                .iter()
+                .map(|p| Self::in_window(c, p, start, w))
+                .collect();
+            self.attribute_pvs(c, w, &in_window, &mut accs, &mut unmounted);
+            Self::attribute_lbs(c, w, &in_window, &mut accs, &mut unmounted);
+            self.attribute_network(c, w, &in_window, &mut accs);
+        }
+
         let mut set = AllocationSet::new(window);
         // Allocated cost per (cluster, node), for idle.
         let mut allocated: BTreeMap<(String, String), [f64; 6]> = BTreeMap::new();
@@ -251,6 +440,17 @@ impl Scenario {
                 cpu_core_usage_max: acc.cpu_max,
                 ram_bytes_usage_max: acc.ram_max,
             });
+            a.pvs = acc.pvs;
+            a.load_balancer_cost = acc.load_balancer_cost;
+            a.load_balancers = acc.load_balancers;
+            a.network_transfer_bytes = acc.network_transfer_bytes;
+            a.network_receive_bytes = acc.network_receive_bytes;
+            a.network_cross_zone_cost = acc.network_cross_zone_cost;
+            a.network_cross_region_cost = acc.network_cross_region_cost;
+            a.network_internet_cost = acc.network_internet_cost;
+            a.network_cost = acc.network_cross_zone_cost
+                + acc.network_cross_region_cost
+                + acc.network_internet_cost;
             a.default_priced = !self.is_priced(&acc.props.cluster, &acc.props.node);
             let sum = allocated
                 .entry((acc.props.cluster.clone(), acc.props.node.clone()))
@@ -291,7 +491,284 @@ impl Scenario {
             };
             set.insert(idle);
         }
+        for ((cluster, namespace), u) in unmounted {
+            let span = u.span.expect("only created when charged");
+            let mut a = Allocation::new(
+                format!("{cluster}//{namespace}/{UNMOUNTED}/{UNMOUNTED}"),
+                window,
+            );
+            a.start = at(span.start);
+            a.end = at(span.end);
+            a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
+            a.pvs = u.pvs;
+            a.load_balancer_cost = u.load_balancer_cost;
+            a.load_balancers = u.load_balancers;
+            a.properties = AllocationProperties {
+                cluster,
+                namespace,
+                pod: UNMOUNTED.to_owned(),
+                container: UNMOUNTED.to_owned(),
+                services: u.services.into_iter().collect(),
+                ..AllocationProperties::default()
+            };
+            set.insert(a);
+        }
         Ok(set)
+    }
+
+    /// Every persistent volume active in `window`: capacity × price over
+    /// its active time there, in cluster then PV order.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::WindowOutsideScenario`] if `window` is not within
+    /// the scenario.
+    pub fn pv_costs(&self, window: Window) -> Result<Vec<PvCost>> {
+        self.check_window(window)?;
+        let w = Span::new(ms(window.start()), ms(window.end()));
+        let mut out = Vec::new();
+        for c in &self.clusters {
+            for pv in &c.persistent_volumes {
+                let Some(active) = pv.active().intersect(w) else {
+                    continue;
+                };
+                let h = (active.end - active.start) as f64 / HOUR_MS;
+                out.push(PvCost {
+                    cluster: c.name.clone(),
+                    name: pv.name.clone(),
+                    provider_id: pv.provider_id.clone(),
+                    start: at(active.start),
+                    end: at(active.end),
+                    byte_hours: pv.capacity_bytes * h,
+                    cost: pv.hourly_cost() * h,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every load balancer active in `window`: hourly cost × its active
+    /// hours there, in cluster then service order.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::WindowOutsideScenario`] if `window` is not within
+    /// the scenario.
+    pub fn lb_costs(&self, window: Window) -> Result<Vec<LbCost>> {
+        self.check_window(window)?;
+        let w = Span::new(ms(window.start()), ms(window.end()));
+        let mut out = Vec::new();
+        for c in &self.clusters {
+            for svc in &c.services {
+                let Some(lb) = &svc.load_balancer else {
+                    continue;
+                };
+                let Some(active) = lb.active().intersect(w) else {
+                    continue;
+                };
+                let h = (active.end - active.start) as f64 / HOUR_MS;
+                out.push(LbCost {
+                    cluster: c.name.clone(),
+                    namespace: svc.namespace.clone(),
+                    service: svc.name.clone(),
+                    ip: lb.ingress_ip.clone(),
+                    start: at(active.start),
+                    end: at(active.end),
+                    hours: h,
+                    cost: lb.hourly_cost * h,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The containers of `p` that run in `w` (those with an allocation),
+    /// in the pod's order.
+    fn in_window(c: &Cluster, p: &Pod, start: Ms, w: Span) -> Vec<InWindow> {
+        p.containers
+            .iter()
+            .filter_map(|k| {
+                let running_ms: Ms = k
+                    .running(p, start)
+                    .into_iter()
+                    .filter_map(|r| r.intersect(w))
+                    .map(|r| r.end - r.start)
+                    .sum();
+                (running_ms > 0).then(|| InWindow {
+                    name: format!(
+                        "{}/{}/{}/{}/{}",
+                        c.name, p.node, p.namespace, p.name, k.name
+                    ),
+                    running_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// PV cost: at each instant, the PV's hourly cost goes in equal shares
+    /// to the pods that list its claim and have a container running then,
+    /// each share split equally among the pod's containers with an
+    /// allocation in the window; with no such pod, to the claim's
+    /// namespace's unmounted allocation (unclaimed PVs: the cluster's).
+    fn attribute_pvs(
+        &self,
+        c: &Cluster,
+        w: Span,
+        in_window: &[Vec<InWindow>],
+        accs: &mut BTreeMap<String, Acc>,
+        unmounted: &mut BTreeMap<(String, String), Unmounted>,
+    ) {
+        let start = ms(self.start);
+        for pv in &c.persistent_volumes {
+            let Some(active) = pv.active().intersect(w) else {
+                continue;
+            };
+            let key = PvKey {
+                cluster: c.name.clone(),
+                name: pv.name.clone(),
+            };
+            // Pods listing the claim, with their containers' running spans.
+            let mounters: Vec<(usize, Vec<Span>)> = mounting_pods(c, pv)
+                .map(|i| {
+                    let p = &c.pods[i];
+                    let runs = p
+                        .containers
+                        .iter()
+                        .flat_map(|k| k.running(p, start))
+                        .collect();
+                    (i, runs)
+                })
+                .collect();
+            let breaks = mounters
+                .iter()
+                .flat_map(|(_, runs)| runs.iter().flat_map(|r| [r.start, r.end]));
+            let rate = pv.hourly_cost();
+            for piece in pieces(active, breaks.collect::<Vec<_>>()) {
+                let h = (piece.end - piece.start) as f64 / HOUR_MS;
+                // Running state is constant over a piece.
+                let mounted: Vec<usize> = mounters
+                    .iter()
+                    .filter(|(_, runs)| runs.iter().any(|r| r.contains(piece.start)))
+                    .map(|(i, _)| *i)
+                    .collect();
+                if mounted.is_empty() {
+                    let ns = pv
+                        .claim
+                        .as_ref()
+                        .map_or(UNMOUNTED, |claim| claim.namespace.as_str());
+                    let u = unmounted
+                        .entry((c.name.clone(), ns.to_owned()))
+                        .or_default();
+                    u.cover(piece);
+                    add_pv(
+                        &mut u.pvs,
+                        &key,
+                        &pv.provider_id,
+                        pv.capacity_bytes * h,
+                        rate * h,
+                    );
+                    continue;
+                }
+                let pod_share = 1.0 / mounted.len() as f64;
+                for i in mounted {
+                    let ks = &in_window[i];
+                    let share = pod_share / ks.len() as f64;
+                    for k in ks {
+                        let acc = accs.get_mut(&k.name).expect("runs in the window");
+                        add_pv(
+                            &mut acc.pvs,
+                            &key,
+                            &pv.provider_id,
+                            pv.capacity_bytes * h * share,
+                            rate * h * share,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// LB cost: hourly cost × active hours in the window, split among the
+    /// containers of the pods the service selects, in proportion to their
+    /// running time in the window; with none, to the namespace's unmounted
+    /// allocation.
+    fn attribute_lbs(
+        c: &Cluster,
+        w: Span,
+        in_window: &[Vec<InWindow>],
+        accs: &mut BTreeMap<String, Acc>,
+        unmounted: &mut BTreeMap<(String, String), Unmounted>,
+    ) {
+        for svc in &c.services {
+            let Some(lb) = &svc.load_balancer else {
+                continue;
+            };
+            let Some(active) = lb.active().intersect(w) else {
+                continue;
+            };
+            let hours = (active.end - active.start) as f64 / HOUR_MS;
+            let cost = lb.hourly_cost * hours;
+            let selected: Vec<&InWindow> = c
+                .pods
+                .iter()
+                .zip(in_window)
+                .filter(|(p, _)| p.namespace == svc.namespace && svc.selects(&p.labels))
+                .flat_map(|(_, ks)| ks)
+                .collect();
+            let total: Ms = selected.iter().map(|k| k.running_ms).sum();
+            if total == 0 {
+                let u = unmounted
+                    .entry((c.name.clone(), svc.namespace.clone()))
+                    .or_default();
+                u.cover(active);
+                u.load_balancer_cost += cost;
+                u.services.insert(svc.name.clone());
+                add_lb(&mut u.load_balancers, &c.name, svc, hours, cost);
+                continue;
+            }
+            for k in selected {
+                let share = cost * k.running_ms as f64 / total as f64;
+                let acc = accs.get_mut(&k.name).expect("runs in the window");
+                acc.load_balancer_cost += share;
+                add_lb(&mut acc.load_balancers, &c.name, svc, hours, share);
+            }
+        }
+    }
+
+    /// Network: a pod's bytes over its lifetime in the window, split
+    /// equally among its containers with an allocation in the window, and
+    /// egress priced per GiB at the cluster's prices.
+    fn attribute_network(
+        &self,
+        c: &Cluster,
+        w: Span,
+        in_window: &[Vec<InWindow>],
+        accs: &mut BTreeMap<String, Acc>,
+    ) {
+        let prices = c.network_prices.unwrap_or_default();
+        for (p, ks) in c.pods.iter().zip(in_window) {
+            let Some(net) = p.network else { continue };
+            let Some(life) = p.running(ms(self.start)).intersect(w) else {
+                continue;
+            };
+            if ks.is_empty() {
+                // The window lies inside a restart gap of every
+                // container: no allocation to carry the bytes.
+                continue;
+            }
+            let s = secs(life.end - life.start) / ks.len() as f64;
+            for k in ks {
+                let acc = accs.get_mut(&k.name).expect("runs in the window");
+                acc.network_transfer_bytes += net.transmit_bytes_per_second * s;
+                acc.network_receive_bytes += net.receive_bytes_per_second * s;
+                acc.network_cross_zone_cost +=
+                    net.egress_zone_bytes_per_second * s / GIB * prices.zone_per_gib;
+                acc.network_cross_region_cost +=
+                    net.egress_region_bytes_per_second * s / GIB * prices.region_per_gib;
+                acc.network_internet_cost +=
+                    net.egress_internet_bytes_per_second * s / GIB * prices.internet_per_gib;
+            }
+        }
     }
 
     /// The properties of container `container` of pod `p`.
@@ -308,6 +785,21 @@ impl Scenario {
             .find(|n| n.name == p.namespace)
             .expect("validated: pods are in known namespaces");
         let (controller_kind, controller) = p.owner.as_ref().map_or(("", ""), |o| o.controller());
+        // Allow-listed node labels, then the pod's over them.
+        let mut labels: Labels = node
+            .labels
+            .iter()
+            .filter(|(k, _)| ALLOCATION_NODE_LABELS.contains(&k.as_str()))
+            .map(|(k, v)| (sanitize_label_name(k), v.clone()))
+            .collect();
+        labels.extend(sanitized(&p.labels));
+        let mut services: Vec<String> = c
+            .services
+            .iter()
+            .filter(|s| s.namespace == p.namespace && s.selects(&p.labels))
+            .map(|s| s.name.clone())
+            .collect();
+        services.sort();
         AllocationProperties {
             cluster: c.name.clone(),
             node: node.name.clone(),
@@ -316,9 +808,9 @@ impl Scenario {
             controller_kind: controller_kind.to_owned(),
             namespace: p.namespace.clone(),
             pod: p.name.clone(),
-            services: Vec::new(),
+            services,
             provider_id: node.provider_id.clone(),
-            labels: sanitized(&p.labels),
+            labels,
             annotations: sanitized(&p.annotations),
             namespace_labels: sanitized(&ns.labels),
             namespace_annotations: sanitized(&ns.annotations),
@@ -330,8 +822,8 @@ impl Scenario {
 mod tests {
     use super::*;
     use crate::scenario::{
-        Container, Gap, Namespace, Owner, OwnerKind, PriceChange, Prices, Usage, UsageStep,
-        plus_minutes,
+        Claim, Container, Gap, LoadBalancer, Namespace, Network, NetworkPrices, Owner, OwnerKind,
+        PriceChange, Prices, Usage, UsageStep, plus_minutes,
     };
 
     fn t0() -> DateTime<Utc> {
@@ -391,6 +883,7 @@ mod tests {
                     ..Default::default()
                 }],
                 pods,
+                ..Default::default()
             }],
             ..Default::default()
         };
@@ -613,5 +1106,448 @@ mod tests {
             s.expected_allocations(w),
             Err(crate::Error::WindowOutsideScenario { .. })
         ));
+    }
+
+    /// A pod of containers named `k0`, `k1`, … each requesting 1 core.
+    fn pod_n(name: &str, start: i64, end: Option<i64>, containers: usize) -> Pod {
+        let mut p = pod(
+            name,
+            "n1",
+            start,
+            end,
+            container(1.0, 0.0, Usage::default()),
+        );
+        p.containers = (0..containers)
+            .map(|i| Container {
+                name: format!("k{i}"),
+                ..container(1.0, 0.0, Usage::default())
+            })
+            .collect();
+        p
+    }
+
+    fn pv(name: &str, gib: f64, claim: Option<&str>) -> PersistentVolume {
+        PersistentVolume {
+            name: name.into(),
+            capacity_bytes: gib * GIB,
+            hourly_cost_per_gib: 0.5,
+            provider_id: format!("disk/{name}"),
+            claim: claim.map(|c| Claim {
+                namespace: "ns".into(),
+                name: c.into(),
+                requested_bytes: gib * GIB,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn with(pods: Vec<Pod>, pvs: Vec<PersistentVolume>, services: Vec<Service>) -> Scenario {
+        let mut s = scenario(vec![node("n1", Prices::new(1.0, 0.0, 0.0))], vec![]);
+        s.clusters[0].pods = pods;
+        s.clusters[0].persistent_volumes = pvs;
+        s.clusters[0].services = services;
+        s.validate().unwrap();
+        s
+    }
+
+    fn pv_cost(a: &Allocation, pv: &str) -> f64 {
+        a.pvs
+            .get(&PvKey {
+                cluster: "c".into(),
+                name: pv.into(),
+            })
+            .map_or(0.0, |p| p.cost)
+    }
+
+    #[test]
+    fn shared_claim_splits_per_pod_then_per_container() {
+        // p1 [0, 60) one container, p2 [30, 120) two containers; 2 GiB at
+        // 0.5 $/GiB-h = 1 $/h.
+        let mut p1 = pod_n("p1", 0, Some(60), 1);
+        let mut p2 = pod_n("p2", 30, None, 2);
+        p1.volumes = vec!["shared".into()];
+        p2.volumes = vec!["shared".into()];
+        let s = with(vec![p1, p2], vec![pv("pv", 2.0, Some("shared"))], vec![]);
+        let set = s.expected_allocations(win(0, 120)).unwrap();
+        let p1 = set.get("c/n1/ns/p1/k0").unwrap();
+        // Alone for 30 minutes, then half for 30.
+        assert_close(pv_cost(p1, "pv"), 0.5 + 0.25);
+        let key = PvKey {
+            cluster: "c".into(),
+            name: "pv".into(),
+        };
+        assert_close(p1.pvs[&key].byte_hours, 2.0 * GIB * 0.75);
+        assert_eq!(p1.pvs[&key].provider_id, "disk/pv");
+        for k in ["k0", "k1"] {
+            let a = set.get(&format!("c/n1/ns/p2/{k}")).unwrap();
+            assert_close(pv_cost(a, "pv"), (0.25 + 1.0) / 2.0);
+        }
+        assert!(set.iter().all(|a| !a.is_unmounted()));
+        let total: f64 = set.iter().map(Allocation::pv_cost).sum();
+        assert_close(total, 2.0);
+        // A window p1 does not reach: p2 alone, still split between its
+        // two containers.
+        let late = s.expected_allocations(win(60, 120)).unwrap();
+        assert_close(pv_cost(late.get("c/n1/ns/p2/k1").unwrap(), "pv"), 0.5);
+    }
+
+    #[test]
+    fn restart_gap_of_every_container_unmounts_the_claim() {
+        // One container down [20, 30): nobody mounts the claim then, and
+        // the PV cost of those 10 minutes goes to the namespace.
+        let mut k = container(1.0, 0.0, Usage::default());
+        k.restart_gap = Some(Gap {
+            from: t(20),
+            to: t(30),
+        });
+        let mut p = pod("p", "n1", 0, None, k);
+        p.volumes = vec!["data".into()];
+        let s = with(vec![p], vec![pv("pv", 2.0, Some("data"))], vec![]);
+        let set = s.expected_allocations(win(0, 60)).unwrap();
+        assert_close(
+            pv_cost(set.get("c/n1/ns/p/main").unwrap(), "pv"),
+            50.0 / 60.0,
+        );
+        let u = set.get("c//ns/__unmounted__/__unmounted__").unwrap();
+        assert_close(u.pv_cost(), 10.0 / 60.0);
+        assert_eq!((u.start, u.end), (t(20), t(30)));
+    }
+
+    #[test]
+    fn unmounted_volumes_go_to_the_namespace_or_the_cluster() {
+        // `gone` is mounted until its pod ends at 40; `never` is claimed
+        // and never mounted; `orphan` has no claim and is deleted at 90.
+        let mut p = pod_n("p", 0, Some(40), 1);
+        p.volumes = vec!["gone".into()];
+        let mut orphan = pv("orphan", 4.0, None);
+        orphan.active_to = Some(t(90));
+        let mut never = pv("never", 1.0, Some("never"));
+        never.active_from = Some(t(60));
+        let s = with(
+            vec![p],
+            vec![pv("gone", 2.0, Some("gone")), never, orphan],
+            vec![],
+        );
+        let w = win(0, 120);
+        let set = s.expected_allocations(w).unwrap();
+        let ns = set.get("c//ns/__unmounted__/__unmounted__").unwrap();
+        assert_close(pv_cost(ns, "gone"), 80.0 / 60.0);
+        assert_close(pv_cost(ns, "never"), 0.5);
+        assert_close(ns.unmounted_pv_cost, ns.pv_cost());
+        assert_eq!((ns.start, ns.end), (t(40), t(120)));
+        let props = &ns.properties;
+        assert_eq!(
+            (
+                props.cluster.as_str(),
+                props.node.as_str(),
+                props.namespace.as_str(),
+                props.pod.as_str(),
+                props.container.as_str()
+            ),
+            ("c", "", "ns", UNMOUNTED, UNMOUNTED)
+        );
+        let cluster = set
+            .get("c//__unmounted__/__unmounted__/__unmounted__")
+            .unwrap();
+        assert_eq!(cluster.properties.namespace, UNMOUNTED);
+        assert_close(pv_cost(cluster, "orphan"), 2.0 * 1.5);
+        assert_close(cluster.unmounted_pv_cost, 3.0);
+        assert_eq!((cluster.start, cluster.end), (t(0), t(90)));
+        assert_close(
+            pv_cost(set.get("c/n1/ns/p/k0").unwrap(), "gone"),
+            40.0 / 60.0,
+        );
+        // Conservation against pv_costs.
+        let want: f64 = s.pv_costs(w).unwrap().iter().map(|p| p.cost).sum();
+        let got: f64 = set.iter().map(Allocation::pv_cost).sum();
+        assert_close(got, want);
+        assert_close(want, 2.0 + 0.5 + 3.0);
+        // Unmounted allocations carry no node cost: idle is unchanged.
+        assert_close(
+            set.get("c/n1/__idle__").unwrap().cpu_cost,
+            4.0 * 2.0 - 40.0 / 60.0,
+        );
+    }
+
+    fn svc(name: &str, selector: &[(&str, &str)], lb: Option<(&str, i64, i64)>) -> Service {
+        Service {
+            namespace: "ns".into(),
+            name: name.into(),
+            selector: selector
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            load_balancer: lb.map(|(ip, from, to)| LoadBalancer {
+                ingress_ip: ip.into(),
+                hourly_cost: 2.0,
+                active_from: Some(t(from)),
+                active_to: Some(t(to)),
+            }),
+        }
+    }
+
+    fn labelled(mut p: Pod, labels: &[(&str, &str)]) -> Pod {
+        p.labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        p
+    }
+
+    #[test]
+    fn load_balancer_splits_by_running_time() {
+        // a: 60 running minutes; b: two containers, 120 and 110 minutes
+        // (a restart gap); c is not selected. The LB runs [30, 120): 1.5 h
+        // at 2 $/h.
+        let a = labelled(pod_n("a", 0, Some(60), 1), &[("app", "web")]);
+        let mut b = labelled(pod_n("b", 0, None, 2), &[("app", "web"), ("tier", "x")]);
+        b.containers[1].restart_gap = Some(Gap {
+            from: t(10),
+            to: t(20),
+        });
+        let c = labelled(pod_n("c", 0, None, 1), &[("app", "db")]);
+        let s = with(
+            vec![a, b, c],
+            vec![],
+            vec![svc("web", &[("app", "web")], Some(("10.1.2.3", 30, 120)))],
+        );
+        let set = s.expected_allocations(win(0, 120)).unwrap();
+        let cost = 3.0;
+        for (name, minutes) in [("a/k0", 60.0), ("b/k0", 120.0), ("b/k1", 110.0)] {
+            let x = set.get(&format!("c/n1/ns/{name}")).unwrap();
+            let share = cost * minutes / 290.0;
+            assert_close(x.load_balancer_cost, share);
+            let lb = &x.load_balancers["c/ns/web"];
+            assert_close(lb.cost, share);
+            assert_eq!(
+                (lb.service.as_str(), lb.ip.as_str(), lb.private),
+                ("ns/web", "10.1.2.3", true)
+            );
+            assert_close(lb.hours, 1.5);
+            assert_eq!(x.properties.services, vec!["web".to_owned()]);
+        }
+        let db = set.get("c/n1/ns/c/k0").unwrap();
+        assert!(db.load_balancers.is_empty() && db.properties.services.is_empty());
+        let total: f64 = set.iter().map(|a| a.load_balancer_cost).sum();
+        assert_close(total, cost);
+        assert!(set.iter().all(|a| !a.is_unmounted()));
+    }
+
+    #[test]
+    fn load_balancer_with_no_running_selected_container_is_unmounted() {
+        // `web` selects a pod that ended before the window; `ghost`
+        // selects nothing; `off` is not active in the window.
+        let a = labelled(pod_n("a", 0, Some(30), 1), &[("app", "web")]);
+        let s = with(
+            vec![a],
+            vec![],
+            vec![
+                svc("web", &[("app", "web")], Some(("10.1.2.3", 0, 120))),
+                svc("ghost", &[("app", "ghost")], Some(("203.0.113.7", 90, 150))),
+                svc("off", &[("app", "web")], Some(("10.1.2.4", 0, 40))),
+            ],
+        );
+        let set = s.expected_allocations(win(60, 120)).unwrap();
+        let u = set.get("c//ns/__unmounted__/__unmounted__").unwrap();
+        assert_close(u.load_balancer_cost, 2.0 + 1.0);
+        assert_eq!(
+            u.properties.services,
+            vec!["ghost".to_owned(), "web".to_owned()]
+        );
+        let ghost = &u.load_balancers["c/ns/ghost"];
+        assert_eq!((ghost.private, ghost.ip.as_str()), (false, "203.0.113.7"));
+        assert_close(ghost.hours, 0.5);
+        assert_close(ghost.cost, 1.0);
+        assert_close(u.load_balancers["c/ns/web"].hours, 1.0);
+        assert!(!u.load_balancers.contains_key("c/ns/off"));
+        assert_eq!((u.start, u.end), (t(60), t(120)));
+        assert_eq!((u.pv_cost(), u.unmounted_pv_cost), (0.0, 0.0));
+        let want: f64 = s
+            .lb_costs(win(60, 120))
+            .unwrap()
+            .iter()
+            .map(|l| l.cost)
+            .sum();
+        assert_close(want, 3.0);
+    }
+
+    #[test]
+    fn services_match_non_empty_selectors_in_the_namespace() {
+        let mut other = svc("elsewhere", &[("app", "web")], None);
+        other.namespace = "other".into();
+        let s = {
+            let mut s = with(
+                vec![labelled(
+                    pod_n("p", 0, None, 1),
+                    &[("app", "web"), ("tier", "front")],
+                )],
+                vec![],
+                vec![
+                    svc("zeta", &[("app", "web")], None),
+                    svc("alpha", &[("app", "web"), ("tier", "front")], None),
+                    svc("everything", &[], None),
+                    svc("wrong-value", &[("app", "db")], None),
+                    svc("superset", &[("app", "web"), ("v", "2")], None),
+                ],
+            );
+            s.clusters[0].namespaces.push(Namespace {
+                name: "other".into(),
+                ..Default::default()
+            });
+            s.clusters[0].services.push(other);
+            s.validate().unwrap();
+            s
+        };
+        let set = s.expected_allocations(win(0, 60)).unwrap();
+        assert_eq!(
+            set.get("c/n1/ns/p/k0").unwrap().properties.services,
+            vec!["alpha".to_owned(), "zeta".to_owned()]
+        );
+        assert!(
+            set.get("c/n1/__idle__")
+                .unwrap()
+                .properties
+                .services
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn network_bytes_over_the_pod_lifetime_split_among_containers() {
+        // Lifetime [0, 60), container k1 down [10, 50): gaps do not stop
+        // the pod's traffic. Window [30, 90): 30 minutes of it.
+        let mut p = pod_n("p", 0, Some(60), 2);
+        p.containers[1].restart_gap = Some(Gap {
+            from: t(10),
+            to: t(50),
+        });
+        p.network = Some(Network {
+            transmit_bytes_per_second: 100.0,
+            receive_bytes_per_second: 200.0,
+            egress_zone_bytes_per_second: GIB / 1800.0,
+            egress_region_bytes_per_second: 2.0 * GIB / 1800.0,
+            egress_internet_bytes_per_second: 4.0 * GIB / 1800.0,
+        });
+        let mut s = with(vec![p], vec![], vec![]);
+        s.clusters[0].network_prices = Some(NetworkPrices {
+            zone_per_gib: 0.01,
+            region_per_gib: 0.02,
+            internet_per_gib: 0.1,
+        });
+        let set = s.expected_allocations(win(30, 90)).unwrap();
+        for k in ["k0", "k1"] {
+            let a = set.get(&format!("c/n1/ns/p/{k}")).unwrap();
+            assert_close(a.network_transfer_bytes, 100.0 * 1800.0 / 2.0);
+            assert_close(a.network_receive_bytes, 200.0 * 1800.0 / 2.0);
+            // 1, 2 and 4 GiB in the window, half each.
+            assert_close(a.network_cross_zone_cost, 0.5 * 0.01);
+            assert_close(a.network_cross_region_cost, 1.0 * 0.02);
+            assert_close(a.network_internet_cost, 2.0 * 0.1);
+            assert_close(a.network_cost, 0.005 + 0.02 + 0.2);
+        }
+        // Without prices, bytes but no cost.
+        s.clusters[0].network_prices = None;
+        let set = s.expected_allocations(win(30, 90)).unwrap();
+        let a = set.get("c/n1/ns/p/k0").unwrap();
+        assert_eq!(a.network_cost, 0.0);
+        assert_close(a.network_transfer_bytes, 90_000.0);
+        // A window inside k1's gap: only k0 carries the pod's bytes.
+        let gap = s.expected_allocations(win(20, 40)).unwrap();
+        assert_close(
+            gap.get("c/n1/ns/p/k0").unwrap().network_transfer_bytes,
+            100.0 * 1200.0,
+        );
+        assert!(gap.get("c/n1/ns/p/k1").is_none());
+    }
+
+    #[test]
+    fn allow_listed_node_labels_merge_under_pod_labels() {
+        let mut n = node("n1", Prices::new(1.0, 0.0, 0.0));
+        n.labels = [
+            ("topology.kubernetes.io/zone", "z1"),
+            ("topology.kubernetes.io/region", "r1"),
+            ("karpenter.sh/capacity-type", "spot"),
+            ("kubernetes.io/hostname", "n1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let p = labelled(
+            pod_n("p", 0, None, 1),
+            &[("app", "web"), ("topology_kubernetes_io_zone", "mine")],
+        );
+        let s = scenario(vec![n], vec![p]);
+        let set = s.expected_allocations(win(0, 60)).unwrap();
+        let labels = &set.get("c/n1/ns/p/k0").unwrap().properties.labels;
+        let want: Labels = [
+            ("app", "web"),
+            ("karpenter_sh_capacity_type", "spot"),
+            ("topology_kubernetes_io_region", "r1"),
+            ("topology_kubernetes_io_zone", "mine"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(labels, &want);
+        assert!(
+            set.get("c/n1/__idle__")
+                .unwrap()
+                .properties
+                .labels
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn storage_and_service_references_are_validated() {
+        let err = |pods: Vec<Pod>, pvs: Vec<PersistentVolume>, services: Vec<Service>| {
+            let mut s = scenario(vec![node("n1", Prices::default())], vec![]);
+            s.clusters[0].pods = pods;
+            s.clusters[0].persistent_volumes = pvs;
+            s.clusters[0].services = services;
+            s.validate().unwrap_err().to_string()
+        };
+        let mut p = pod_n("p", 0, None, 1);
+        p.volumes = vec!["nope".into()];
+        let e = err(vec![p.clone()], vec![pv("pv", 1.0, Some("data"))], vec![]);
+        assert!(
+            e.contains("pods[0].volumes[0]") && e.contains("\"nope\""),
+            "{e}"
+        );
+        p.volumes = vec!["data".into(), "data".into()];
+        let e = err(vec![p], vec![pv("pv", 1.0, Some("data"))], vec![]);
+        assert!(e.contains("listed twice"), "{e}");
+        let e = err(
+            vec![],
+            vec![pv("a", 1.0, Some("data")), pv("b", 1.0, Some("data"))],
+            vec![],
+        );
+        assert!(e.contains("persistent_volumes[1].claim"), "{e}");
+        let e = err(vec![], vec![pv("a", 1.0, None), pv("a", 1.0, None)], vec![]);
+        assert!(e.contains("repeated"), "{e}");
+        let mut bad = pv("a", 1.0, Some("data"));
+        bad.claim.as_mut().unwrap().namespace = "missing".into();
+        assert!(err(vec![], vec![bad], vec![]).contains("\"missing\""));
+        let e = err(
+            vec![],
+            vec![],
+            vec![svc("lb", &[], Some(("not-an-ip", 0, 10)))],
+        );
+        assert!(
+            e.contains("services[0].load_balancer") && e.contains("not-an-ip"),
+            "{e}"
+        );
+        let e = err(
+            vec![],
+            vec![],
+            vec![svc("lb", &[], Some(("10.0.0.1", 10, 10)))],
+        );
+        assert!(e.contains("active_to"), "{e}");
+        let e = err(
+            vec![],
+            vec![],
+            vec![svc("s", &[], None), svc("s", &[], None)],
+        );
+        assert!(e.contains("services[1]"), "{e}");
     }
 }

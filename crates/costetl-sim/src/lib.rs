@@ -3,9 +3,10 @@
 //! metrics should yield, exactly.
 //!
 //! A [`Scenario`] describes clusters, nodes (capacity, prices and price
-//! changes, joining and leaving), namespaces and pods (owners, labels,
-//! containers with requests, usage over time and restart gaps) in
-//! continuous time. From it:
+//! changes, joining and leaving), namespaces, pods (owners, labels,
+//! containers with requests, usage over time and restart gaps, mounted
+//! claims, network traffic), persistent volumes and their claims, and
+//! services with load balancers, in continuous time. From it:
 //!
 //! - [`Scenario::write_openmetrics`] streams OpenMetrics text with
 //!   timestamps, exactly the series `docs/metrics.md` says the engine
@@ -16,7 +17,8 @@
 //!   scrape interval and of the engine's resolution), idle included;
 //! - [`Scenario::node_costs`] gives every node's capacity × price over the
 //!   window, the reference for conservation checks (allocations + idle =
-//!   node costs, per resource, per node).
+//!   node costs, per resource, per node); [`Scenario::pv_costs`] and
+//!   [`Scenario::lb_costs`] do the same for volumes and load balancers.
 //!
 //! Why a simulator rather than recorded clusters: recordings cannot say
 //! what the right answer is. Here the truth is known by construction, so
@@ -63,6 +65,7 @@
 //!             }],
 //!             ..Default::default()
 //!         }],
+//!         ..Default::default()
 //!     }],
 //!     ..Default::default()
 //! };
@@ -85,9 +88,10 @@ pub mod openmetrics;
 pub mod scenario;
 
 pub use error::{Error, Result};
-pub use expected::NodeCost;
+pub use expected::{ALLOCATION_NODE_LABELS, LbCost, NodeCost, PvCost};
 pub use openmetrics::WriteStats;
 pub use scenario::{
-    Cluster, Container, Gap, Level, Namespace, Node, Options, Owner, OwnerKind, Pod, PriceChange,
-    Prices, Scenario, Usage, UsageStep, plus_minutes,
+    Claim, Cluster, Container, Gap, Level, LoadBalancer, Namespace, Network, NetworkPrices, Node,
+    Options, Owner, OwnerKind, PersistentVolume, Pod, PriceChange, Prices, Scenario, Service,
+    Usage, UsageStep, plus_minutes,
 };

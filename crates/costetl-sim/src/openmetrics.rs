@@ -16,7 +16,8 @@
 //! an `instance` label as a scrape would add: `ksm-0` (and `ksm-1` with
 //! [`Options::duplicate_ksm`](crate::Options::duplicate_ksm)) for
 //! kube-state-metrics, the node name for cAdvisor (the contract's
-//! `instance`), `opencost` for the cost exporter.
+//! `instance`) and for the network-costs daemonset, `opencost` for the cost
+//! exporter.
 //!
 //! Things a real cluster does that the output reproduces on purpose:
 //! - a pod object outlives its containers by
@@ -25,7 +26,13 @@
 //!   labels, owner and requests series go on;
 //! - cAdvisor series exist only while the container runs, and the CPU
 //!   counter restarts from 0 when a container restarts (a new cgroup), so
-//!   `rate()` sees a counter reset;
+//!   `rate()` sees a counter reset; pod-level network counters
+//!   (`container=""`) run over the pod's whole lifetime, restart gaps
+//!   included, and count from the pod's start;
+//! - `kube_pod_container_state_started` gives each run's own start (a
+//!   restart starts a new run) and `kube_pod_completion_time` the pod's
+//!   end while the object lingers, at millisecond precision, so an engine
+//!   can place starts and ends between scrapes;
 //! - KSM emits no request series for a resource without a request
 //!   (BestEffort containers have none), and `<none>` owners for ownerless
 //!   pods and ReplicaSets.
@@ -41,7 +48,10 @@ use std::io::{self, BufWriter, Write};
 use costetl_core::properties::sanitize_label_name;
 
 use crate::error::Result;
-use crate::scenario::{Cluster, Container, Ms, Node, OPEN_END, OwnerKind, Pod, Scenario, Span, ms};
+use crate::scenario::{
+    Cluster, Container, Ms, Network, NetworkPrices, Node, OPEN_END, OwnerKind, Pod, Scenario, Span,
+    ms, secs,
+};
 
 /// What [`Scenario::write_openmetrics`] wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -202,12 +212,68 @@ impl<W: Write> Out<'_, W> {
         span: Span,
         mut value: impl FnMut(Ms) -> f64,
     ) -> io::Result<()> {
+        self.ksm_spans(name, cluster, labels, &[span], |_, t| value(t))
+    }
+
+    /// A kube-state-metrics series over several spans (disjoint, in time
+    /// order), once per simulated KSM replica.
+    fn ksm_spans(
+        &mut self,
+        name: &str,
+        cluster: &str,
+        labels: &[(String, String)],
+        spans: &[Span],
+        mut value: impl FnMut(Span, Ms) -> f64,
+    ) -> io::Result<()> {
         for inst in self.ksm_instances {
             let mut ls = labels.to_vec();
             ls.push(l("instance", *inst));
-            self.series(name, cluster, &ls, &[span], |_, t| value(t))?;
+            self.series(name, cluster, &ls, spans, &mut value)?;
         }
         Ok(())
+    }
+
+    /// The first scrape at or after `t`.
+    fn next_scrape(&self, t: Ms) -> Ms {
+        let (first, iv) = (self.first, self.interval);
+        if t <= first {
+            first
+        } else {
+            first + (t - first + iv - 1) / iv * iv
+        }
+    }
+}
+
+/// An instant as unix seconds with milliseconds, the unit of
+/// kube-state-metrics' timestamps.
+fn unix_seconds(t: Ms) -> f64 {
+    t as f64 / 1000.0
+}
+
+/// A pod-level network counter: what the pod sent or received since its
+/// start (restart gaps included: the network namespace is the pod's).
+struct NetSeries<'a> {
+    node: &'a str,
+    /// The pod's lifetimes with this series' labels and their rates, in
+    /// time order (a pod re-created under the same name on the same node
+    /// continues the series, and the counter restarts).
+    runs: Vec<(Span, &'a Network)>,
+}
+
+impl NetSeries<'_> {
+    /// The counter at `t` in lifetime `span`, for the rate `rate` picks.
+    fn value(&self, span: Span, t: Ms, rate: impl Fn(&Network) -> f64) -> f64 {
+        let net = self
+            .runs
+            .iter()
+            .find(|(s, _)| *s == span)
+            .expect("span from runs")
+            .1;
+        rate(net) * secs(t - span.start)
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.runs.iter().map(|(s, _)| *s).collect()
     }
 }
 
@@ -259,6 +325,7 @@ impl Scenario {
         self.write_ksm(&mut o)?;
         self.write_cadvisor(&mut o)?;
         self.write_exporter(&mut o)?;
+        self.write_network_costs(&mut o)?;
         o.w.write_all(b"# EOF\n")?;
         let mut counting = o.w.into_inner().map_err(io::IntoInnerError::into_error)?;
         counting.flush()?;
@@ -441,6 +508,117 @@ impl Scenario {
                 }
             }
         }
+        o.family("kube_pod_container_state_started", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                for k in &p.containers {
+                    let mut ls = pod_labels(c, p, self);
+                    ls.push(l("container", &k.name));
+                    // Each run's own start: a restart starts a new run.
+                    o.ksm_spans(
+                        "kube_pod_container_state_started",
+                        &c.name,
+                        &ls,
+                        &k.running(p, start),
+                        |run, _| unix_seconds(run.start),
+                    )?;
+                }
+            }
+        }
+        o.family("kube_pod_completion_time", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                let end = p.running(start).end;
+                if end == OPEN_END || linger == 0 {
+                    continue;
+                }
+                // While the pod object lingers, and at least at the first
+                // scrape after the end even if it lingers less than a
+                // scrape interval.
+                let mut until = end.saturating_add(linger);
+                if end >= o.first {
+                    until = until.max(o.next_scrape(end) + 1);
+                }
+                o.ksm(
+                    "kube_pod_completion_time",
+                    &c.name,
+                    &pod_labels(c, p, self),
+                    Span::new(end, until),
+                    |_| unix_seconds(end),
+                )?;
+            }
+        }
+        o.family("kube_pod_spec_volumes_persistentvolumeclaims_info", "gauge")?;
+        for c in &self.clusters {
+            for p in &c.pods {
+                for claim in &p.volumes {
+                    let mut ls = pod_labels(c, p, self);
+                    ls.extend([
+                        l("volume", format!("data-{claim}")),
+                        l("persistentvolumeclaim", claim),
+                    ]);
+                    o.ksm(
+                        "kube_pod_spec_volumes_persistentvolumeclaims_info",
+                        &c.name,
+                        &ls,
+                        p.exists(start, linger),
+                        |_| 1.0,
+                    )?;
+                }
+            }
+        }
+        o.family("kube_persistentvolume_capacity_bytes", "gauge")?;
+        for c in &self.clusters {
+            for pv in &c.persistent_volumes {
+                o.ksm(
+                    "kube_persistentvolume_capacity_bytes",
+                    &c.name,
+                    &[l("persistentvolume", &pv.name)],
+                    pv.active(),
+                    |_| pv.capacity_bytes,
+                )?;
+            }
+        }
+        o.family("kube_persistentvolumeclaim_info", "gauge")?;
+        for c in &self.clusters {
+            for pv in &c.persistent_volumes {
+                let Some(claim) = &pv.claim else { continue };
+                let ls = [
+                    l("namespace", &claim.namespace),
+                    l("persistentvolumeclaim", &claim.name),
+                    l("storageclass", &pv.storage_class),
+                    l("volumename", &pv.name),
+                ];
+                o.ksm(
+                    "kube_persistentvolumeclaim_info",
+                    &c.name,
+                    &ls,
+                    pv.active(),
+                    |_| 1.0,
+                )?;
+            }
+        }
+        o.family(
+            "kube_persistentvolumeclaim_resource_requests_storage_bytes",
+            "gauge",
+        )?;
+        for c in &self.clusters {
+            for pv in &c.persistent_volumes {
+                let Some(claim) = &pv.claim else { continue };
+                let ls = [
+                    l("namespace", &claim.namespace),
+                    l("persistentvolumeclaim", &claim.name),
+                ];
+                o.ksm(
+                    "kube_persistentvolumeclaim_resource_requests_storage_bytes",
+                    &c.name,
+                    &ls,
+                    pv.active(),
+                    |_| claim.requested_bytes,
+                )?;
+            }
+        }
+
         o.family("kube_pod_container_resource_requests", "gauge")?;
         for c in &self.clusters {
             for p in &c.pods {
@@ -541,6 +719,98 @@ impl Scenario {
                 },
             )?;
         }
+
+        let net = self.network_series();
+        type Rate = fn(&Network) -> f64;
+        let counters: [(&str, &str, Rate); 2] = [
+            (
+                "container_network_receive_bytes",
+                "container_network_receive_bytes_total",
+                |n| n.receive_bytes_per_second,
+            ),
+            (
+                "container_network_transmit_bytes",
+                "container_network_transmit_bytes_total",
+                |n| n.transmit_bytes_per_second,
+            ),
+        ];
+        for (family, name, rate) in counters {
+            o.family(family, "counter")?;
+            for ((cluster, ns, pod, _), g) in &net {
+                // Pod level: cAdvisor's pod cgroup, `container=""`.
+                let ls = [
+                    l("namespace", *ns),
+                    l("pod", *pod),
+                    l("container", ""),
+                    l("interface", "eth0"),
+                    l("node", g.node),
+                    l("instance", g.node),
+                ];
+                o.series(name, cluster, &ls, &g.spans(), |span, t| {
+                    g.value(span, t, rate)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pod-level network series, keyed as cAdvisor's are (no uid).
+    fn network_series(&self) -> BTreeMap<(&str, &str, &str, &str), NetSeries<'_>> {
+        let start = ms(self.start);
+        let mut out: BTreeMap<_, NetSeries<'_>> = BTreeMap::new();
+        for c in &self.clusters {
+            for p in &c.pods {
+                let Some(net) = &p.network else { continue };
+                out.entry((
+                    c.name.as_str(),
+                    p.namespace.as_str(),
+                    p.name.as_str(),
+                    p.node.as_str(),
+                ))
+                .or_insert_with(|| NetSeries {
+                    node: &p.node,
+                    runs: Vec::new(),
+                })
+                .runs
+                .push((p.running(start), net));
+            }
+        }
+        for g in out.values_mut() {
+            g.runs.sort_by_key(|(s, _)| s.start);
+        }
+        out
+    }
+
+    /// The network-costs daemonset's per-pod egress counters.
+    fn write_network_costs<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        const NAME: &str = "kubecost_pod_network_egress_bytes_total";
+        type Rate = fn(&Network) -> f64;
+        // (internet, same_zone, same_region) of each kind of egress.
+        let kinds: [(&str, &str, &str, Rate); 3] = [
+            ("false", "false", "true", |n| n.egress_zone_bytes_per_second),
+            ("false", "false", "false", |n| {
+                n.egress_region_bytes_per_second
+            }),
+            ("true", "false", "false", |n| {
+                n.egress_internet_bytes_per_second
+            }),
+        ];
+        o.family("kubecost_pod_network_egress_bytes", "counter")?;
+        for ((cluster, ns, pod, _), g) in &self.network_series() {
+            for (internet, same_zone, same_region, rate) in kinds {
+                let ls = [
+                    l("pod_name", *pod),
+                    l("namespace", *ns),
+                    l("internet", internet),
+                    l("same_zone", same_zone),
+                    l("same_region", same_region),
+                    l("instance", g.node),
+                ];
+                o.series(NAME, cluster, &ls, &g.spans(), |span, t| {
+                    g.value(span, t, rate)
+                })?;
+            }
+        }
         Ok(())
     }
 
@@ -592,6 +862,79 @@ impl Scenario {
                     &c.name,
                     &ls,
                     &[n.active()],
+                    |_, _| v,
+                )?;
+            }
+        }
+        let always = Span::new(ms(self.start), OPEN_END);
+        o.family("pv_hourly_cost", "gauge")?;
+        for c in &self.clusters {
+            for pv in &c.persistent_volumes {
+                let ls = [
+                    l("persistentvolume", &pv.name),
+                    l("volumename", &pv.name),
+                    l("provider_id", &pv.provider_id),
+                    l("instance", "opencost"),
+                ];
+                o.series("pv_hourly_cost", &c.name, &ls, &[pv.active()], |_, _| {
+                    pv.hourly_cost_per_gib
+                })?;
+            }
+        }
+        o.family("service_selector_labels", "gauge")?;
+        for c in &self.clusters {
+            for svc in &c.services {
+                let mut ls = vec![l("namespace", &svc.namespace), l("service", &svc.name)];
+                ls.extend(prefixed("label_", &svc.selector));
+                ls.push(l("instance", "opencost"));
+                o.series(
+                    "service_selector_labels",
+                    &c.name,
+                    &ls,
+                    &[always],
+                    |_, _| 1.0,
+                )?;
+            }
+        }
+        o.family("kubecost_load_balancer_cost", "gauge")?;
+        for c in &self.clusters {
+            for svc in &c.services {
+                let Some(lb) = &svc.load_balancer else {
+                    continue;
+                };
+                let ls = [
+                    l("namespace", &svc.namespace),
+                    l("service_name", &svc.name),
+                    l("ingress_ip", &lb.ingress_ip),
+                    l("instance", "opencost"),
+                ];
+                o.series(
+                    "kubecost_load_balancer_cost",
+                    &c.name,
+                    &ls,
+                    &[lb.active()],
+                    |_, _| lb.hourly_cost,
+                )?;
+            }
+        }
+        type NetPrice = fn(&NetworkPrices) -> f64;
+        let net_prices: [(&str, NetPrice); 3] = [
+            ("kubecost_network_zone_egress_cost", |p| p.zone_per_gib),
+            ("kubecost_network_region_egress_cost", |p| p.region_per_gib),
+            ("kubecost_network_internet_egress_cost", |p| {
+                p.internet_per_gib
+            }),
+        ];
+        for (name, price) in net_prices {
+            o.family(name, "gauge")?;
+            for c in &self.clusters {
+                let Some(p) = &c.network_prices else { continue };
+                let v = price(p);
+                o.series(
+                    name,
+                    &c.name,
+                    &[l("instance", "opencost")],
+                    &[always],
                     |_, _| v,
                 )?;
             }

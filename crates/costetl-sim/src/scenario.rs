@@ -12,6 +12,7 @@
 //! of Prometheus timestamps); [`Scenario::validate`] rejects finer ones.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -169,6 +170,164 @@ pub struct Cluster {
     /// Pods (each entry one pod object, i.e. one uid).
     #[serde(default)]
     pub pods: Vec<Pod>,
+    /// Persistent volumes, each optionally bound to a claim that pods
+    /// mount through [`Pod::volumes`].
+    #[serde(default)]
+    pub persistent_volumes: Vec<PersistentVolume>,
+    /// Services (selectors over pod labels), optionally behind a load
+    /// balancer. They exist for the whole scenario.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Egress prices the cost exporter publishes for the cluster (none:
+    /// no price series, egress costs nothing).
+    #[serde(default)]
+    pub network_prices: Option<NetworkPrices>,
+}
+
+/// A PersistentVolume, optionally bound to a claim.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistentVolume {
+    /// PV name, unique within its cluster.
+    pub name: String,
+    /// Capacity in bytes (`kube_persistentvolume_capacity_bytes`).
+    pub capacity_bytes: f64,
+    /// $ per GiB-hour of capacity (`pv_hourly_cost`).
+    pub hourly_cost_per_gib: f64,
+    /// Cloud provider id of the disk.
+    #[serde(default)]
+    pub provider_id: String,
+    /// Storage class of the claim.
+    #[serde(default)]
+    pub storage_class: String,
+    /// When the PV appears (default: before the scenario starts).
+    #[serde(default)]
+    pub active_from: Option<DateTime<Utc>>,
+    /// When the PV is deleted (default: after the scenario ends).
+    #[serde(default)]
+    pub active_to: Option<DateTime<Utc>>,
+    /// The claim bound to the PV while it is active, if any.
+    #[serde(default)]
+    pub claim: Option<Claim>,
+}
+
+impl PersistentVolume {
+    /// When the PV exists.
+    pub(crate) fn active(&self) -> Span {
+        Span::new(
+            self.active_from.map_or(OPEN_START, ms),
+            self.active_to.map_or(OPEN_END, ms),
+        )
+    }
+
+    /// $ per hour while active: capacity in GiB × price per GiB-hour.
+    pub(crate) fn hourly_cost(&self) -> f64 {
+        self.capacity_bytes / GIB * self.hourly_cost_per_gib
+    }
+}
+
+/// A PersistentVolumeClaim bound to a PV.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// Namespace of the claim (must be listed in the cluster's
+    /// namespaces).
+    pub namespace: String,
+    /// Claim name, unique within its namespace.
+    pub name: String,
+    /// Requested storage in bytes.
+    #[serde(default)]
+    pub requested_bytes: f64,
+}
+
+/// A Service: pods of its namespace whose labels include the (non-empty)
+/// selector belong to it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Namespace (must be listed in the cluster's namespaces).
+    pub namespace: String,
+    /// Service name, unique within its namespace.
+    pub name: String,
+    /// Label selector (raw Kubernetes keys); empty selects nothing.
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    /// The cloud load balancer in front of the service, if any.
+    #[serde(default)]
+    pub load_balancer: Option<LoadBalancer>,
+}
+
+impl Service {
+    /// Whether the service selects a pod with these labels: a non-empty
+    /// selector, every entry of which the pod has.
+    pub(crate) fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        !self.selector.is_empty()
+            && self
+                .selector
+                .iter()
+                .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))
+    }
+}
+
+/// A service's cloud load balancer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Ingress IP address (IPv4 or IPv6); private when in RFC 1918.
+    pub ingress_ip: String,
+    /// $ per hour while active.
+    pub hourly_cost: f64,
+    /// When the LB is provisioned (default: before the scenario starts).
+    #[serde(default)]
+    pub active_from: Option<DateTime<Utc>>,
+    /// When it is released (default: after the scenario ends).
+    #[serde(default)]
+    pub active_to: Option<DateTime<Utc>>,
+}
+
+impl LoadBalancer {
+    /// When the LB exists.
+    pub(crate) fn active(&self) -> Span {
+        Span::new(
+            self.active_from.map_or(OPEN_START, ms),
+            self.active_to.map_or(OPEN_END, ms),
+        )
+    }
+
+    /// Whether the ingress IP is private (RFC 1918: 10/8, 172.16/12,
+    /// 192.168/16). IPv6 addresses never are.
+    pub(crate) fn private(&self) -> bool {
+        matches!(self.ingress_ip.parse(), Ok(IpAddr::V4(ip)) if ip.is_private())
+    }
+}
+
+/// A pod's network traffic, constant over its lifetime (restart gaps
+/// included: the pod's network namespace outlives its containers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Bytes sent per second (cAdvisor `container_network_transmit_bytes_total`).
+    pub transmit_bytes_per_second: f64,
+    /// Bytes received per second (`container_network_receive_bytes_total`).
+    pub receive_bytes_per_second: f64,
+    /// Egress to another zone of the same region, bytes per second.
+    pub egress_zone_bytes_per_second: f64,
+    /// Egress to another region, bytes per second.
+    pub egress_region_bytes_per_second: f64,
+    /// Egress to the internet, bytes per second.
+    pub egress_internet_bytes_per_second: f64,
+}
+
+/// A cluster's egress prices, $ per GiB (GiB = 1024³ bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkPrices {
+    /// Cross-zone egress.
+    pub zone_per_gib: f64,
+    /// Cross-region egress.
+    pub region_per_gib: f64,
+    /// Internet egress.
+    pub internet_per_gib: f64,
 }
 
 /// Hourly prices of one node's resources.
@@ -416,6 +575,13 @@ pub struct Pod {
     pub annotations: BTreeMap<String, String>,
     /// Containers.
     pub containers: Vec<Container>,
+    /// Claims (names in the pod's namespace, bound to one of the
+    /// cluster's [`PersistentVolume`]s) the pod mounts.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Network traffic over the pod's lifetime, if any.
+    #[serde(default)]
+    pub network: Option<Network>,
 }
 
 impl Pod {
@@ -812,6 +978,7 @@ impl Scenario {
                     ));
                 }
             }
+            let claims = self.validate_volumes_and_services(c, &cp, &namespaces)?;
             let mut uids = BTreeSet::new();
             let mut by_name: BTreeMap<(&str, &str), Vec<(usize, Span)>> = BTreeMap::new();
             for (pi, p) in c.pods.iter().enumerate() {
@@ -861,6 +1028,43 @@ impl Scenario {
                 }
                 if p.containers.is_empty() {
                     return Err(invalid(&pp, "a pod needs at least one container"));
+                }
+                let mut mounted = BTreeSet::new();
+                for (vi, v) in p.volumes.iter().enumerate() {
+                    let vp = format!("{pp}.volumes[{vi}]");
+                    if !claims.contains(&(p.namespace.as_str(), v.as_str())) {
+                        return Err(invalid(
+                            &vp,
+                            format!(
+                                "no persistent volume of the cluster is claimed by {:?} \
+                                 in namespace {:?}",
+                                v, p.namespace
+                            ),
+                        ));
+                    }
+                    if !mounted.insert(v.as_str()) {
+                        return Err(invalid(&vp, format!("claim {v:?} listed twice")));
+                    }
+                }
+                if let Some(n) = &p.network {
+                    for (v, f) in [
+                        (n.transmit_bytes_per_second, "transmit_bytes_per_second"),
+                        (n.receive_bytes_per_second, "receive_bytes_per_second"),
+                        (
+                            n.egress_zone_bytes_per_second,
+                            "egress_zone_bytes_per_second",
+                        ),
+                        (
+                            n.egress_region_bytes_per_second,
+                            "egress_region_bytes_per_second",
+                        ),
+                        (
+                            n.egress_internet_bytes_per_second,
+                            "egress_internet_bytes_per_second",
+                        ),
+                    ] {
+                        finite(v, &format!("{pp}.network.{f}"))?;
+                    }
                 }
                 let mut names = BTreeSet::new();
                 for (ki, k) in p.containers.iter().enumerate() {
@@ -932,6 +1136,122 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// Validate a cluster's persistent volumes, services and network
+    /// prices; returns the claims `(namespace, name)` pods may mount.
+    fn validate_volumes_and_services<'c>(
+        &self,
+        c: &'c Cluster,
+        cp: &str,
+        namespaces: &BTreeSet<&str>,
+    ) -> Result<BTreeSet<(&'c str, &'c str)>> {
+        let finite = |v: f64, path: &str| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(path, format!("{v} must be finite and >= 0")))
+            }
+        };
+        let span = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, path: &str| {
+            for t in [from, to].into_iter().flatten() {
+                if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000)
+                    || t < DateTime::<Utc>::UNIX_EPOCH
+                {
+                    return Err(invalid(
+                        path,
+                        format!("{t} must be after 1970 and a whole millisecond"),
+                    ));
+                }
+            }
+            if let (Some(a), Some(b)) = (from, to)
+                && a >= b
+            {
+                return Err(invalid(path, "active_to must be after active_from"));
+            }
+            Ok(())
+        };
+        let known_ns = |ns: &str, path: &str| {
+            if namespaces.contains(ns) {
+                Ok(())
+            } else {
+                Err(invalid(
+                    path,
+                    format!("namespace {ns:?} is not in the cluster's namespaces"),
+                ))
+            }
+        };
+        let mut pvs = BTreeSet::new();
+        let mut claims = BTreeSet::new();
+        for (i, pv) in c.persistent_volumes.iter().enumerate() {
+            let path = format!("{cp}.persistent_volumes[{i}]");
+            if pv.name.is_empty() || !pvs.insert(pv.name.as_str()) {
+                return Err(invalid(
+                    &path,
+                    format!("persistent volume name {:?} empty or repeated", pv.name),
+                ));
+            }
+            finite(pv.capacity_bytes, &format!("{path}.capacity_bytes"))?;
+            finite(
+                pv.hourly_cost_per_gib,
+                &format!("{path}.hourly_cost_per_gib"),
+            )?;
+            span(pv.active_from, pv.active_to, &path)?;
+            if let Some(claim) = &pv.claim {
+                let path = format!("{path}.claim");
+                known_ns(&claim.namespace, &path)?;
+                if claim.name.is_empty()
+                    || !claims.insert((claim.namespace.as_str(), claim.name.as_str()))
+                {
+                    return Err(invalid(
+                        &path,
+                        format!(
+                            "claim name {:?} empty or bound to two volumes in namespace {:?}",
+                            claim.name, claim.namespace
+                        ),
+                    ));
+                }
+                finite(claim.requested_bytes, &format!("{path}.requested_bytes"))?;
+            }
+        }
+        let mut services = BTreeSet::new();
+        for (i, svc) in c.services.iter().enumerate() {
+            let path = format!("{cp}.services[{i}]");
+            known_ns(&svc.namespace, &path)?;
+            if svc.name.is_empty() || !services.insert((&svc.namespace, &svc.name)) {
+                return Err(invalid(
+                    &path,
+                    format!(
+                        "service name {:?} empty or repeated in namespace {:?}",
+                        svc.name, svc.namespace
+                    ),
+                ));
+            }
+            if svc.selector.keys().any(String::is_empty) {
+                return Err(invalid(&path, "selector keys must not be empty"));
+            }
+            if let Some(lb) = &svc.load_balancer {
+                let path = format!("{path}.load_balancer");
+                if lb.ingress_ip.parse::<IpAddr>().is_err() {
+                    return Err(invalid(
+                        &path,
+                        format!("ingress_ip {:?} is not an IP address", lb.ingress_ip),
+                    ));
+                }
+                finite(lb.hourly_cost, &format!("{path}.hourly_cost"))?;
+                span(lb.active_from, lb.active_to, &path)?;
+            }
+        }
+        if let Some(p) = &c.network_prices {
+            for (v, f) in [
+                (p.zone_per_gib, "zone_per_gib"),
+                (p.region_per_gib, "region_per_gib"),
+                (p.internet_per_gib, "internet_per_gib"),
+            ] {
+                finite(v, &format!("{cp}.network_prices.{f}"))?;
+            }
+        }
+        Ok(claims)
     }
 
     /// Check `window` lies within `[start, end]`.
@@ -1042,6 +1362,7 @@ mod tests {
                     ..Default::default()
                 }],
                 pods,
+                ..Default::default()
             }],
             ..Default::default()
         };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
-use costetl_core::{Allocation, Window};
+use costetl_core::{Allocation, AllocationSet, PvKey, Window};
 use costetl_sim::{Prices, Scenario};
 
 use crate::util::{assert_close, fixture, t, win};
@@ -84,7 +84,86 @@ fn assert_conserves(s: &Scenario, w: Window) {
         }
     }
     let total: f64 = nodes.iter().map(|n| n.total_cost()).sum();
-    assert_close(set.total_cost(), total, EXACT, &format!("{w} total"));
+    let node_part: f64 = set
+        .iter()
+        .map(|a| a.cpu_cost + a.ram_cost + a.gpu_cost)
+        .sum();
+    assert_close(node_part, total, EXACT, &format!("{w} total"));
+
+    // PVs and LBs: every dollar lands in exactly one allocation, and only
+    // unmounted allocations hold unmounted PV cost.
+    let pv_want: f64 = s.pv_costs(w).unwrap().iter().map(|p| p.cost).sum();
+    let pv_got: f64 = set.iter().map(Allocation::pv_cost).sum();
+    assert_close(pv_got, pv_want, EXACT, &format!("{w} PV"));
+    for pv in s.pv_costs(w).unwrap() {
+        let key = PvKey {
+            cluster: pv.cluster.clone(),
+            name: pv.name.clone(),
+        };
+        let (cost, byte_hours) = set
+            .iter()
+            .filter_map(|a| a.pvs.get(&key))
+            .fold((0.0, 0.0), |(c, b), p| (c + p.cost, b + p.byte_hours));
+        assert_close(cost, pv.cost, EXACT, &format!("{w} {key}"));
+        assert_close(
+            byte_hours,
+            pv.byte_hours,
+            EXACT,
+            &format!("{w} {key} GiB-h"),
+        );
+    }
+    let lb_want: f64 = s.lb_costs(w).unwrap().iter().map(|l| l.cost).sum();
+    let lb_got: f64 = set.iter().map(|a| a.load_balancer_cost).sum();
+    let lb_entries: f64 = set
+        .iter()
+        .flat_map(|a| a.load_balancers.values())
+        .map(|l| l.cost)
+        .sum();
+    assert_close(lb_got, lb_want, EXACT, &format!("{w} LB"));
+    assert_close(lb_entries, lb_want, EXACT, &format!("{w} LB entries"));
+    for a in set.iter() {
+        if a.is_unmounted() {
+            assert_close(a.unmounted_pv_cost, a.pv_cost(), EXACT, &a.name);
+            assert!(a.properties.node.is_empty(), "{}", a.name);
+        } else {
+            assert_eq!(a.unmounted_pv_cost, 0.0, "{}", a.name);
+        }
+        assert_close(
+            a.network_cost,
+            a.network_cross_zone_cost + a.network_cross_region_cost + a.network_internet_cost,
+            EXACT,
+            &a.name,
+        );
+    }
+}
+
+/// PV, LB and network totals per window add up to the whole's: they are
+/// attributed at every instant (per allocation they need not be: who
+/// shares depends on who runs in the window).
+fn assert_totals_additive(s: &Scenario, whole: Window, step: TimeDelta) {
+    let totals = |set: &AllocationSet| {
+        set.iter().fold([0.0; 5], |mut t, a| {
+            t[0] += a.pv_cost();
+            t[1] += a.load_balancer_cost;
+            t[2] += a.network_cost;
+            t[3] += a.network_transfer_bytes;
+            t[4] += a.network_receive_bytes;
+            t
+        })
+    };
+    let want = totals(&s.expected_allocations(whole).unwrap());
+    let mut got = [0.0; 5];
+    for w in whole.split(step) {
+        for (g, v) in got
+            .iter_mut()
+            .zip(totals(&s.expected_allocations(w).unwrap()))
+        {
+            *g += v;
+        }
+    }
+    for i in 0..5 {
+        assert_close(got[i], want[i], EXACT, &format!("{whole} total {i}"));
+    }
 }
 
 /// Expectations are additive over time: the hourly sets sum to the whole.
@@ -135,6 +214,7 @@ fn small_conserves_and_is_additive() {
     assert_conserves(&s, s.window());
     assert_conserves(&s, win("2023-11-14T00:17:23Z", "2023-11-14T01:21:05Z"));
     assert_additive(&s, s.window(), TimeDelta::minutes(10));
+    assert_totals_additive(&s, s.window(), TimeDelta::minutes(10));
 }
 
 #[test]
@@ -143,6 +223,7 @@ fn day_conserves_and_is_additive() {
     assert_conserves(&s, s.window());
     assert_conserves(&s, win("2023-11-14T10:17:23Z", "2023-11-14T13:05:41Z"));
     assert_additive(&s, s.window(), TimeDelta::hours(1));
+    assert_totals_additive(&s, s.window(), TimeDelta::hours(1));
 }
 
 fn get<'a>(set: &'a costetl_core::AllocationSet, name: &str) -> &'a Allocation {
@@ -163,9 +244,10 @@ fn small_has_what_it_promises() {
     let s = fixture("small");
     assert_eq!(s.clusters.len(), 1);
     assert_eq!(s.clusters[0].nodes.len(), 2);
-    assert_eq!(s.clusters[0].pods.len(), 4);
+    assert_eq!(s.clusters[0].pods.len(), 5);
     let set = s.expected_allocations(s.window()).unwrap();
-    assert_eq!(set.len(), 4 + 2);
+    // 5 containers, 2 idle, 2 unmounted (namespace `app` and cluster).
+    assert_eq!(set.len(), 5 + 2 + 2);
     let db = get(&set, "small/node-b/app/db-0/postgres");
     // Usage 0.5 (under the 1-core request) until 00:45, 1.5 after.
     assert_close(db.cpu_core_hours, 0.75 * 1.0 + 1.25 * 1.5, EXACT, "db cpu");
@@ -201,6 +283,119 @@ fn small_has_what_it_promises() {
     assert_eq!(web.properties.annotations["prometheus_io_scrape"], "true");
     assert_eq!(web.properties.namespace_labels["team"], "payments");
     assert_eq!(web.properties.provider_id, "aws:///us-east-1a/i-0a1");
+
+    // Node labels: allow-listed only.
+    assert_eq!(
+        web.properties.labels["topology_kubernetes_io_region"],
+        "us-east-1"
+    );
+    assert_eq!(
+        web.properties.labels["node_kubernetes_io_instance_type"],
+        "m5.xlarge"
+    );
+    assert!(!web.properties.labels.contains_key("kubernetes_io_hostname"));
+    assert_eq!(db.properties.labels["karpenter_sh_capacity_type"], "spot");
+    assert_eq!(web.properties.services, ["web"]);
+    assert_eq!(db.properties.services, ["db"]);
+    assert!(job.properties.services.is_empty());
+
+    let pv = |a: &Allocation, name: &str| {
+        a.pvs
+            .get(&PvKey {
+                cluster: "small".into(),
+                name: name.into(),
+            })
+            .map_or(0.0, |p| p.cost)
+    };
+    // One pod mounts pv-db-0 all the time: 20 GiB × 0.00014 × 2 h.
+    assert_close(pv(db, "pv-db-0"), 20.0 * 0.00014 * 2.0, EXACT, "db pv");
+    // web-shared (0.02 $/h): x2k4p alone until the second replica starts
+    // at 00:20:00.5, m7q9r alone during x2k4p's restart gap, shared
+    // otherwise.
+    let web2 = get(&set, "small/node-a/app/web-5d8f7c9b6c-m7q9r/nginx");
+    assert_eq!(web2.start, t("2023-11-14T00:20:00.500Z"));
+    let alone = hours("2023-11-14T00:00:00Z", "2023-11-14T00:20:00.500Z");
+    let gap = 3.5 / 60.0;
+    let shared = 2.0 - alone - gap;
+    assert_close(
+        pv(web, "pv-web-shared"),
+        0.02 * (alone + shared / 2.0),
+        EXACT,
+        "web shared pv",
+    );
+    assert_close(
+        pv(web2, "pv-web-shared"),
+        0.02 * (gap + shared / 2.0),
+        EXACT,
+        "web2 shared pv",
+    );
+    // The migrate job mounts its scratch volume (active from 00:05) while
+    // it runs; before and after, the namespace pays.
+    let scratch = 10.0 * 0.00011;
+    let job_h = hours("2023-11-14T00:10:00Z", "2023-11-14T00:40:17Z");
+    assert_close(
+        pv(job, "pv-migrate-scratch"),
+        scratch * job_h,
+        EXACT,
+        "job pv",
+    );
+    let app = get(&set, "small//app/__unmounted__/__unmounted__");
+    assert_close(
+        pv(app, "pv-migrate-scratch"),
+        scratch * (2.0 - 5.0 / 60.0 - job_h),
+        EXACT,
+        "scratch unmounted",
+    );
+    assert_close(
+        pv(app, "pv-reports-archive"),
+        200.0 * 0.000055 * 2.0,
+        EXACT,
+        "never mounted",
+    );
+    assert_eq!(app.unmounted_pv_cost, app.pv_cost());
+    let orphan = get(&set, "small//__unmounted__/__unmounted__/__unmounted__");
+    assert_close(orphan.pv_cost(), 30.0 * 0.00011, EXACT, "unclaimed");
+    assert_eq!(orphan.end, t("2023-11-14T01:00:00Z"));
+
+    // The web LB ($0.025/h from 00:30) splits by running time; the
+    // legacy-shop LB selects nothing.
+    let (run1, run2) = (2.0 - gap, 2.0 - alone);
+    assert_close(
+        web.load_balancer_cost,
+        0.025 * 1.5 * run1 / (run1 + run2),
+        EXACT,
+        "web lb",
+    );
+    let lb = &web2.load_balancers["small/app/web"];
+    assert_eq!((lb.service.as_str(), lb.private), ("app/web", true));
+    assert_close(lb.hours, 1.5, EXACT, "lb hours");
+    assert_close(app.load_balancer_cost, 0.0225 * 2.0, EXACT, "legacy lb");
+    assert_eq!(app.properties.services, ["legacy-shop"]);
+    assert!(!app.load_balancers["small/app/legacy-shop"].private);
+
+    // Network: the job's 30 min 17 s; web's whole 2 h, restart gap
+    // included.
+    assert_close(
+        job.network_transfer_bytes,
+        2e6 * job_h * 3600.0,
+        EXACT,
+        "job tx",
+    );
+    let gib = 1024.0_f64.powi(3);
+    assert_close(
+        job.network_cost,
+        (2e5 * 0.02 + 4e5 * 0.09) * job_h * 3600.0 / gib,
+        EXACT,
+        "job egress",
+    );
+    assert_close(web.network_receive_bytes, 5e5 * 7200.0, EXACT, "web rx");
+    assert_close(
+        db.network_cross_zone_cost,
+        2e5 * 7200.0 / gib * 0.01,
+        EXACT,
+        "db zone",
+    );
+    assert_eq!(web2.network_cost, 0.0);
 }
 
 #[test]
@@ -338,5 +533,93 @@ fn day_has_what_it_promises() {
     assert!(
         set.iter()
             .any(|a| a.properties.cluster == "prod-us" && a.properties.namespace == "web")
+    );
+
+    let pv = |a: &Allocation, cluster: &str, name: &str| {
+        a.pvs
+            .get(&PvKey {
+                cluster: cluster.into(),
+                name: name.into(),
+            })
+            .map_or(0.0, |p| p.cost)
+    };
+    // postgres-data follows postgres-0 across its move; the 52 s between
+    // the two pods are the namespace's.
+    let pg = 100.0 * 0.00014;
+    let old_h = hours("2023-11-14T00:00:00Z", "2023-11-14T13:05:10Z");
+    let new_h = hours("2023-11-14T13:06:02Z", "2023-11-15T00:00:00Z");
+    assert_close(
+        pv(before, "prod-us", "pv-postgres-data"),
+        pg * old_h,
+        EXACT,
+        "pg old",
+    );
+    assert_close(
+        pv(after, "prod-us", "pv-postgres-data"),
+        pg * new_h,
+        EXACT,
+        "pg new",
+    );
+    let data = get(&set, "prod-us//data/__unmounted__/__unmounted__");
+    assert_close(data.pv_cost(), pg * 52.0 / 3600.0, EXACT, "between pods");
+    // frontend-cache: two replicas of two containers, a quarter each; the
+    // frontend LB likewise (all run all day).
+    for name in [
+        "prod-us/us-node-1/web/frontend-7d9f8b6c5d-x2k4p/nginx",
+        "prod-us/us-node-2/web/frontend-7d9f8b6c5d-qw8zn/app",
+    ] {
+        let a = get(&set, name);
+        assert_close(
+            pv(a, "prod-us", "pv-frontend-cache"),
+            20.0 * 0.0004 * 24.0 / 4.0,
+            EXACT,
+            name,
+        );
+        assert_close(a.load_balancer_cost, 0.025 * 24.0 / 4.0, EXACT, name);
+        assert_eq!(a.properties.services, ["frontend"]);
+    }
+    // ml-train's traffic over its 6.5 hours.
+    assert_close(
+        ml.network_receive_bytes,
+        25e6 * ml_h * 3600.0,
+        EXACT,
+        "ml rx",
+    );
+    // prod-eu: kafka-1's volume (from 06:00) is unmounted before 06:05 and
+    // after 18:25, the backup archive (from 18:00) never mounted, the
+    // released volume unclaimed until 06:00, the legacy LB selects
+    // nothing until 12:00.
+    let kafka = get(&set, "prod-eu/eu-node-3/data/kafka-1/kafka");
+    let k = 500.0 * 0.000056;
+    assert_close(
+        pv(kafka, "prod-eu", "pv-kafka-1"),
+        k * hours("2023-11-14T06:05:00Z", "2023-11-14T18:25:00Z"),
+        EXACT,
+        "kafka-1",
+    );
+    let eu_data = get(&set, "prod-eu//data/__unmounted__/__unmounted__");
+    assert_close(
+        pv(eu_data, "prod-eu", "pv-kafka-1"),
+        k * (5.0 / 60.0 + hours("2023-11-14T18:25:00Z", "2023-11-15T00:00:00Z")),
+        EXACT,
+        "kafka-1 unmounted",
+    );
+    assert_close(
+        pv(eu_data, "prod-eu", "pv-backup-archive"),
+        1000.0 * 0.000056 * 6.0,
+        EXACT,
+        "backup",
+    );
+    let released = get(&set, "prod-eu//__unmounted__/__unmounted__/__unmounted__");
+    assert_close(released.pv_cost(), 50.0 * 0.00023 * 6.0, EXACT, "released");
+    let eu_web = get(&set, "prod-eu//web/__unmounted__/__unmounted__");
+    assert_close(eu_web.load_balancer_cost, 0.03 * 12.0, EXACT, "legacy LB");
+    assert_eq!(eu_web.properties.services, ["shop-legacy"]);
+    let moved = get(&set, "prod-eu/eu-node-3/web/api-59d7c6b8f4-k8s2d/api");
+    assert_close(
+        moved.network_transfer_bytes,
+        3e5 * hours("2023-11-14T06:10:00Z", "2023-11-14T18:20:00Z") * 3600.0,
+        EXACT,
+        "api tx",
     );
 }
