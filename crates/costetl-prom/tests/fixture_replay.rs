@@ -32,7 +32,19 @@ fn bundled_capture_replays_to_ground_truth() {
         .iter()
         .map(|n| n.total_cost())
         .sum();
-    assert!((got.total_cost() - node_cost).abs() / node_cost < 1e-3);
+    let resources: f64 = got
+        .iter()
+        .map(|a| a.cpu_cost + a.ram_cost + a.gpu_cost)
+        .sum();
+    assert!((resources - node_cost).abs() / node_cost < 1e-3);
+    // PV, LB and network cost on top, conserved too (the lookback of
+    // volumes and balancers that end mid-day is the only gap).
+    assert!(
+        (got.total_cost() - want.total_cost()).abs() / want.total_cost() < 1e-3,
+        "{} vs {}",
+        got.total_cost(),
+        want.total_cost()
+    );
     let (mut worst, mut n) = (0.0_f64, 0);
     for w in want.iter().filter(|a| !a.is_idle()) {
         let g = got
@@ -51,13 +63,18 @@ fn bundled_capture_replays_to_ground_truth() {
         );
         assert_eq!(g.properties.labels, w.properties.labels, "{}", w.name);
         assert_eq!(g.default_priced, w.default_priced, "{}", w.name);
-        if w.minutes() >= 10.0 {
+        assert_eq!(g.properties.services, w.properties.services, "{}", w.name);
+        // Unmounted volumes lag by the lookback when they end mid-day;
+        // engine_prometheus.rs bounds them separately.
+        if w.minutes() >= 10.0 && !w.is_unmounted() {
             worst = worst.max((g.total_cost() - w.total_cost()).abs() / w.total_cost());
             n += 1;
         }
     }
     assert!(
-        n > 20 && worst < 0.01,
+        // Within 2%: a container that starts or stops between steps is
+        // priced at its average rate for the partial step (docs/accuracy.md).
+        n > 20 && worst < 0.02,
         "worst container error {worst} over {n}"
     );
     assert!(
