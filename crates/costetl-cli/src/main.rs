@@ -8,6 +8,8 @@
 //!   or OpenCost JSON.
 //! - `costetl capture`: compute from a live backend and record every
 //!   response into a fixture directory that `allocation --fixtures` replays.
+//! - `costetl diagnose`: check that the metrics costetl needs are in the
+//!   backend, per cluster, with the PromQL of every check.
 //! - `costetl mock`: write OpenCost's mock allocation sets as JSON (used to
 //!   regenerate `fixtures/opencost-mock/allocation.json`).
 //!
@@ -20,6 +22,7 @@
 
 mod allocation;
 mod capture;
+mod diagnose;
 mod input;
 mod mock;
 mod render;
@@ -45,6 +48,10 @@ enum Command {
     /// Compute allocations from a backend and record every query's
     /// response into a fixture directory for offline replay.
     Capture(capture::CaptureArgs),
+    /// Check that the metrics costetl needs are in the backend, per
+    /// cluster (one PASS/WARN/FAIL line per check with its PromQL; exit
+    /// code 1 if any check fails).
+    Diagnose(diagnose::DiagnoseArgs),
     /// Write OpenCost's mock allocation sets (with cluster idle) as JSON.
     Mock(mock::MockArgs),
 }
@@ -54,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Allocation(args) => allocation::run(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Diagnose(args) => diagnose::run(&args),
         Command::Mock(args) => mock::run(&args),
     };
     match result {

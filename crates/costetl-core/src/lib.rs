@@ -19,6 +19,7 @@
 pub mod aggregate;
 pub mod allocation;
 mod attribution;
+pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod filter;

@@ -1,0 +1,258 @@
+//! `costetl diagnose` end to end: the binary against a real Prometheus
+//! loaded with the simulator's `small` scenario (healthy and degraded),
+//! the replay of its recorded answers, an unreachable backend and usage
+//! errors.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use costetl_sim::Scenario;
+use costetl_testkit::PromServer;
+use serde_json::Value;
+
+/// The scenario's end: 2 hours after its start.
+const AT: &str = "2023-11-14T02:00:00Z";
+
+fn scenario() -> Scenario {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scenarios/small.json");
+    Scenario::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn start(s: &Scenario) -> PromServer {
+    assert_eq!(s.end.to_rfc3339(), "2023-11-14T02:00:00+00:00");
+    let mut text = Vec::new();
+    s.write_openmetrics(&mut text).unwrap();
+    PromServer::start_with_openmetrics(std::str::from_utf8(&text).unwrap()).unwrap()
+}
+
+fn costetl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_costetl"))
+        .args(args)
+        .env_remove("PROMETHEUS_SERVER_ENDPOINT")
+        .output()
+        .expect("the costetl binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+/// The `STATUS  name: detail` lines, checking that each is followed by its
+/// indented query line and that the summary comes last.
+fn checks(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let (summary, body) = lines.split_last().expect("output");
+    assert!(
+        summary.contains(" failed, ") && summary.ends_with(" passed"),
+        "{out}"
+    );
+    assert_eq!(body.len() % 2, 0, "{out}");
+    body.chunks(2)
+        .map(|pair| {
+            let (status, rest) = pair[0].split_once("  ").expect("STATUS  name: detail");
+            assert!(["PASS", "WARN", "FAIL"].contains(&status), "{}", pair[0]);
+            let query = pair[1]
+                .strip_prefix("      query: ")
+                .unwrap_or_else(|| panic!("{}", pair[1]));
+            assert!(!query.is_empty());
+            (status.to_owned(), rest.to_owned())
+        })
+        .collect()
+}
+
+fn names(checks: &[(String, String)], status: &str) -> BTreeSet<String> {
+    checks
+        .iter()
+        .filter(|(s, _)| s == status)
+        .map(|(_, rest)| {
+            // `cluster c: title: detail` or `title: detail`.
+            let skip = if rest.starts_with("cluster ") {
+                rest.find(": ").expect("cluster c: ") + 2
+            } else {
+                0
+            };
+            let end = skip + rest[skip..].find(": ").expect("name: detail");
+            rest[..end].to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn healthy_backend_passes_and_exits_zero() {
+    let server = start(&scenario());
+    let url = server.url();
+    let out = costetl(&[
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        AT,
+        "--lookback",
+        "2h",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = checks(&text);
+    assert!(names(&c, "FAIL").is_empty(), "{text}");
+    assert!(
+        text.contains("PASS  cluster small: container_memory_working_set_bytes: present ("),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "      query: count by (cluster_id) (last_over_time(container_memory_working_set_bytes{container!=\"\", container!=\"POD\"}[2h]))\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  cluster small: kube-state-metrics version: v2 series names"),
+        "{text}"
+    );
+}
+
+/// Duplicate kube-state-metrics, `kube_pod_labels` without the cluster
+/// label, an unpriced node and a missing recording rule: four failures,
+/// exit code 1; the recorded answers replay to the same report.
+#[test]
+fn degraded_backend_fails_and_replays_offline() {
+    let mut s = scenario();
+    s.options.duplicate_ksm = true;
+    s.options.drop_cluster_label_for = vec!["kube_pod_labels".to_owned()];
+    s.options.omit_node_prices_for = vec!["node-b".to_owned()];
+    let server = start(&s);
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().to_str().unwrap();
+    let flags = [
+        "--lookback",
+        "2h",
+        "--recording-rule",
+        "kubecost_container_cpu_usage_irate",
+    ];
+    let mut args = vec![
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        AT,
+        "--record",
+        rec,
+    ];
+    args.extend(flags);
+    let live = costetl(&args);
+    let text = stdout(&live);
+    assert_eq!(live.status.code(), Some(1), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&live.stderr),
+        "error: 4 check(s) failed\n"
+    );
+    let c = checks(&text);
+    assert_eq!(
+        names(&c, "FAIL"),
+        BTreeSet::from(
+            [
+                "cluster small: duplicate kube-state-metrics series",
+                "cluster_id label on every series",
+                "cluster small: node prices",
+                "recording rule kubecost_container_cpu_usage_irate",
+            ]
+            .map(str::to_owned)
+        ),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().starts_with("4 failed, "),
+        "{text}"
+    );
+    assert!(
+        text.contains("differing in instance: \"ksm-0\", \"ksm-1\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("have no node_cpu_hourly_cost series in the last 2h: node-b;"),
+        "{text}"
+    );
+    drop(server);
+
+    // Offline: the time comes from the recording.
+    let mut args = vec!["diagnose", "--fixtures", rec];
+    args.extend(flags);
+    let replay = costetl(&args);
+    assert_eq!(replay.status.code(), Some(1));
+    assert_eq!(stdout(&replay), text);
+
+    args.extend(["--format", "json"]);
+    let json = costetl(&args);
+    assert_eq!(json.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["at"], "2023-11-14T02:00:00+00:00");
+    assert_eq!(v["lookback_seconds"], 7200);
+    assert_eq!(v["summary"]["fail"], 4);
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), c.len());
+    let dup = checks
+        .iter()
+        .find(|c| c["check"] == "duplicate_ksm")
+        .unwrap();
+    assert_eq!(dup["cluster"], "small");
+    assert_eq!(dup["status"], "fail");
+    assert!(
+        dup["query"]
+            .as_str()
+            .unwrap()
+            .starts_with("last_over_time((kube_pod_container_status_running"),
+        "{dup}"
+    );
+}
+
+#[test]
+fn unreachable_backend_fails_every_check_with_the_error() {
+    let port = costetl_testkit::free_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = costetl(&["diagnose", "--prometheus", &url, "--at", AT]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let c = checks(&text);
+    assert!(c.len() >= 20, "{text}");
+    for (status, rest) in &c {
+        assert_eq!(status, "FAIL", "{rest}");
+        assert!(rest.contains(": query failed: query "), "{rest}");
+        assert!(rest.contains(&url), "{rest}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    for args in [
+        &["diagnose"][..],
+        &[
+            "diagnose",
+            "--prometheus",
+            "http://127.0.0.1:1",
+            "--lookback",
+            "0m",
+        ],
+        &[
+            "diagnose",
+            "--prometheus",
+            "http://127.0.0.1:1",
+            "--at",
+            "yesterday",
+        ],
+        &["diagnose", "--fixtures", "x", "--record", "y"],
+    ] {
+        let out = costetl(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
