@@ -1,4 +1,5 @@
-//! Just enough HTTP/1.0 to talk to a server on `127.0.0.1`.
+//! Just enough HTTP/1.0 to talk to a server on `127.0.0.1`, over plain TCP
+//! or TLS.
 //!
 //! HTTP/1.0 with `Connection: close` keeps the client trivial: the server
 //! (Go's net/http for both backends) must not use chunked encoding for a
@@ -7,12 +8,31 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How the testkit's own requests reach a server: TLS client settings and
+/// an `Authorization` header, for servers started with a web config.
+#[derive(Clone, Default)]
+pub(crate) struct Access {
+    /// Speak TLS with this configuration.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Send this `Authorization` header.
+    pub authorization: Option<String>,
+}
+
+impl Access {
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+}
 
 /// Sends one request to `127.0.0.1:<port>` and returns status and body.
 ///
 /// The body is decoded lossily: the APIs used answer in UTF-8 JSON or text.
 pub(crate) fn request(
+    access: &Access,
     port: u16,
     method: &str,
     path_and_query: &str,
@@ -20,13 +40,16 @@ pub(crate) fn request(
     timeout: Duration,
 ) -> io::Result<(u16, String)> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
 
     let mut head = format!(
         "{method} {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
     );
+    if let Some(auth) = &access.authorization {
+        head.push_str(&format!("Authorization: {auth}\r\n"));
+    }
     if let Some(body) = body {
         head.push_str(&format!(
             "Content-Type: text/plain\r\nContent-Length: {}\r\n",
@@ -34,15 +57,60 @@ pub(crate) fn request(
         ));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
+    let mut raw = Vec::new();
+    match &access.tls {
+        None => exchange(stream, head.as_bytes(), body, &mut raw)?,
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+            let conn = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let tls = rustls::StreamOwned::new(conn, stream);
+            exchange(tls, head.as_bytes(), body, &mut raw)?;
+        }
+    }
+    parse_response(&raw)
+}
+
+/// Writes the request, reads the response to EOF. A TLS peer that closes
+/// without `close_notify` after sending a response still counts as EOF.
+fn exchange(
+    mut stream: impl Read + Write,
+    head: &[u8],
+    body: Option<&[u8]>,
+    raw: &mut Vec<u8>,
+) -> io::Result<()> {
+    stream.write_all(head)?;
     if let Some(body) = body {
         stream.write_all(body)?;
     }
     stream.flush()?;
+    match stream.read_to_end(raw) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw)
+/// Standard base64 with padding (for a basic auth header).
+pub(crate) fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Splits a raw HTTP/1.x response into status code and body.
@@ -119,6 +187,15 @@ mod tests {
         assert!(parse_response(chunked).is_err());
         assert!(parse_response(b"garbage").is_err());
         assert!(parse_response(b"SSH-2.0 x\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"alice:s3cret"), "YWxpY2U6czNjcmV0");
     }
 
     #[test]

@@ -64,7 +64,9 @@ mod openmetrics;
 mod process;
 mod prometheus;
 mod server;
+mod tls;
 mod victoria;
+mod vmauth;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -74,7 +76,9 @@ pub use error::TestkitError;
 pub use http::encode_component;
 pub use prometheus::PromServer;
 pub use server::Server;
+pub use tls::{PkiFiles, TestPki, WebConfig};
 pub use victoria::VmServer;
+pub use vmauth::{VmAuthServer, VmAuthUser};
 
 /// How long a server may take from spawn until all its data is queryable.
 ///
@@ -93,7 +97,9 @@ pub trait Backend {
     /// Short name of the backend: `"prometheus"` or `"victoria-metrics"`.
     fn kind(&self) -> &'static str;
 
-    /// Base URL, `http://127.0.0.1:<port>`, without a trailing slash.
+    /// Base URL, `http://127.0.0.1:<port>` without a trailing slash;
+    /// `https://` for a server started with TLS, and ending with the path
+    /// prefix the server was started with, if any.
     fn url(&self) -> String;
 
     /// Sends `GET <path_and_query>` (which must start with `/` and be
@@ -154,7 +160,7 @@ pub fn require_binary(name: &str) -> Result<PathBuf, TestkitError> {
 fn debian_package(binary: &str) -> Option<&'static str> {
     match binary {
         "prometheus" | "promtool" => Some("prometheus"),
-        "victoria-metrics" => Some("victoria-metrics"),
+        "victoria-metrics" | "vmauth" => Some("victoria-metrics"),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, encode_component};
+use crate::http::{self, Access, encode_component};
 use crate::openmetrics::Summary;
 use crate::{REQUEST_TIMEOUT, TestkitError};
 
@@ -26,6 +26,10 @@ pub(crate) struct ServerProcess {
     child: Child,
     port: u16,
     log: PathBuf,
+    /// TLS and credentials for the testkit's own requests.
+    access: Access,
+    /// Path prefix every API path sits under (`/prometheus`), or empty.
+    prefix: String,
 }
 
 impl ServerProcess {
@@ -58,7 +62,17 @@ impl ServerProcess {
             child,
             port,
             log: log.to_owned(),
+            access: Access::default(),
+            prefix: String::new(),
         })
+    }
+
+    /// Reach the server with `access` under path `prefix` (no trailing
+    /// slash) from now on.
+    pub fn with_access(mut self, access: Access, prefix: &str) -> Self {
+        self.access = access;
+        self.prefix = prefix.trim_end_matches('/').to_owned();
+        self
     }
 
     /// The port the server was told to listen on.
@@ -66,9 +80,14 @@ impl ServerProcess {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http(s)://127.0.0.1:<port>[<prefix>]`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!(
+            "{}://127.0.0.1:{}{}",
+            self.access.scheme(),
+            self.port,
+            self.prefix
+        )
     }
 
     /// The child's process id.
@@ -83,24 +102,33 @@ impl ServerProcess {
 
     /// `GET path_and_query`, status and body.
     pub fn get(&self, path_and_query: &str) -> Result<(u16, String), TestkitError> {
-        http::request(self.port, "GET", path_and_query, None, REQUEST_TIMEOUT).map_err(|source| {
-            TestkitError::Http {
+        let full = format!("{}{path_and_query}", self.prefix);
+        http::request(&self.access, self.port, "GET", &full, None, REQUEST_TIMEOUT).map_err(
+            |source| TestkitError::Http {
                 method: "GET",
                 url: format!("{}{path_and_query}", self.url()),
                 source,
-            }
-        })
+            },
+        )
     }
 
     /// `POST path` with `body`; any status but `expect` is an error.
     pub fn post(&self, path: &str, body: &[u8], expect: u16) -> Result<String, TestkitError> {
         let url = format!("{}{path}", self.url());
-        let (status, text) = http::request(self.port, "POST", path, Some(body), REQUEST_TIMEOUT)
-            .map_err(|source| TestkitError::Http {
-                method: "POST",
-                url: url.clone(),
-                source,
-            })?;
+        let full = format!("{}{path}", self.prefix);
+        let (status, text) = http::request(
+            &self.access,
+            self.port,
+            "POST",
+            &full,
+            Some(body),
+            REQUEST_TIMEOUT,
+        )
+        .map_err(|source| TestkitError::Http {
+            method: "POST",
+            url: url.clone(),
+            source,
+        })?;
         if status == expect {
             Ok(text)
         } else {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::openmetrics::{self, Summary};
 use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
 use crate::server::{Server, server_newtype};
+use crate::tls::WebConfig;
 use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
 
 /// No scrape jobs: the only data is what was backfilled, so queries over
@@ -56,10 +57,33 @@ impl PromServer {
     /// flags for Prometheus (e.g. `--query.max-samples=1000` to provoke
     /// limit errors, `--web.config.file=…` for TLS or basic auth).
     ///
-    /// With a `--web.config.file` that demands TLS or authentication, the
-    /// readiness and sample checks cannot pass: use it only with configs
-    /// the testkit's plain HTTP requests can still get through.
+    /// A `--web.route-prefix=/p` flag is honoured: the testkit's own
+    /// requests go under `/p`, and [`Server::url`] ends with it. For TLS or
+    /// basic auth use [`PromServer::start_with_web_config`], which knows how
+    /// to get through.
     pub fn start_with_openmetrics_args(text: &str, extra: &[&str]) -> Result<Self, TestkitError> {
+        Self::start_inner(text, extra, &WebConfig::default())
+    }
+
+    /// As [`PromServer::start_with_openmetrics_args`], serving through
+    /// Prometheus' `--web.config.file` as `web` describes: HTTPS with a
+    /// [`crate::TestPki`] certificate, client certificates required (mTLS),
+    /// basic auth. The testkit's readiness and sample checks use the same
+    /// CA, client certificate and credentials; [`Server::url`] is then
+    /// `https://127.0.0.1:<port>`.
+    ///
+    /// # Errors
+    ///
+    /// As [`PromServer::start_with_openmetrics`].
+    pub fn start_with_web_config(
+        text: &str,
+        web: &WebConfig,
+        extra: &[&str],
+    ) -> Result<Self, TestkitError> {
+        Self::start_inner(text, extra, web)
+    }
+
+    fn start_inner(text: &str, extra: &[&str], web: &WebConfig) -> Result<Self, TestkitError> {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let prometheus = require_binary("prometheus")?;
@@ -79,6 +103,15 @@ impl PromServer {
         let log = dir.path().join("prometheus.log");
         process::write_file(&input, &openmetrics::with_eof(text))?;
         process::write_file(&config, CONFIG)?;
+        let mut extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let secured = web.tls.is_some() || web.basic_auth.is_some();
+        if secured {
+            let web_file = dir.path().join("web.yml");
+            process::write_file(&web_file, &web.render(dir.path())?)?;
+            extra.push(format!("--web.config.file={}", web_file.display()));
+        }
+        let access = web.access()?;
+        let prefix = flag_value(&extra, "--web.route-prefix").unwrap_or_default();
 
         // promtool writes one block per 2 h-aligned interval of the input
         // (block boundaries are multiples of 2 h since the epoch), each
@@ -116,7 +149,8 @@ impl PromServer {
             .chain(extra.iter().map(OsString::from))
             .collect();
             let mut process =
-                ServerProcess::spawn("prometheus", &prometheus, &args, dir.path(), &log, port)?;
+                ServerProcess::spawn("prometheus", &prometheus, &args, dir.path(), &log, port)?
+                    .with_access(access.clone(), &prefix);
             // /-/ready turns 200 only after the TSDB, with all backfilled
             // blocks, is open; before that it answers 503.
             match process.wait_until(deadline, started, "GET /-/ready to answer 200", |p| {
@@ -161,4 +195,10 @@ fn stored_samples_once(
         Ok(())
     })?;
     Ok(found.unwrap_or_default())
+}
+
+/// The value of `--name=value` (or `-name=value`) in `args`, if given.
+pub(crate) fn flag_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .find_map(|a| a.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
 }

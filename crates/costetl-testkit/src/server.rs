@@ -27,7 +27,8 @@ impl Server {
         }
     }
 
-    /// Base URL, `http://127.0.0.1:<port>`.
+    /// Base URL: `http://127.0.0.1:<port>`, `https://` with TLS, plus the
+    /// path prefix the server was started with, if any.
     pub fn url(&self) -> String {
         self.process.url()
     }

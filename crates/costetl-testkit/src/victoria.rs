@@ -4,8 +4,10 @@
 use std::ffi::OsString;
 use std::time::Instant;
 
+use crate::http::Access;
 use crate::openmetrics;
 use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::prometheus::flag_value;
 use crate::server::{Server, server_newtype};
 use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
 
@@ -42,6 +44,20 @@ impl VmServer {
     ///   server does not come up, or the data does not become visible,
     ///   within [`START_TIMEOUT`].
     pub fn start_with_openmetrics(text: &str) -> Result<Self, TestkitError> {
+        Self::start_with_openmetrics_args(text, &[])
+    }
+
+    /// As [`VmServer::start_with_openmetrics`], with `extra` command-line
+    /// flags (e.g. `-search.maxPointsPerTimeseries=100`). A
+    /// `-http.pathPrefix=/p` flag is honoured: the testkit's own requests go
+    /// under `/p`, and [`Server::url`](crate::Server::url) ends with it, so
+    /// VictoriaMetrics can stand in for a backend behind any path prefix
+    /// (`/select/0/prometheus`, `/api/prom`, …).
+    ///
+    /// # Errors
+    ///
+    /// As [`VmServer::start_with_openmetrics`].
+    pub fn start_with_openmetrics_args(text: &str, extra: &[&str]) -> Result<Self, TestkitError> {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let binary = require_binary("victoria-metrics")?;
@@ -57,12 +73,15 @@ impl VmServer {
         let data = dir.path().join("data");
         let log = dir.path().join("victoria-metrics.log");
 
+        let extra_owned: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let prefix = flag_value(&extra_owned, "-http.pathPrefix").unwrap_or_default();
+
         let mut attempt = 0;
         let mut process = loop {
             attempt += 1;
             let port = free_port()?;
-            let args: Vec<OsString> = vec![
-                format!("-storageDataPath={}", data.display()).into(),
+            let args: Vec<OsString> = [
+                OsString::from(format!("-storageDataPath={}", data.display())),
                 format!("-httpListenAddr=127.0.0.1:{port}").into(),
                 // Samples older than the retention period are silently
                 // dropped at import; the default (1 month) would drop any
@@ -74,9 +93,13 @@ impl VmServer {
                 // By default the last 30 s before "now" are hidden from
                 // queries; tests with data near the wall clock should see it.
                 "-search.latencyOffset=0s".into(),
-            ];
+            ]
+            .into_iter()
+            .chain(extra.iter().map(OsString::from))
+            .collect();
             let mut process =
-                ServerProcess::spawn("victoria-metrics", &binary, &args, dir.path(), &log, port)?;
+                ServerProcess::spawn("victoria-metrics", &binary, &args, dir.path(), &log, port)?
+                    .with_access(Access::default(), &prefix);
             // Storage is opened before the HTTP server starts, so /health
             // answering 200 means imports and queries work.
             match process.wait_until(deadline, started, "GET /health to answer 200", |p| {

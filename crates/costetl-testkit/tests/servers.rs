@@ -198,3 +198,68 @@ fn victoria_metrics_misses_a_series_at_its_first_timestamp() {
     assert!(at(&prom, (T0 + 60) as f64).contains(r#""2""#));
     assert!(at(&vm, (T0 + 60) as f64).contains(r#""2""#));
 }
+
+/// TLS with a required client certificate and basic auth: the testkit's
+/// own readiness and sample checks get through with the PKI's CA, client
+/// certificate and the password; a request without them does not.
+#[test]
+fn prometheus_behind_tls_client_certs_and_basic_auth() {
+    let web = costetl_testkit::WebConfig {
+        tls: Some(costetl_testkit::TestPki::generate().unwrap()),
+        require_client_cert: true,
+        basic_auth: Some(("alice".into(), "s3cret".into())),
+    };
+    let server = PromServer::start_with_web_config(&two_series(), &web, &[]).unwrap();
+    assert!(
+        server.url().starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
+    assert_serves_two_series(&*server, Instant::now());
+    // Plain HTTP to the same port gets no answer but TLS' own error.
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port()));
+    let mut plain = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    plain.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    let _ = plain.read_to_string(&mut reply);
+    assert!(!reply.contains(" 200 "), "{reply}");
+}
+
+/// `--web.route-prefix` and VictoriaMetrics' `-http.pathPrefix`: the
+/// servers start (their readiness paths move under the prefix) and their
+/// URLs end with it.
+#[test]
+fn servers_under_a_path_prefix() {
+    let prom =
+        PromServer::start_with_openmetrics_args(&two_series(), &["--web.route-prefix=/prometheus"])
+            .unwrap();
+    assert!(prom.url().ends_with("/prometheus"), "{}", prom.url());
+    assert_serves_two_series(&*prom, Instant::now());
+    let vm = VmServer::start_with_openmetrics_args(
+        &two_series(),
+        &["-http.pathPrefix=/select/0/prometheus"],
+    )
+    .unwrap();
+    assert!(vm.url().ends_with("/select/0/prometheus"), "{}", vm.url());
+    assert_serves_two_series(&*vm, Instant::now());
+}
+
+/// vmauth proxies only known users: the testkit's anonymous request is
+/// refused, the backend behind it answers the same request.
+#[test]
+fn vmauth_refuses_unknown_users() {
+    let vm = VmServer::start_with_openmetrics(&two_series()).unwrap();
+    let auth = costetl_testkit::VmAuthServer::start(
+        &vm.url(),
+        &[costetl_testkit::VmAuthUser::Bearer("t0ken".into())],
+    )
+    .unwrap();
+    let path = "/api/v1/query?query=up";
+    let (status, body) = auth.query_raw(path).unwrap();
+    assert!(matches!(status, 400 | 401), "{status} {body}");
+    assert_eq!(vm.query_raw(path).unwrap().0, 200);
+}
