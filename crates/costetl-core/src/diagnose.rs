@@ -131,8 +131,8 @@ pub const SEED_RECORDING_RULES: &[&str] = &[
 ];
 
 /// Every series family the engine reads (`docs/metrics.md`), for the
-/// cluster-label check.
-const FAMILIES: &[&str] = &[
+/// cluster-label check (and for tests that need the whole list).
+pub const FAMILIES: &[&str] = &[
     "kube_pod_info",
     "kube_pod_container_status_running",
     "kube_pod_container_state_started",

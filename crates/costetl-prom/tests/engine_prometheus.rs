@@ -380,45 +380,10 @@ fn duplicate_series_and_missing_cluster_label() {
     let w = s.window();
     let want = s.expected_allocations(w).unwrap();
     s.options.duplicate_ksm = true;
-    s.options.drop_cluster_label_for = [
-        "kube_pod_info",
-        "kube_pod_container_status_running",
-        "kube_pod_container_resource_requests",
-        "kube_pod_labels",
-        "kube_pod_annotations",
-        "kube_namespace_labels",
-        "kube_namespace_annotations",
-        "kube_pod_owner",
-        "kube_replicaset_owner",
-        "kube_node_status_capacity",
-        "kube_node_info",
-        "kube_node_labels",
-        "container_cpu_usage_seconds_total",
-        "container_memory_working_set_bytes",
-        "node_cpu_hourly_cost",
-        "node_ram_hourly_cost",
-        "node_gpu_hourly_cost",
-        "node_total_hourly_cost",
-        "node_gpu_count",
-        "kubecost_node_is_spot",
-        "kube_pod_container_state_started",
-        "kube_pod_completion_time",
-        "kube_pod_spec_volumes_persistentvolumeclaims_info",
-        "kube_persistentvolume_capacity_bytes",
-        "kube_persistentvolumeclaim_info",
-        "kube_persistentvolumeclaim_resource_requests_storage_bytes",
-        "container_network_transmit_bytes_total",
-        "container_network_receive_bytes_total",
-        "pv_hourly_cost",
-        "service_selector_labels",
-        "kubecost_load_balancer_cost",
-        "kubecost_network_zone_egress_cost",
-        "kubecost_network_region_egress_cost",
-        "kubecost_network_internet_egress_cost",
-        "kubecost_pod_network_egress_bytes_total",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    s.options.drop_cluster_label_for = costetl_core::diagnose::FAMILIES
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
     let server = start(&s);
     let live = PromSource::new(&server.url()).unwrap();
     // The scenario's cluster is called "small": the default cluster stands
