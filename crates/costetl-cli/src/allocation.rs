@@ -23,8 +23,9 @@ use costetl_core::{
     AllocationSetRange, Filter, Window,
 };
 
-use crate::input::{EngineArgs, InputArgs};
+use crate::input::InputArgs;
 use crate::render;
+use crate::settings::SettingsArgs;
 
 /// Flags of `costetl allocation`.
 #[derive(Debug, Args)]
@@ -34,7 +35,7 @@ pub struct AllocationArgs {
     pub input: InputArgs,
 
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub engine: SettingsArgs,
 
     /// Keep only sets whose window lies inside W (OpenCost window syntax:
     /// today, yesterday, week, 7d, 24h,
@@ -302,8 +303,8 @@ pub fn compute(sets: Vec<AllocationSet>, q: &Query) -> Result<Vec<Report>> {
 /// `costetl allocation`.
 pub fn run(args: &AllocationArgs) -> Result<()> {
     let mut query = args.query()?;
-    let source = args.input.source()?;
-    let sets = source.load(args.window, &args.engine)?;
+    let source = args.input.source(&args.engine)?;
+    let sets = source.load(args.window)?;
     if source.is_metrics() {
         // The engine computed exactly this window; nothing to select.
         query.window = None;

@@ -8,16 +8,17 @@ use anyhow::{Context, Result};
 use clap::Args;
 use costetl_core::Window;
 use costetl_fixtures::RecordingSource;
-use costetl_prom::PromSource;
 
-use crate::input::{EngineArgs, compute_from};
+use crate::input::{compute_from, prom_source};
+use crate::settings::SettingsArgs;
 
 /// Flags of `costetl capture`.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// The Prometheus-compatible backend to record.
-    #[arg(long, value_name = "URL", env = "PROMETHEUS_SERVER_ENDPOINT")]
-    pub prometheus: String,
+    /// The Prometheus-compatible backend to record (default:
+    /// PROMETHEUS_SERVER_ENDPOINT, or the --config file's url).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
 
     /// The window to compute (OpenCost window syntax, UTC).
     #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
@@ -28,16 +29,16 @@ pub struct CaptureArgs {
     pub out: PathBuf,
 
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub engine: SettingsArgs,
 }
 
 /// `costetl capture`.
 pub fn run(args: &CaptureArgs) -> Result<()> {
-    let live = PromSource::new(&args.prometheus)
-        .with_context(|| format!("--prometheus {}", args.prometheus))?;
+    let settings = args.engine.settings(args.prometheus.as_deref())?;
+    let live = prom_source(&settings)?;
     let src = RecordingSource::new(live, &args.out)
         .with_context(|| format!("creating fixture directory {}", args.out.display()))?;
-    let c = compute_from(&src, Some(args.window), &args.engine)?;
+    let c = compute_from(&src, Some(args.window), &settings.engine)?;
     let allocations: usize = c.range.sets.iter().map(|s| s.len()).sum();
     crate::print(&format!(
         "captured {} queries ({} bytes, {} series, {} samples) for {} into {}: \

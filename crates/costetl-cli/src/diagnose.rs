@@ -10,22 +10,21 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use costetl_core::diagnose::{self, CheckOutcome, DiagnoseOptions, Status};
 use costetl_core::source::{MetricsSource, QueryKind};
 use costetl_fixtures::{FixtureSource, RecordingSource};
-use costetl_prom::PromSource;
 use serde_json::json;
 
-use crate::input::EngineArgs;
+use crate::input::prom_source;
+use crate::settings::{SettingsArgs, parse_positive};
 
 /// Flags of `costetl diagnose`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("backend").args(["prometheus", "fixtures"]).required(true)))]
 pub struct DiagnoseArgs {
-    /// The Prometheus-compatible backend to check (OpenCost's
-    /// PROMETHEUS_SERVER_ENDPOINT).
-    #[arg(long, value_name = "URL", env = "PROMETHEUS_SERVER_ENDPOINT")]
+    /// The Prometheus-compatible backend to check (default:
+    /// PROMETHEUS_SERVER_ENDPOINT, or the --config file's url).
+    #[arg(long, value_name = "URL", conflicts_with = "fixtures")]
     pub prometheus: Option<String>,
 
     /// Replay a directory written by `costetl diagnose --record` instead.
@@ -33,12 +32,7 @@ pub struct DiagnoseArgs {
     pub fixtures: Option<PathBuf>,
 
     /// Also write every answer into DIR, for `--fixtures DIR` later.
-    #[arg(
-        long,
-        value_name = "DIR",
-        requires = "prometheus",
-        conflicts_with = "fixtures"
-    )]
+    #[arg(long, value_name = "DIR", conflicts_with = "fixtures")]
     pub record: Option<PathBuf>,
 
     /// Evaluation time (RFC 3339 or Unix seconds). Default: now, or the
@@ -47,7 +41,7 @@ pub struct DiagnoseArgs {
     pub at: Option<DateTime<Utc>>,
 
     /// How far back a series counts as present (e.g. 30m, 1h, 2d).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_positive)]
     pub lookback: TimeDelta,
 
     /// A recording rule that must have series (repeatable), e.g.
@@ -60,7 +54,7 @@ pub struct DiagnoseArgs {
     pub format: Format,
 
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub engine: SettingsArgs,
 }
 
 /// `--format`.
@@ -83,27 +77,10 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{s:?}: expected RFC 3339 (2023-11-14T02:00:00Z) or Unix seconds"))
 }
 
-fn parse_duration(s: &str) -> Result<TimeDelta, String> {
-    let bad = || format!("{s:?}: expected <N>s, <N>m, <N>h or <N>d");
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "s" => TimeDelta::try_seconds(n),
-        "m" => TimeDelta::try_minutes(n),
-        "h" => TimeDelta::try_hours(n),
-        "d" => TimeDelta::try_days(n),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    if d <= TimeDelta::zero() {
-        return Err(format!("{s:?}: must be positive"));
-    }
-    Ok(d)
-}
-
 /// `costetl diagnose`.
 pub fn run(args: &DiagnoseArgs) -> Result<()> {
-    let cfg = args.engine.config();
+    let settings = args.engine.settings(args.prometheus.as_deref())?;
+    let cfg = &settings.engine;
     let mut opts = DiagnoseOptions {
         lookback: args.lookback,
         recording_rules: args.recording_rules.clone(),
@@ -116,8 +93,8 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcomes = match (&args.prometheus, &args.fixtures) {
-        (_, Some(dir)) => {
+    let outcomes = match &args.fixtures {
+        Some(dir) => {
             let src = FixtureSource::open(dir)
                 .with_context(|| format!("opening fixtures {}", dir.display()))?;
             if args.at.is_none() {
@@ -129,20 +106,19 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
                     })
                     .with_context(|| format!("{}: no instant query recorded", dir.display()))?;
             }
-            check(&rt, &src, &cfg, &opts)?
+            check(&rt, &src, cfg, &opts)?
         }
-        (Some(url), None) => {
-            let live = PromSource::new(url).with_context(|| format!("--prometheus {url}"))?;
+        None => {
+            let live = prom_source(&settings)?;
             match &args.record {
                 Some(dir) => {
                     let src = RecordingSource::new(live, dir)
                         .with_context(|| format!("creating fixture directory {}", dir.display()))?;
-                    check(&rt, &src, &cfg, &opts)?
+                    check(&rt, &src, cfg, &opts)?
                 }
-                None => check(&rt, &live, &cfg, &opts)?,
+                None => check(&rt, &live, cfg, &opts)?,
             }
         }
-        (None, None) => bail!("pass --prometheus URL or --fixtures DIR"),
     };
     let text = match args.format {
         Format::Text => text(&outcomes),
@@ -217,12 +193,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_times() {
-        assert_eq!(parse_duration("90m"), Ok(TimeDelta::minutes(90)));
-        assert_eq!(parse_duration("2d"), Ok(TimeDelta::days(2)));
-        assert!(parse_duration("0h").is_err());
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("h").is_err());
+    fn times() {
         let t = parse_time("2023-11-14T02:00:00Z").unwrap();
         assert_eq!(parse_time("1699927200"), Ok(t));
         assert!(parse_time("yesterday").is_err());

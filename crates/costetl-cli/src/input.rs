@@ -9,7 +9,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::TimeDelta;
 use clap::Args;
 use costetl_core::engine::{self, Computation};
 use costetl_core::json::{response_from_value, set_from_value};
@@ -20,9 +19,13 @@ use costetl_fixtures::FixtureSource;
 use costetl_prom::PromSource;
 use serde_json::Value;
 
-/// The data source: exactly one of these flags.
+use crate::UsageError;
+use crate::settings::{Settings, SettingsArgs};
+
+/// The data source: at most one of these flags. With none, the backend
+/// comes from `PROMETHEUS_SERVER_ENDPOINT` or the `--config` file.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 pub struct InputArgs {
     /// OpenCost allocation JSON: an /allocation response
     /// ({"code":200,"data":[set,...]}) or a single set ({name: allocation}).
@@ -30,8 +33,8 @@ pub struct InputArgs {
     pub input: Option<PathBuf>,
 
     /// A Prometheus-compatible backend to compute allocations from
-    /// (OpenCost's PROMETHEUS_SERVER_ENDPOINT).
-    #[arg(long, value_name = "URL", env = "PROMETHEUS_SERVER_ENDPOINT")]
+    /// (default: PROMETHEUS_SERVER_ENDPOINT, or the --config file's url).
+    #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
 
     /// A fixture directory written by `costetl capture`, replayed offline.
@@ -39,98 +42,29 @@ pub struct InputArgs {
     pub fixtures: Option<PathBuf>,
 }
 
-/// How the engine reads metrics (used with --prometheus and --fixtures).
-#[derive(Debug, Clone, Args)]
-pub struct EngineArgs {
-    /// Integration step (1m default; OpenCost uses 5m).
-    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_resolution)]
-    pub resolution: TimeDelta,
-
-    /// Label holding the cluster id.
-    #[arg(
-        long,
-        value_name = "LABEL",
-        default_value = "cluster_id",
-        env = "PROM_CLUSTER_ID_LABEL"
-    )]
-    pub cluster_label: String,
-
-    /// Cluster id for series without the cluster label.
-    #[arg(
-        long,
-        value_name = "ID",
-        default_value = "default-cluster",
-        env = "CLUSTER_ID"
-    )]
-    pub cluster_id: String,
-
-    /// Only compute the cluster named by --cluster-id.
-    #[arg(long, env = "CURRENT_CLUSTER_ID_FILTER_ENABLED")]
-    pub cluster_filter: bool,
-
-    /// Queries in flight at once.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 5,
-        env = "MAX_QUERY_CONCURRENCY"
-    )]
-    pub concurrency: usize,
-}
-
-fn parse_resolution(s: &str) -> Result<TimeDelta, String> {
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: expected <N>s, <N>m or <N>h"))?;
-    let d = match unit {
-        "s" => TimeDelta::seconds(n),
-        "m" => TimeDelta::minutes(n),
-        "h" => TimeDelta::hours(n),
-        _ => return Err(format!("{s:?}: expected <N>s, <N>m or <N>h")),
-    };
-    if d <= TimeDelta::zero() {
-        return Err(format!("{s:?}: must be positive"));
-    }
-    Ok(d)
-}
-
-impl EngineArgs {
-    /// The engine configuration these flags describe.
-    pub fn config(&self) -> EngineConfig {
-        EngineConfig {
-            cluster_label: self.cluster_label.clone(),
-            cluster_filter: self.cluster_filter.then(|| self.cluster_id.clone()),
-            default_cluster: self.cluster_id.clone(),
-            resolution: self.resolution,
-            concurrency: self.concurrency,
-            ..EngineConfig::default()
-        }
-    }
-}
-
 /// A resolved data source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Source {
     /// An OpenCost allocation JSON file.
     File(PathBuf),
     /// A live Prometheus-compatible backend.
-    Prometheus(String),
-    /// A captured fixture directory.
-    Fixtures(PathBuf),
+    Prometheus(Settings),
+    /// A captured fixture directory, replayed with these engine settings.
+    Fixtures(PathBuf, Settings),
 }
 
 impl InputArgs {
-    /// The source the flags name. The clap group guarantees exactly one.
-    pub fn source(&self) -> Result<Source> {
-        match (&self.input, &self.prometheus, &self.fixtures) {
-            (Some(path), _, _) => Ok(Source::File(path.clone())),
-            (_, Some(url), _) => Ok(Source::Prometheus(url.clone())),
-            (_, _, Some(dir)) => Ok(Source::Fixtures(dir.clone())),
-            _ => anyhow::bail!(
-                "no input given: pass --input FILE, --prometheus URL or --fixtures DIR"
-            ),
+    /// The source the flags name. Settings are only read for metrics
+    /// sources, so a stray environment variable cannot break `--input`.
+    pub fn source(&self, engine: &SettingsArgs) -> Result<Source> {
+        if let Some(path) = &self.input {
+            return Ok(Source::File(path.clone()));
         }
+        let settings = engine.settings(self.prometheus.as_deref())?;
+        if let Some(dir) = &self.fixtures {
+            return Ok(Source::Fixtures(dir.clone(), settings));
+        }
+        Ok(Source::Prometheus(settings))
     }
 }
 
@@ -142,17 +76,17 @@ impl Source {
 
     /// Every allocation set the source holds (files), or computes for
     /// `window` (metrics sources), in window order.
-    pub fn load(&self, window: Option<Window>, engine: &EngineArgs) -> Result<Vec<AllocationSet>> {
+    pub fn load(&self, window: Option<Window>) -> Result<Vec<AllocationSet>> {
         match self {
             Source::File(path) => load_file(path),
-            Source::Prometheus(url) => {
-                let src = PromSource::new(url).with_context(|| format!("--prometheus {url}"))?;
-                Ok(compute_from(&src, window, engine)?.range.sets)
+            Source::Prometheus(settings) => {
+                let src = prom_source(settings)?;
+                Ok(compute_from(&src, window, &settings.engine)?.range.sets)
             }
-            Source::Fixtures(dir) => {
+            Source::Fixtures(dir, settings) => {
                 let src = FixtureSource::open(dir)
                     .with_context(|| format!("opening fixtures {}", dir.display()))?;
-                Ok(compute_from(&src, window, engine)?.range.sets)
+                Ok(compute_from(&src, window, &settings.engine)?.range.sets)
             }
         }
     }
@@ -163,15 +97,31 @@ impl Source {
 pub fn compute_from<S: MetricsSource>(
     src: &S,
     window: Option<Window>,
-    engine: &EngineArgs,
+    engine: &EngineConfig,
 ) -> Result<Computation> {
     let window = window.context("--window is required with --prometheus and --fixtures")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(engine::allocations(src, window, &engine.config()))
+    rt.block_on(engine::allocations(src, window, engine))
         .with_context(|| format!("computing allocations for {window}"))
+}
+
+/// The backend `settings` describe; the error names its URL (without any
+/// password). No URL at all is a usage error.
+pub fn prom_source(settings: &Settings) -> Result<PromSource> {
+    if settings.prometheus.url.trim().is_empty() {
+        return Err(UsageError(
+            "no backend given: pass --prometheus URL, set PROMETHEUS_SERVER_ENDPOINT, \
+             or set url under [prometheus] in the --config file \
+             (allocation also reads --input FILE or --fixtures DIR)"
+                .into(),
+        )
+        .into());
+    }
+    PromSource::from_config(&settings.prometheus)
+        .with_context(|| format!("backend {}", settings.prometheus.redacted_url()))
 }
 
 fn load_file(path: &Path) -> Result<Vec<AllocationSet>> {

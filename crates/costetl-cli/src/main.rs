@@ -15,7 +15,11 @@
 //!
 //! Exit codes: 0 on success, 1 on a runtime error (unreadable input, …),
 //! 2 on a usage error (unknown flag, or a flag value that does not parse:
-//! window, aggregation, filter, …; clap reports those).
+//! window, aggregation, filter, …; clap reports those; or no backend
+//! named by flag, environment or config file).
+//!
+//! The backend and engine settings come in layers (`settings`): the
+//! `--config` TOML file, then OpenCost's environment variables, then flags.
 //!
 //! All the cost logic lives in `costetl-core`; this crate only parses
 //! flags, does the IO and formats output.
@@ -26,7 +30,9 @@ mod diagnose;
 mod input;
 mod mock;
 mod render;
+mod settings;
 
+use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -68,12 +74,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `costetl … | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// A mistake in how costetl was called that clap cannot see, because the
+/// answer may come from the environment or the config file (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()

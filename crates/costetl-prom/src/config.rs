@@ -105,18 +105,24 @@ impl Default for PromConfig {
     }
 }
 
-impl fmt::Debug for PromConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A URL may carry `user:password@`.
-        let url = match prometheus_http_query::reqwest::Url::parse(self.url.trim()) {
+impl PromConfig {
+    /// `url` with any password in it (`user:password@`) replaced by `***`,
+    /// for messages and logs.
+    pub fn redacted_url(&self) -> String {
+        match prometheus_http_query::reqwest::Url::parse(self.url.trim()) {
             Ok(mut u) if u.password().is_some() => {
                 let _ = u.set_password(Some("***"));
                 u.to_string()
             }
             _ => self.url.clone(),
-        };
+        }
+    }
+}
+
+impl fmt::Debug for PromConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PromConfig")
-            .field("url", &url)
+            .field("url", &self.redacted_url())
             .field("auth", &self.auth)
             .field("headers", &self.headers)
             .field("params", &self.params)
