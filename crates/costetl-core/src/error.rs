@@ -76,6 +76,74 @@ pub enum Error {
         /// What was wrong, including the JSON path where known.
         reason: String,
     },
+    /// A store resolution string is not one we know.
+    #[error("unknown ETL resolution {input:?}: expected 1h, 1d, hourly or daily")]
+    InvalidResolution {
+        /// The text that was given.
+        input: String,
+    },
+    /// A cluster id cannot be part of an ETL file's path.
+    #[error("cluster id {cluster:?} cannot be used in an ETL path: {reason}")]
+    InvalidClusterId {
+        /// The id that was given.
+        cluster: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// Bytes that should be an ETL file are not a readable Parquet file
+    /// (empty, truncated, corrupt).
+    #[error("not a readable ETL Parquet file: {reason}")]
+    EtlNotParquet {
+        /// What the Parquet reader said.
+        reason: String,
+    },
+    /// An ETL file's footer metadata (`costetl.meta`,
+    /// `costetl.schema_version`) is missing or cannot be parsed.
+    #[error("ETL file metadata: {reason}")]
+    EtlMeta {
+        /// Which key, and what was wrong with it.
+        reason: String,
+    },
+    /// An ETL file was written by a newer costetl, with a schema version
+    /// this one does not know.
+    #[error(
+        "ETL file has schema version {found}, written by a newer costetl \
+         (this one reads versions 1 to {supported})"
+    )]
+    EtlNewerSchema {
+        /// The file's schema version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// A column that the file's schema version requires is missing or has
+    /// another type.
+    #[error("ETL file column {column:?}: {reason}")]
+    EtlColumn {
+        /// The column's name.
+        column: String,
+        /// Missing, or the type found and the type expected.
+        reason: String,
+    },
+    /// An ETL file's rows cannot be read back as allocations, or contradict
+    /// the file's metadata.
+    #[error("ETL file rows: {reason}")]
+    EtlRows {
+        /// Which row or allocation, and what was wrong.
+        reason: String,
+    },
+    /// An ETL file's content does not match the checksum in its footer.
+    #[error("ETL file is corrupt: {reason}")]
+    EtlChecksum {
+        /// The lengths or hashes that disagree.
+        reason: String,
+    },
+    /// A set and its metadata cannot be written as an ETL file.
+    #[error("cannot encode ETL file: {reason}")]
+    EtlEncode {
+        /// What did not fit.
+        reason: String,
+    },
 }
 
 /// Backend messages that mean "ask for less": Prometheus' sample limit,

@@ -15,6 +15,8 @@
 //!   aggregation, idle and shared-cost distribution, filters.
 //! - [`Filter`]: OpenCost's v2 filter language.
 //! - [`json`]: OpenCost's allocation API JSON, both ways.
+//! - [`etl`]: the versioned ETL file (Parquet bytes in, bytes out), its
+//!   store keys and the rule for when a new file may replace a stored one.
 
 pub mod aggregate;
 pub mod allocation;
@@ -22,6 +24,7 @@ mod attribution;
 pub mod diagnose;
 pub mod engine;
 pub mod error;
+pub mod etl;
 pub mod filter;
 pub mod json;
 pub mod plan;

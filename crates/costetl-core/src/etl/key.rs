@@ -1,0 +1,427 @@
+//! Where ETL files live: the store [`Resolution`] of a set, UTC-aligned
+//! windows of it, and [`EtlKey`], the (cluster, resolution, window) triple
+//! that names one file and maps to and from its object-store path.
+//!
+//! The layout follows Kubecost's federated bucket in spirit
+//! (`federated/<cluster>/etl/bingen/allocations/<res>/<start>-<end>`), with
+//! `parquet` for the format segment and a `.parquet` extension so that tools
+//! globbing `**/*.parquet` find the files and never pick up foreign ones.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::window::Window;
+
+/// The prefix under which every cluster's ETL files live.
+pub const FEDERATED_ROOT: &str = "federated/";
+
+/// Path segments between the cluster and the resolution.
+const PIPELINE: &str = "etl/parquet/allocations";
+/// File extension of ETL files.
+const EXTENSION: &str = ".parquet";
+/// Longest cluster id accepted: a DNS name, the longest id Kubernetes
+/// tooling produces, and well under object stores' 1024-byte key limit.
+const MAX_CLUSTER_BYTES: usize = 253;
+
+/// Store resolution of a set: one file per UTC-aligned hour or day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Resolution {
+    /// One file per clock hour (UTC).
+    #[serde(rename = "1h", alias = "hourly")]
+    Hourly,
+    /// One file per UTC day, midnight to midnight.
+    #[serde(rename = "1d", alias = "daily")]
+    Daily,
+}
+
+impl Resolution {
+    /// `"1h"` or `"1d"`: the path segment and the meta's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "1h",
+            Self::Daily => "1d",
+        }
+    }
+
+    /// The length of one window.
+    pub fn duration(self) -> TimeDelta {
+        match self {
+            Self::Hourly => TimeDelta::hours(1),
+            Self::Daily => TimeDelta::days(1),
+        }
+    }
+
+    /// Whether `t` is a boundary of this resolution: a whole multiple of
+    /// its length since the Unix epoch, so every day starts at UTC midnight.
+    fn is_boundary(self, t: DateTime<Utc>) -> bool {
+        t.timestamp_subsec_nanos() == 0
+            && t.timestamp().rem_euclid(self.duration().num_seconds()) == 0
+    }
+
+    /// The aligned windows of this resolution that lie inside `range`, in
+    /// order; none for an empty range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidWindow`] when `range`'s ends are not aligned to this
+    /// resolution (a daily range must run from UTC midnight to UTC
+    /// midnight).
+    pub fn windows(self, range: Window) -> Result<Vec<Window>> {
+        for (side, t) in [("start", range.start()), ("end", range.end())] {
+            if !self.is_boundary(t) {
+                return Err(Error::InvalidWindow {
+                    input: range.to_string(),
+                    reason: format!("{side} is not aligned to {self} (UTC)"),
+                });
+            }
+        }
+        Ok(range.split(self.duration()))
+    }
+
+    /// Whether `w` is exactly one aligned window of this resolution.
+    pub fn is_aligned(self, w: Window) -> bool {
+        self.is_boundary(w.start()) && w.duration() == self.duration()
+    }
+}
+
+impl fmt::Display for Resolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Resolution {
+    type Err = Error;
+
+    /// `1h`/`hourly` or `1d`/`daily`, as `ETL` settings spell them.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "1h" | "hourly" => Ok(Self::Hourly),
+            "1d" | "daily" => Ok(Self::Daily),
+            other => Err(Error::InvalidResolution {
+                input: other.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Where a file lives and what it holds.
+///
+/// Construct with [`EtlKey::new`] (or [`EtlKey::parse`]), which check that
+/// the cluster id is safe in a path and the window aligned; the fields are
+/// public for reading and matching.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EtlKey {
+    /// Cluster id, one path segment.
+    pub cluster: String,
+    /// Hourly or daily.
+    pub resolution: Resolution,
+    /// Exactly one aligned window of `resolution`.
+    pub window: Window,
+}
+
+impl EtlKey {
+    /// A key for `cluster`'s `window` at `resolution`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClusterId`] when the cluster id is not path-safe:
+    /// empty, containing `/`, `\` or a control character, `.` or `..`, or
+    /// longer than 253 bytes. [`Error::InvalidWindow`] when `window` is not
+    /// one aligned window of `resolution`, or starts before 1970 (paths
+    /// carry unsigned Unix seconds).
+    pub fn new(cluster: impl Into<String>, resolution: Resolution, window: Window) -> Result<Self> {
+        let cluster = cluster.into();
+        check_cluster(&cluster)?;
+        if !resolution.is_aligned(window) {
+            return Err(Error::InvalidWindow {
+                input: window.to_string(),
+                reason: format!("not one aligned {resolution} window (UTC)"),
+            });
+        }
+        if window.start().timestamp() < 0 {
+            return Err(Error::InvalidWindow {
+                input: window.to_string(),
+                reason: "ETL keys start at or after 1970-01-01T00:00:00Z".to_owned(),
+            });
+        }
+        Ok(Self {
+            cluster,
+            resolution,
+            window,
+        })
+    }
+
+    /// `federated/<cluster>/etl/parquet/allocations/<1d|1h>/<startUnix>-<endUnix>.parquet`.
+    pub fn path(&self) -> String {
+        format!(
+            "{}{}-{}{EXTENSION}",
+            cluster_prefix(&self.cluster, self.resolution),
+            self.window.start().timestamp(),
+            self.window.end().timestamp()
+        )
+    }
+
+    /// The inverse of [`Self::path`]; `None` for any other path, including
+    /// non-canonical spellings (leading zeros, `hourly`), so that listings
+    /// skip foreign files and `parse(p).path() == p` always holds.
+    pub fn parse(path: &str) -> Option<Self> {
+        let rest = path.strip_prefix(FEDERATED_ROOT)?;
+        let (cluster, rest) = rest.split_once('/')?;
+        let rest = rest.strip_prefix(PIPELINE)?.strip_prefix('/')?;
+        let (res, file) = rest.split_once('/')?;
+        let resolution = match res {
+            "1h" => Resolution::Hourly,
+            "1d" => Resolution::Daily,
+            _ => return None,
+        };
+        let (start, end) = file.strip_suffix(EXTENSION)?.split_once('-')?;
+        let start = DateTime::from_timestamp(unix_seconds(start)?, 0)?;
+        let end = DateTime::from_timestamp(unix_seconds(end)?, 0)?;
+        let window = Window::new(start, end).ok()?;
+        Self::new(cluster, resolution, window).ok()
+    }
+}
+
+impl fmt::Display for EtlKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.cluster, self.resolution, self.window)
+    }
+}
+
+/// `federated/<cluster>/etl/parquet/allocations/<res>/`: the listing prefix
+/// of one cluster's files at one resolution.
+pub fn cluster_prefix(cluster: &str, resolution: Resolution) -> String {
+    format!("{FEDERATED_ROOT}{cluster}/{PIPELINE}/{resolution}/")
+}
+
+/// Canonical unsigned decimal seconds: digits only, no leading zero (so one
+/// window has one path).
+fn unix_seconds(s: &str) -> Option<i64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+fn check_cluster(cluster: &str) -> Result<()> {
+    let reason = if cluster.is_empty() {
+        "it is empty".to_owned()
+    } else if cluster == "." || cluster == ".." {
+        "it is a relative path segment".to_owned()
+    } else if let Some(c) = cluster.chars().find(|c| matches!(c, '/' | '\\')) {
+        format!("it contains the path separator {c:?}")
+    } else if let Some(c) = cluster.chars().find(|c| c.is_control()) {
+        format!("it contains the control character {c:?}")
+    } else if cluster.len() > MAX_CLUSTER_BYTES {
+        format!(
+            "it is {} bytes long; at most {MAX_CLUSTER_BYTES} are allowed",
+            cluster.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidClusterId {
+        cluster: cluster.to_owned(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn w(a: &str, b: &str) -> Window {
+        Window::new(t(a), t(b)).unwrap()
+    }
+
+    fn day() -> Window {
+        w("2023-11-15T00:00:00Z", "2023-11-16T00:00:00Z")
+    }
+
+    #[test]
+    fn resolution_strings() {
+        for (s, r) in [
+            ("1h", Resolution::Hourly),
+            ("hourly", Resolution::Hourly),
+            ("1d", Resolution::Daily),
+            (" daily ", Resolution::Daily),
+        ] {
+            assert_eq!(s.parse::<Resolution>().unwrap(), r, "{s}");
+        }
+        assert_eq!(Resolution::Hourly.as_str(), "1h");
+        assert_eq!(Resolution::Daily.to_string(), "1d");
+        let e = "1w".parse::<Resolution>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown ETL resolution \"1w\": expected 1h, 1d, hourly or daily"
+        );
+        // The meta's JSON spelling is the path's, and the long names read.
+        assert_eq!(serde_json::to_string(&Resolution::Daily).unwrap(), "\"1d\"");
+        let r: Resolution = serde_json::from_str("\"hourly\"").unwrap();
+        assert_eq!(r, Resolution::Hourly);
+    }
+
+    #[test]
+    fn windows_of_an_aligned_range() {
+        let range = w("2023-11-15T00:00:00Z", "2023-11-18T00:00:00Z");
+        let days = Resolution::Daily.windows(range).unwrap();
+        assert_eq!(
+            days,
+            vec![
+                w("2023-11-15T00:00:00Z", "2023-11-16T00:00:00Z"),
+                w("2023-11-16T00:00:00Z", "2023-11-17T00:00:00Z"),
+                w("2023-11-17T00:00:00Z", "2023-11-18T00:00:00Z"),
+            ]
+        );
+        assert!(days.iter().all(|d| Resolution::Daily.is_aligned(*d)));
+        let hours = Resolution::Hourly.windows(range).unwrap();
+        assert_eq!(hours.len(), 72);
+        assert_eq!(hours[1], w("2023-11-15T01:00:00Z", "2023-11-15T02:00:00Z"));
+        assert!(hours.iter().all(|h| Resolution::Hourly.is_aligned(*h)));
+        let empty = w("2023-11-15T00:00:00Z", "2023-11-15T00:00:00Z");
+        assert_eq!(Resolution::Daily.windows(empty).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn windows_reject_unaligned_ends() {
+        let late_start = w("2023-11-15T01:00:00Z", "2023-11-17T00:00:00Z");
+        let e = Resolution::Daily.windows(late_start).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidWindow { reason, .. } if reason == "start is not aligned to 1d (UTC)"),
+            "{e}"
+        );
+        let odd_end = w("2023-11-15T00:00:00Z", "2023-11-15T10:30:00Z");
+        let e = Resolution::Hourly.windows(odd_end).unwrap_err();
+        assert!(e.to_string().contains("end is not aligned to 1h"), "{e}");
+        // Sub-second offsets are not aligned either.
+        let nanos = Window::new(
+            t("2023-11-15T00:00:00Z") + TimeDelta::nanoseconds(1),
+            t("2023-11-15T01:00:00Z"),
+        )
+        .unwrap();
+        assert!(Resolution::Hourly.windows(nanos).is_err());
+    }
+
+    #[test]
+    fn is_aligned_needs_one_whole_window() {
+        assert!(Resolution::Daily.is_aligned(day()));
+        assert!(!Resolution::Hourly.is_aligned(day()));
+        assert!(!Resolution::Daily.is_aligned(w("2023-11-15T00:00:00Z", "2023-11-17T00:00:00Z")));
+        assert!(!Resolution::Daily.is_aligned(w("2023-11-15T01:00:00Z", "2023-11-16T01:00:00Z")));
+        // Before the epoch, alignment still counts from the epoch.
+        assert!(Resolution::Daily.is_aligned(w("1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn key_path_and_parse_round_trip() {
+        let k = EtlKey::new("cluster-one", Resolution::Daily, day()).unwrap();
+        let p = k.path();
+        assert_eq!(
+            p,
+            "federated/cluster-one/etl/parquet/allocations/1d/1700006400-1700092800.parquet"
+        );
+        assert!(p.starts_with(&cluster_prefix("cluster-one", Resolution::Daily)));
+        assert!(p.starts_with(FEDERATED_ROOT));
+        assert_eq!(EtlKey::parse(&p), Some(k));
+
+        let hour = w("1970-01-01T00:00:00Z", "1970-01-01T01:00:00Z");
+        // Colons (as in cluster ARNs) are path-safe; the ARN's '/' is not.
+        let k = EtlKey::new(
+            "arn:aws:eks:eu-west-1:1:cluster_x",
+            Resolution::Hourly,
+            hour,
+        )
+        .unwrap();
+        assert_eq!(
+            k.path(),
+            "federated/arn:aws:eks:eu-west-1:1:cluster_x/etl/parquet/allocations/1h/0-3600.parquet"
+        );
+        assert_eq!(EtlKey::parse(&k.path()), Some(k));
+    }
+
+    #[test]
+    fn parse_rejects_foreign_and_non_canonical_paths() {
+        let good = "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet";
+        assert!(EtlKey::parse(good).is_some());
+        for bad in [
+            "",
+            "federated/",
+            // Kubecost's own bingen files and other pipelines.
+            "federated/c/etl/bingen/allocations/1d/1700006400-1700092800",
+            "federated/c/etl/parquet/assets/1d/1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1w/1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/daily/1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.json",
+            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet.tmp",
+            "federated/c/etl/parquet/allocations/1d/01700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1d/+1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1d/-86400-0.parquet",
+            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800-1.parquet",
+            "federated/c/etl/parquet/allocations/1d/x/1700006400-1700092800.parquet",
+            // Unaligned or wrong-length windows.
+            "federated/c/etl/parquet/allocations/1d/1700006401-1700092801.parquet",
+            "federated/c/etl/parquet/allocations/1h/1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1d/1700092800-1700006400.parquet",
+            "federated/c/etl/parquet/allocations/1d/99999999999999999999-1.parquet",
+            // Unsafe cluster segments.
+            "federated//etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "federated/../etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "federated/./etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "federated/a\tb/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "combined/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+        ] {
+            assert_eq!(EtlKey::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn new_rejects_unsafe_cluster_ids() {
+        let long = "x".repeat(254);
+        for (cluster, reason) in [
+            ("", "it is empty"),
+            (".", "it is a relative path segment"),
+            ("..", "it is a relative path segment"),
+            ("a/b", "it contains the path separator '/'"),
+            ("a\\b", "it contains the path separator '\\\\'"),
+            ("a\nb", "it contains the control character '\\n'"),
+            ("a\u{7f}", "it contains the control character '\\u{7f}'"),
+            (&long, "it is 254 bytes long; at most 253 are allowed"),
+        ] {
+            let e = EtlKey::new(cluster, Resolution::Daily, day()).unwrap_err();
+            assert_eq!(
+                e,
+                Error::InvalidClusterId {
+                    cluster: cluster.to_owned(),
+                    reason: reason.to_owned()
+                },
+                "{cluster:?}"
+            );
+        }
+        // The limit is inclusive, and dots inside a name are fine.
+        assert!(EtlKey::new("x".repeat(253), Resolution::Daily, day()).is_ok());
+        assert!(EtlKey::new("...", Resolution::Daily, day()).is_ok());
+        assert!(EtlKey::new("prod.eu-1", Resolution::Daily, day()).is_ok());
+    }
+
+    #[test]
+    fn new_rejects_unaligned_windows() {
+        let e = EtlKey::new("c", Resolution::Hourly, day()).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidWindow { reason, .. } if reason == "not one aligned 1h window (UTC)"),
+            "{e}"
+        );
+        let shifted = w("2023-11-15T06:00:00Z", "2023-11-16T06:00:00Z");
+        assert!(EtlKey::new("c", Resolution::Daily, shifted).is_err());
+        let before_epoch = w("1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z");
+        let e = EtlKey::new("c", Resolution::Daily, before_epoch).unwrap_err();
+        assert!(e.to_string().contains("after 1970"), "{e}");
+    }
+}

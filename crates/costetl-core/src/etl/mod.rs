@@ -1,0 +1,45 @@
+//! The ETL file format, sans IO: one Parquet file per (cluster, resolution,
+//! UTC-aligned window) holding an [`AllocationSet`](crate::AllocationSet),
+//! bytes in and bytes out. The store that puts the bytes on disk or in a
+//! bucket lives in another crate; this module decides what the bytes are,
+//! where they go ([`EtlKey::path`]) and whether a new file may replace a
+//! stored one ([`decide`]).
+//!
+//! - [`key`]: [`Resolution`], [`EtlKey`] and the path layout
+//!   `federated/<cluster>/etl/parquet/allocations/<1h|1d>/<start>-<end>.parquet`.
+//! - [`meta`]: [`EtlMeta`], the JSON in the Parquet footer that describes a
+//!   file (window, completeness, counts, totals, warnings, errors).
+//! - [`row`]: [`AllocationRowV1`], the versioned row type, separate from
+//!   the model so the model can change without breaking files.
+//! - [`schema`]: the Arrow schema of each row version.
+//! - [`encode`], [`decode`], [`decode_meta`]: the codec, with a content
+//!   checksum in the footer (the Parquet pages carry none).
+//! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with worse.
+//!
+//! # Versioning
+//!
+//! A file's footer carries `costetl.schema_version`. Adding a column or
+//! changing a type means a new row type (`AllocationRowV2`) and a bump of
+//! [`SCHEMA_VERSION`]; readers accept every version up to their own and
+//! refuse newer ones with [`Error::EtlNewerSchema`](crate::Error::EtlNewerSchema).
+//! Version 1 must decode forever: `fixtures/etl/allocations-v1.parquet` is
+//! decoded by a test, and the golden schema text pins the columns. See
+//! `docs/etl.md`.
+
+mod checksum;
+mod codec;
+pub mod key;
+pub mod meta;
+mod overwrite;
+pub mod row;
+pub mod schema;
+
+pub use codec::{decode, decode_meta, encode};
+pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
+pub use meta::EtlMeta;
+pub use overwrite::{Decision, OverwritePolicy, decide};
+pub use row::{AllocationRowV1, LbRowV1, PvRowV1};
+pub use schema::{schema_text, schema_v1};
+
+/// The row schema version this build writes, and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
