@@ -10,6 +10,8 @@
 //!   so data of any age (within a 100-year retention) is queryable.
 //! - [`VmServer`]: single-node VictoriaMetrics. The text is imported through
 //!   `/api/v1/import/prometheus` after the server starts.
+//! - [`S3Server`]: an S3-compatible object store (moto's server) with one
+//!   bucket, for the ETL store.
 //!
 //! Both only return once every sample of the input is visible to queries,
 //! and both stop their process and delete their temporary directory on drop
@@ -63,6 +65,7 @@ mod http;
 mod openmetrics;
 mod process;
 mod prometheus;
+mod s3;
 mod server;
 mod tls;
 mod victoria;
@@ -75,6 +78,7 @@ use std::time::Duration;
 pub use error::TestkitError;
 pub use http::encode_component;
 pub use prometheus::PromServer;
+pub use s3::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
 pub use server::Server;
 pub use tls::{PkiFiles, TestPki, WebConfig};
 pub use victoria::VmServer;

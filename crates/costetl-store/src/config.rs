@@ -1,0 +1,91 @@
+//! [`StoreConfig`]: where the ETL store is and how to reach it, as one serde
+//! type (the CLI reads it from the `[store]` section of its TOML file).
+//!
+//! S3 settings not given here come from the standard AWS environment
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA, the ECS and EC2
+//! metadata endpoints) through object_store's own credential chain.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the store is.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `file:///var/db/costetl`, a plain directory path (created if
+    /// missing), or `s3://bucket[/prefix]`.
+    pub url: String,
+    /// Settings for `s3://` URLs.
+    pub s3: S3Config,
+}
+
+/// How to reach an S3 or S3-compatible bucket.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint of an S3-compatible server (`http://127.0.0.1:9000`,
+    /// `https://gateway.storjshare.io`); none for AWS. Implies path-style
+    /// requests unless `virtual_hosted_style`.
+    pub endpoint: Option<String>,
+    /// Bucket region (default `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// Static credentials; none: the AWS environment and metadata chain.
+    pub access_key_id: Option<String>,
+    /// Secret of `access_key_id` (hidden in `Debug`).
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials (hidden in `Debug`).
+    pub session_token: Option<String>,
+    /// Allow `http://` endpoints (a loopback test server, a cluster-local
+    /// gateway).
+    pub allow_http: bool,
+    /// `https://bucket.endpoint/…` instead of `https://endpoint/bucket/…`.
+    pub virtual_hosted_style: bool,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url)
+            .field("s3", &self.s3)
+            .finish()
+    }
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &hidden(&self.secret_access_key))
+            .field("session_token", &hidden(&self.session_token))
+            .field("allow_http", &self.allow_http)
+            .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secrets() {
+        let cfg = StoreConfig {
+            url: "s3://bucket/etl".into(),
+            s3: S3Config {
+                access_key_id: Some("AKIDEXAMPLE".into()),
+                secret_access_key: Some("wJalrXUtnFEMI".into()),
+                session_token: Some("FwoGZXIvYXdz".into()),
+                ..S3Config::default()
+            },
+        };
+        let text = format!("{cfg:?}");
+        assert!(text.contains("AKIDEXAMPLE"), "{text}");
+        assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
+        assert!(!text.contains("FwoGZXIvYXdz"), "{text}");
+    }
+}

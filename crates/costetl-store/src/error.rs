@@ -1,0 +1,43 @@
+//! [`StoreError`]: everything the store can fail with, naming the object.
+
+/// What went wrong, and with which object or setting.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store's configuration cannot be used.
+    #[error("ETL store configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+    /// The object store failed (network, permissions, disk).
+    #[error("ETL store: {op} {path}: {source}")]
+    ObjectStore {
+        /// What was being done: `get`, `put`, `list`.
+        op: &'static str,
+        /// The object or prefix.
+        path: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A file could not be encoded or decoded.
+    #[error("ETL file {path}: {source}")]
+    Format {
+        /// The object.
+        path: String,
+        /// The core's error, naming what is wrong in the file.
+        #[source]
+        source: costetl_core::Error,
+    },
+    /// Another writer changed the file between our read and our write; the
+    /// stored file is whatever that writer wrote. Building again decides
+    /// afresh against it.
+    #[error(
+        "ETL file {path} was changed by another writer while this one was deciding; \
+         nothing was overwritten: build again to compare with the new file"
+    )]
+    Conflict {
+        /// The object.
+        path: String,
+    },
+}

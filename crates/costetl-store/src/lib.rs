@@ -1,0 +1,37 @@
+//! costetl-store: the ETL store. Allocation sets are kept as one Parquet
+//! file per cluster and UTC-aligned hour or day, in a local directory or an
+//! S3-compatible bucket, in Kubecost's federated layout
+//! (`federated/<cluster>/etl/parquet/allocations/1d/<start>-<end>.parquet`),
+//! so every cluster of a fleet writes its own files into one shared bucket
+//! and any reader (costetl, DuckDB, Athena, Spark) sees the whole fleet.
+//!
+//! The file format, the keys and the rule for when a new build may replace a
+//! stored file are pure and live in [`costetl_core::etl`]; this crate is the
+//! IO around them:
+//!
+//! - [`StoreConfig`] and [`EtlStore::open`]: where the store is
+//!   (`file:///…`, a directory, `s3://bucket/prefix`) and how to reach it.
+//! - [`EtlStore::put`]: encode, read what is stored, apply the
+//!   [`OverwritePolicy`](costetl_core::etl::OverwritePolicy) (an empty or
+//!   partial rebuild never replaces good data), then write with a
+//!   conditional put so two writers cannot silently overwrite each other.
+//!   Local writes go to a staging file renamed into place, S3 PUTs are
+//!   atomic: a reader never sees half a file.
+//! - [`EtlStore::get`], [`EtlStore::list`], [`EtlStore::clusters`],
+//!   [`EtlStore::load`]: read one file, a cluster's files, the clusters, or
+//!   a federated range (one merged set per window across clusters, with the
+//!   files that are missing named).
+//!
+//! All methods are `async` on [`object_store`], which needs a Tokio runtime;
+//! the caller owns it (the core picks none).
+
+mod config;
+mod error;
+mod store;
+
+pub use config::{S3Config, StoreConfig};
+pub use error::StoreError;
+pub use store::{EtlStore, Loaded, PutOutcome};
+
+/// Result with [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

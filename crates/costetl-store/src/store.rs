@@ -1,0 +1,416 @@
+//! [`EtlStore`]: the ETL files of a fleet in one object store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use costetl_core::etl::{
+    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, OverwritePolicy, Resolution,
+};
+use costetl_core::{AllocationSet, AllocationSetRange, Window};
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use crate::Result;
+use crate::config::StoreConfig;
+use crate::error::StoreError;
+
+/// How many files are read at once by [`EtlStore::load`].
+const READ_CONCURRENCY: usize = 16;
+
+/// The ETL files of one or many clusters, in a directory or a bucket.
+#[derive(Clone, Debug)]
+pub struct EtlStore {
+    store: Arc<dyn ObjectStore>,
+    /// Prefix inside the store (`s3://bucket/<root>`), possibly empty.
+    root: Path,
+    /// `file:///…` or `s3://…`, for messages.
+    description: String,
+}
+
+/// What [`EtlStore::put`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutOutcome {
+    /// The file.
+    pub key: EtlKey,
+    /// Written (and why), or kept (and why the new build was refused).
+    pub decision: Decision,
+    /// Size of the encoded file, written or not.
+    pub bytes: usize,
+}
+
+/// A federated range read by [`EtlStore::load`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    /// One set per window of the range, holding every cluster's
+    /// allocations for it (empty where no cluster has a file).
+    pub range: AllocationSetRange,
+    /// The metadata of every file read, in key order.
+    pub metas: Vec<EtlMeta>,
+    /// The files of the clusters read that are not in the store: gaps to
+    /// build or repair.
+    pub missing: Vec<EtlKey>,
+}
+
+impl EtlStore {
+    /// Opens the store `cfg` names. A local directory is created if
+    /// missing; nothing is read or written in a bucket until used.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Config`] for an unusable URL or setting.
+    pub fn open(cfg: &StoreConfig) -> Result<Self> {
+        let text = cfg.url.trim();
+        let config = |message: String| StoreError::Config { message };
+        if text.is_empty() {
+            return Err(config(
+                "no store URL (file:///dir, a directory or s3://bucket/prefix)".into(),
+            ));
+        }
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(config(format!("{text}: no bucket name")));
+            }
+            // reqwest is built without a rustls provider of its own (the
+            // adapter picks ring explicitly); S3 over https needs one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let s3 = &cfg.s3;
+            let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(endpoint) = &s3.endpoint {
+                b = b
+                    .with_endpoint(endpoint)
+                    .with_virtual_hosted_style_request(s3.virtual_hosted_style);
+            }
+            if let Some(region) = &s3.region {
+                b = b.with_region(region);
+            }
+            if let Some(id) = &s3.access_key_id {
+                b = b.with_access_key_id(id);
+            }
+            if let Some(secret) = &s3.secret_access_key {
+                b = b.with_secret_access_key(secret);
+            }
+            if let Some(token) = &s3.session_token {
+                b = b.with_token(token);
+            }
+            if s3.allow_http {
+                b = b.with_allow_http(true);
+            }
+            let store = b.build().map_err(|e| config(format!("{text}: {e}")))?;
+            let root = Path::parse(prefix).map_err(|e| config(format!("{text}: {e}")))?;
+            return Ok(Self {
+                store: Arc::new(store),
+                root,
+                description: text.to_owned(),
+            });
+        }
+        let dir = match text.strip_prefix("file://") {
+            Some(path) => std::path::PathBuf::from(path),
+            None if text.contains("://") => {
+                return Err(config(format!(
+                    "{text}: unsupported scheme (use file:// or s3://, or a directory path)"
+                )));
+            }
+            None => std::path::PathBuf::from(text),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| config(format!("creating {}: {e}", dir.display())))?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| config(format!("{}: {e}", dir.display())))?;
+        Ok(Self {
+            store: Arc::new(store),
+            root: Path::default(),
+            description: format!("file://{}", dir.display()),
+        })
+    }
+
+    /// A store over any [`ObjectStore`] (GCS, Azure, in-memory, a wrapped
+    /// one), with the files under `root`.
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, root: Path, description: &str) -> Self {
+        Self {
+            store,
+            root,
+            description: description.to_owned(),
+        }
+    }
+
+    /// Where the store is, for messages.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn path(&self, relative: &str) -> Path {
+        let mut p = self.root.clone();
+        for part in relative.split('/').filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// `location` relative to the root, as the core's keys spell paths.
+    fn relative(&self, location: &Path) -> Option<String> {
+        let parts: Vec<_> = location.prefix_match(&self.root)?.collect();
+        Some(
+            parts
+                .iter()
+                .map(|p| p.as_ref())
+                .collect::<Vec<&str>>()
+                .join("/"),
+        )
+    }
+
+    /// Writes `set` as the file `meta` describes, unless `policy` says the
+    /// stored file is better (see [`etl::decide`]). The write is atomic and
+    /// conditional on the stored file being the one compared against.
+    ///
+    /// # Errors
+    ///
+    /// - [`StoreError::Format`] if the set cannot be encoded (window or
+    ///   cluster not matching `meta`, …);
+    /// - [`StoreError::Conflict`] if another writer changed the file
+    ///   meanwhile;
+    /// - [`StoreError::ObjectStore`] for IO failures.
+    pub async fn put(
+        &self,
+        set: &AllocationSet,
+        meta: &EtlMeta,
+        policy: &OverwritePolicy,
+    ) -> Result<PutOutcome> {
+        let key = meta.key().map_err(|source| StoreError::Format {
+            path: format!("{}/{}", self.description, meta.cluster),
+            source,
+        })?;
+        let location = self.path(&key.path());
+        let bytes = etl::encode(set, meta).map_err(|source| StoreError::Format {
+            path: location.to_string(),
+            source,
+        })?;
+        let (existing, version) = match self.store.get(&location).await {
+            Ok(got) => {
+                let version = UpdateVersion {
+                    e_tag: got.meta.e_tag.clone(),
+                    version: got.meta.version.clone(),
+                };
+                let data = got
+                    .bytes()
+                    .await
+                    .map_err(|source| self.io("get", &location, source))?;
+                (
+                    Some(etl::decode_meta(&data).map_err(|e| e.to_string())),
+                    Some(version),
+                )
+            }
+            Err(object_store::Error::NotFound { .. }) => (None, None),
+            Err(source) => return Err(self.io("get", &location, source)),
+        };
+        let stored = existing
+            .as_ref()
+            .map(|r| r.as_ref().map_err(String::as_str));
+        let decision = etl::decide(stored, meta, policy);
+        let size = bytes.len();
+        if let Decision::Write { .. } = decision {
+            let mode = match version {
+                None => PutMode::Create,
+                Some(v) => PutMode::Update(v),
+            };
+            self.put_conditional(&location, bytes, mode).await?;
+        }
+        Ok(PutOutcome {
+            key,
+            decision,
+            bytes: size,
+        })
+    }
+
+    async fn put_conditional(&self, location: &Path, bytes: Vec<u8>, mode: PutMode) -> Result<()> {
+        let payload = PutPayload::from(bytes);
+        let opts = PutOptions {
+            mode: mode.clone(),
+            ..PutOptions::default()
+        };
+        match self.store.put_opts(location, payload.clone(), opts).await {
+            Ok(_) => Ok(()),
+            // A local directory cannot compare versions; it has one writer
+            // (the process that owns the directory), and its rename is
+            // atomic.
+            Err(object_store::Error::NotImplemented { .. })
+                if matches!(mode, PutMode::Update(_)) =>
+            {
+                self.store
+                    .put_opts(location, payload, PutOptions::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| self.io("put", location, source))
+            }
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Err(StoreError::Conflict {
+                path: format!("{}/{location}", self.description),
+            }),
+            Err(source) => Err(self.io("put", location, source)),
+        }
+    }
+
+    fn io(&self, op: &'static str, location: &Path, source: object_store::Error) -> StoreError {
+        StoreError::ObjectStore {
+            op,
+            path: format!("{}/{location}", self.description),
+            source,
+        }
+    }
+
+    /// The stored bytes of `key`, if any.
+    async fn read(&self, key: &EtlKey) -> Result<Option<(Path, Vec<u8>)>> {
+        let location = self.path(&key.path());
+        match self.store.get(&location).await {
+            Ok(got) => {
+                let data = got
+                    .bytes()
+                    .await
+                    .map_err(|source| self.io("get", &location, source))?;
+                Ok(Some((location, data.to_vec())))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(self.io("get", &location, source)),
+        }
+    }
+
+    /// The set and metadata stored for `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Format`] for a file that does not decode (naming it),
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn get(&self, key: &EtlKey) -> Result<Option<(AllocationSet, EtlMeta)>> {
+        let Some((location, data)) = self.read(key).await? else {
+            return Ok(None);
+        };
+        etl::decode(&data)
+            .map(Some)
+            .map_err(|source| StoreError::Format {
+                path: format!("{}/{location}", self.description),
+                source,
+            })
+    }
+
+    /// The clusters with files in the store, sorted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn clusters(&self) -> Result<Vec<String>> {
+        let prefix = self.path(FEDERATED_ROOT);
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(|source| self.io("list", &prefix, source))?;
+        let mut out: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The files of `cluster` at `resolution`, in window order. Objects
+    /// that are not ETL files (staging files, foreign files) are skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn list(&self, cluster: &str, resolution: Resolution) -> Result<Vec<EtlKey>> {
+        let prefix = self.path(&etl::cluster_prefix(cluster, resolution));
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| self.io("list", &prefix, source))?;
+        let mut keys: Vec<EtlKey> = objects
+            .iter()
+            .filter_map(|o| self.relative(&o.location))
+            .filter_map(|rel| EtlKey::parse(&rel))
+            .filter(|k| k.cluster == cluster && k.resolution == resolution)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Every cluster's files for the windows of `range` at `resolution`
+    /// (`clusters`: only these; `None`: all in the store), merged into one
+    /// set per window. Allocation names carry the cluster, so clusters
+    /// never collide; each set's warnings and errors are kept.
+    ///
+    /// # Errors
+    ///
+    /// - [`StoreError::Format`] if `range` is not aligned to `resolution`
+    ///   or a file does not decode (naming it);
+    /// - [`StoreError::ObjectStore`] for IO failures.
+    pub async fn load(
+        &self,
+        clusters: Option<&[String]>,
+        resolution: Resolution,
+        range: Window,
+    ) -> Result<Loaded> {
+        let windows = resolution
+            .windows(range)
+            .map_err(|source| StoreError::Format {
+                path: format!("{} (range {range})", self.description),
+                source,
+            })?;
+        let clusters: Vec<String> = match clusters {
+            Some(c) => c.to_vec(),
+            None => self.clusters().await?,
+        };
+        let mut wanted = Vec::new();
+        for cluster in &clusters {
+            for w in &windows {
+                let key = EtlKey::new(cluster.as_str(), resolution, *w).map_err(|source| {
+                    StoreError::Format {
+                        path: format!("{}/{cluster}", self.description),
+                        source,
+                    }
+                })?;
+                wanted.push(key);
+            }
+        }
+        let found: Vec<(EtlKey, Option<(AllocationSet, EtlMeta)>)> =
+            futures::stream::iter(wanted.into_iter().map(|key| async move {
+                let got = self.get(&key).await?;
+                Ok::<_, StoreError>((key, got))
+            }))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+
+        let mut merged: BTreeMap<Window, AllocationSet> = windows
+            .iter()
+            .map(|w| (*w, AllocationSet::new(*w)))
+            .collect();
+        let mut metas = Vec::new();
+        let mut missing = Vec::new();
+        for (key, got) in found {
+            match got {
+                None => missing.push(key),
+                Some((set, meta)) => {
+                    if let Some(target) = merged.get_mut(&key.window) {
+                        target.accumulate(&set);
+                    }
+                    metas.push(meta);
+                }
+            }
+        }
+        missing.sort();
+        Ok(Loaded {
+            range: AllocationSetRange::new(merged.into_values().collect()),
+            metas,
+            missing,
+        })
+    }
+}

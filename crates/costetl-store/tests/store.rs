@@ -1,0 +1,430 @@
+//! The ETL store against real parts: a local directory, a real
+//! S3-compatible server on 127.0.0.1 (moto's), and DuckDB reading the files
+//! the store wrote.
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution};
+use costetl_core::testing::{day, mock_set};
+use costetl_core::{AllocationSet, Window};
+use costetl_store::{EtlStore, S3Config, StoreConfig, StoreError};
+use costetl_testkit::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
+
+fn start(day_index: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap() + TimeDelta::days(day_index)
+}
+
+/// OpenCost's mock cluster1 allocations, moved to `cluster`, with CPU cost
+/// scaled by `scale` so clusters and days differ.
+fn cluster_set(cluster: &str, day_index: i64, scale: f64) -> AllocationSet {
+    let mock = mock_set(start(day_index));
+    let mut set = AllocationSet::new(mock.window());
+    for a in mock.iter().filter(|a| a.properties.cluster == "cluster1") {
+        let mut a = a.clone();
+        a.name = a.name.replacen("cluster1", cluster, 1);
+        a.properties.cluster = cluster.to_owned();
+        a.cpu_cost *= scale;
+        set.insert(a);
+    }
+    assert!(!set.is_empty());
+    set
+}
+
+fn meta(set: &AllocationSet, cluster: &str) -> EtlMeta {
+    let key = EtlKey::new(cluster, Resolution::Daily, set.window()).unwrap();
+    // Built an hour after the day closed.
+    let built = set.window().end() + TimeDelta::hours(1);
+    EtlMeta::describe(set, &key, "costetl-test", built)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn local(dir: &Path) -> EtlStore {
+    EtlStore::open(&StoreConfig {
+        url: format!("file://{}", dir.display()),
+        ..StoreConfig::default()
+    })
+    .unwrap()
+}
+
+fn written(decision: &Decision) -> bool {
+    matches!(decision, Decision::Write { .. })
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Writes `clusters` × `days` (skipping `skip`) and returns Σ total cost.
+async fn write_fleet(
+    store: &EtlStore,
+    clusters: &[&str],
+    days: i64,
+    skip: Option<(&str, i64)>,
+) -> f64 {
+    let mut total = 0.0;
+    for (i, c) in clusters.iter().enumerate() {
+        for d in 0..days {
+            if skip == Some((c, d)) {
+                continue;
+            }
+            let set = cluster_set(c, d, 1.0 + i as f64 + d as f64 / 10.0);
+            total += set.total_cost();
+            let out = store
+                .put(&set, &meta(&set, c), &OverwritePolicy::default())
+                .await
+                .unwrap();
+            assert!(written(&out.decision), "{c} day {d}: {:?}", out.decision);
+        }
+    }
+    total
+}
+
+#[test]
+fn local_files_round_trip_in_the_federated_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    rt().block_on(async {
+        write_fleet(&store, &["prod-eu", "prod-us"], 2, None).await;
+        assert_eq!(store.clusters().await.unwrap(), ["prod-eu", "prod-us"]);
+        let keys = store.list("prod-eu", Resolution::Daily).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].window, day(start(0)));
+        assert!(
+            store
+                .list("prod-eu", Resolution::Hourly)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let want = cluster_set("prod-us", 1, 2.1);
+        let key = EtlKey::new("prod-us", Resolution::Daily, day(start(1))).unwrap();
+        let (got, m) = store.get(&key).await.unwrap().expect("stored");
+        assert_eq!(got, want);
+        assert_eq!(m, meta(&want, "prod-us"));
+        let absent = EtlKey::new("prod-us", Resolution::Daily, day(start(5))).unwrap();
+        assert!(store.get(&absent).await.unwrap().is_none());
+    });
+    // Exactly the four files, where Kubecost's federated layout puts them:
+    // no staging files left behind.
+    assert_eq!(
+        files(dir.path()),
+        [
+            "federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
+            "federated/prod-eu/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
+            "federated/prod-us/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+        ]
+    );
+}
+
+#[test]
+fn worse_builds_never_replace_good_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let good = cluster_set("prod-eu", 0, 1.0);
+    let key = EtlKey::new("prod-eu", Resolution::Daily, good.window()).unwrap();
+    let path = dir.path().join(key.path());
+    rt().block_on(async {
+        let policy = OverwritePolicy::default();
+        let out = store
+            .put(&good, &meta(&good, "prod-eu"), &policy)
+            .await
+            .unwrap();
+        assert!(written(&out.decision));
+        let stored = std::fs::read(&path).unwrap();
+
+        // Prometheus' retention ran out: the rebuild is empty.
+        let empty = AllocationSet::new(good.window());
+        let out = store
+            .put(&empty, &meta(&empty, "prod-eu"), &policy)
+            .await
+            .unwrap();
+        assert!(!written(&out.decision), "{:?}", out.decision);
+        // Half the pods gone: fewer container-hours.
+        let mut partial = AllocationSet::new(good.window());
+        for a in good.iter().take(good.len() / 2) {
+            partial.insert(a.clone());
+        }
+        let out = store
+            .put(&partial, &meta(&partial, "prod-eu"), &policy)
+            .await
+            .unwrap();
+        let Decision::Keep { reason } = &out.decision else {
+            panic!("{:?}", out.decision)
+        };
+        assert!(reason.contains("container-hours"), "{reason}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            stored,
+            "the good file is untouched"
+        );
+
+        // Forced, the partial build is written; a full one then repairs it.
+        let force = OverwritePolicy {
+            force: true,
+            ..OverwritePolicy::default()
+        };
+        let out = store
+            .put(&partial, &meta(&partial, "prod-eu"), &force)
+            .await
+            .unwrap();
+        assert!(written(&out.decision));
+        assert_eq!(store.get(&key).await.unwrap().unwrap().0, partial);
+        let out = store
+            .put(&good, &meta(&good, "prod-eu"), &policy)
+            .await
+            .unwrap();
+        assert!(written(&out.decision), "{:?}", out.decision);
+        assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
+
+        // A corrupt file is reported by get and replaced by the next build.
+        std::fs::write(&path, b"PAR1 not really").unwrap();
+        let err = store.get(&key).await.unwrap_err();
+        assert!(matches!(err, StoreError::Format { .. }), "{err}");
+        assert!(err.to_string().contains(&key.path()), "{err}");
+        let out = store
+            .put(&good, &meta(&good, "prod-eu"), &policy)
+            .await
+            .unwrap();
+        let Decision::Write { reason } = &out.decision else {
+            panic!("{:?}", out.decision)
+        };
+        assert!(reason.contains("unreadable"), "{reason}");
+        assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
+    });
+}
+
+#[test]
+fn federated_load_merges_clusters_and_names_the_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let clusters = ["a", "b", "c"];
+    rt().block_on(async {
+        let total = write_fleet(&store, &clusters, 3, Some(("c", 1))).await;
+        let range = Window::new(start(0), start(3)).unwrap();
+        let loaded = store.load(None, Resolution::Daily, range).await.unwrap();
+        assert_eq!(loaded.range.sets.len(), 3);
+        assert_eq!(loaded.metas.len(), 8);
+        let missing = EtlKey::new("c", Resolution::Daily, day(start(1))).unwrap();
+        assert_eq!(loaded.missing, [missing]);
+        // Conservation: the fleet's files add up to what was written.
+        let got = loaded.range.total_cost();
+        assert!((got - total).abs() < 1e-9 * total, "{got} vs {total}");
+        for (i, set) in loaded.range.sets.iter().enumerate() {
+            let want: f64 = clusters
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !(**c == "c" && i == 1))
+                .map(|(ci, c)| {
+                    cluster_set(c, i as i64, 1.0 + ci as f64 + i as f64 / 10.0).total_cost()
+                })
+                .sum();
+            assert!((set.total_cost() - want).abs() < 1e-9, "day {i}");
+            assert_eq!(set.window(), day(start(i as i64)));
+        }
+
+        // Only some clusters; a range outside the files gives empty sets
+        // and names every file as missing.
+        let only = ["b".to_owned()];
+        let loaded = store
+            .load(Some(&only), Resolution::Daily, range)
+            .await
+            .unwrap();
+        assert!(
+            loaded
+                .range
+                .sets
+                .iter()
+                .flat_map(|s| s.iter())
+                .all(|a| a.properties.cluster == "b")
+        );
+        let later = Window::new(start(10), start(12)).unwrap();
+        let loaded = store.load(None, Resolution::Daily, later).await.unwrap();
+        assert_eq!(loaded.range.total_cost(), 0.0);
+        assert_eq!(loaded.missing.len(), 6);
+
+        // A range not aligned to days is a typed error.
+        let odd = Window::new(start(0) + TimeDelta::hours(3), start(1)).unwrap();
+        let err = store.load(None, Resolution::Daily, odd).await.unwrap_err();
+        assert!(matches!(err, StoreError::Format { .. }), "{err}");
+    });
+}
+
+#[test]
+fn s3_bucket_holds_the_fleet_under_a_prefix() {
+    let s3 = S3Server::start("costetl-etl").unwrap();
+    let cfg = StoreConfig {
+        url: format!("s3://{}/fleet-a", s3.bucket()),
+        s3: S3Config {
+            endpoint: Some(s3.url()),
+            region: Some(S3_REGION.into()),
+            access_key_id: Some(S3_ACCESS_KEY_ID.into()),
+            secret_access_key: Some(S3_SECRET_ACCESS_KEY.into()),
+            allow_http: true,
+            ..S3Config::default()
+        },
+    };
+    let store = EtlStore::open(&cfg).unwrap();
+    rt().block_on(async {
+        let total = write_fleet(&store, &["prod-eu", "prod-us"], 2, None).await;
+        assert_eq!(store.clusters().await.unwrap(), ["prod-eu", "prod-us"]);
+        assert_eq!(
+            store
+                .list("prod-us", Resolution::Daily)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        let range = Window::new(start(0), start(2)).unwrap();
+        let loaded = store.load(None, Resolution::Daily, range).await.unwrap();
+        assert!(loaded.missing.is_empty());
+        assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total);
+
+        // The policy holds in a bucket too.
+        let good = cluster_set("prod-eu", 0, 1.0);
+        let empty = AllocationSet::new(good.window());
+        let out = store
+            .put(
+                &empty,
+                &meta(&empty, "prod-eu"),
+                &OverwritePolicy::default(),
+            )
+            .await
+            .unwrap();
+        assert!(!written(&out.decision), "{:?}", out.decision);
+        let key = EtlKey::new("prod-eu", Resolution::Daily, good.window()).unwrap();
+        assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
+
+        // A repair with more data replaces the file (a conditional
+        // If-Match PUT against the version just read).
+        let more = cluster_set("prod-eu", 0, 3.0);
+        let out = store
+            .put(&more, &meta(&more, "prod-eu"), &OverwritePolicy::default())
+            .await
+            .unwrap();
+        assert!(written(&out.decision), "{:?}", out.decision);
+        assert_eq!(store.get(&key).await.unwrap().unwrap().0, more);
+
+        // Two writers racing for a new file: one wins, the other is told
+        // (If-None-Match), and nothing is silently overwritten.
+        let fresh = cluster_set("prod-eu", 7, 1.0);
+        let rival = cluster_set("prod-eu", 7, 2.0);
+        let policy = OverwritePolicy::default();
+        let (fresh_meta, rival_meta) = (meta(&fresh, "prod-eu"), meta(&rival, "prod-eu"));
+        let (a, b) = futures::join!(
+            store.put(&fresh, &fresh_meta, &policy),
+            store.put(&rival, &rival_meta, &policy),
+        );
+        let conflicts = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
+            .count();
+        assert_eq!(conflicts, 1, "{a:?} / {b:?}");
+        let winner = if a.is_ok() { &fresh } else { &rival };
+        let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
+        assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
+
+        // Another prefix of the same bucket is another store.
+        let mut other = cfg.clone();
+        other.url = format!("s3://{}/fleet-b", s3.bucket());
+        let other = EtlStore::open(&other).unwrap();
+        assert!(other.clusters().await.unwrap().is_empty());
+    });
+    // Wrong credentials are an error naming the object, not a panic or an
+    // empty answer... moto accepts any key, so check an unknown bucket.
+    let mut missing = cfg.clone();
+    missing.url = "s3://no-such-bucket/x".into();
+    let store = EtlStore::open(&missing).unwrap();
+    let set = cluster_set("prod-eu", 0, 1.0);
+    let err = rt()
+        .block_on(store.put(&set, &meta(&set, "prod-eu"), &OverwritePolicy::default()))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ObjectStore { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-bucket"), "{err}");
+}
+
+#[test]
+fn bad_store_urls_are_config_errors() {
+    for url in ["", "s3://", "gs://bucket/x", "ftp://host/dir"] {
+        let err = EtlStore::open(&StoreConfig {
+            url: url.into(),
+            ..StoreConfig::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Config { .. }), "{url:?}: {err}");
+    }
+}
+
+/// DuckDB reads the fleet the store wrote, with a glob over clusters, and
+/// sums to the same totals.
+#[test]
+fn duckdb_reads_the_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let clusters = ["a", "b", "c"];
+    let total = rt().block_on(write_fleet(&store, &clusters, 2, None));
+    let glob = format!(
+        "{}/federated/*/etl/parquet/allocations/1d/*.parquet",
+        dir.path().display()
+    );
+    let sql = format!(
+        "SELECT cluster, count(*) AS n, sum(total_cost) AS cost, \
+                min(window_start)::VARCHAR AS first, sum(len(services)) AS services \
+         FROM read_parquet('{glob}') GROUP BY cluster ORDER BY cluster"
+    );
+    let script = format!(
+        "import duckdb, json\n\
+         rows = duckdb.sql({sql:?}).fetchall()\n\
+         print(json.dumps([[r[0], r[1], r[2], r[3]] for r in rows]))\n"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs (bash .ci/run installs duckdb with pip)");
+    assert!(
+        out.status.success(),
+        "duckdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<(String, u64, f64, String)> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        clusters
+    );
+    let per_cluster = cluster_set("a", 0, 1.0).len() as u64 * 2;
+    let mut sum = 0.0;
+    for (i, (c, n, cost, first)) in rows.iter().enumerate() {
+        assert_eq!(*n, per_cluster, "{c}");
+        let want: f64 = (0..2)
+            .map(|d| cluster_set(c, d, 1.0 + i as f64 + d as f64 / 10.0).total_cost())
+            .sum();
+        assert!((cost - want).abs() < 1e-9, "{c}: {cost} vs {want}");
+        assert!(first.starts_with("2023-11-14 00:00:00"), "{c}: {first}");
+        sum += cost;
+    }
+    assert!((sum - total).abs() < 1e-9 * total);
+}
