@@ -10,6 +10,10 @@
 //!   response into a fixture directory that `allocation --fixtures` replays.
 //! - `costetl diagnose`: check that the metrics costetl needs are in the
 //!   backend, per cluster, with the PromQL of every check.
+//! - `costetl etl build|status`: compute allocations per day (or hour) and
+//!   store one Parquet file per cluster and window in a directory or S3
+//!   bucket, never replacing a good file with a worse rebuild; list what a
+//!   store holds and its gaps.
 //! - `costetl mock`: write OpenCost's mock allocation sets as JSON (used to
 //!   regenerate `fixtures/opencost-mock/allocation.json`).
 //!
@@ -27,6 +31,7 @@
 mod allocation;
 mod capture;
 mod diagnose;
+mod etl;
 mod input;
 mod mock;
 mod render;
@@ -58,6 +63,9 @@ enum Command {
     /// cluster (one PASS/WARN/FAIL line per check with its PromQL; exit
     /// code 1 if any check fails).
     Diagnose(diagnose::DiagnoseArgs),
+    /// Build ETL files (one Parquet file per cluster and day) into a store,
+    /// or show what a store holds.
+    Etl(etl::EtlArgs),
     /// Write OpenCost's mock allocation sets (with cluster idle) as JSON.
     Mock(mock::MockArgs),
 }
@@ -68,6 +76,7 @@ fn main() -> ExitCode {
         Command::Allocation(args) => allocation::run(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Diagnose(args) => diagnose::run(&args),
+        Command::Etl(args) => etl::run(&args),
         Command::Mock(args) => mock::run(&args),
     };
     match result {

@@ -21,6 +21,7 @@ use clap::Args;
 use clap::builder::BoolishValueParser;
 use costetl_core::plan::EngineConfig;
 use costetl_prom::PromConfig;
+use costetl_store::StoreConfig;
 use serde::Deserialize;
 
 /// Flags shared by `allocation`, `capture` and `diagnose`. Each overrides
@@ -80,6 +81,8 @@ pub struct Settings {
     pub prometheus: PromConfig,
     /// The engine.
     pub engine: EngineConfig,
+    /// The ETL store (`[store]`; `--store` overrides its url).
+    pub store: StoreConfig,
 }
 
 /// The config file.
@@ -88,6 +91,7 @@ pub struct Settings {
 struct ConfigFile {
     prometheus: PromConfig,
     engine: EngineSection,
+    store: StoreConfig,
 }
 
 /// `[engine]`: what is not about reaching the backend.
@@ -135,11 +139,11 @@ impl SettingsArgs {
         url: Option<&str>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings> {
-        let file = match &self.config {
+        let mut file = match &self.config {
             Some(path) => ConfigFile::read(path)?,
             None => ConfigFile::default(),
         };
-        let mut prometheus = file.prometheus;
+        let mut prometheus = std::mem::take(&mut file.prometheus);
         prometheus
             .apply_env(env)
             .context("reading OpenCost's environment variables")?;
@@ -151,7 +155,7 @@ impl SettingsArgs {
         }
 
         let mut engine = EngineConfig::default();
-        let e = file.engine;
+        let e = std::mem::take(&mut file.engine);
         let in_file = |key: &str| match &self.config {
             Some(p) => format!("{}: engine.{key}", p.display()),
             None => format!("engine.{key}"),
@@ -204,7 +208,11 @@ impl SettingsArgs {
         // One knob: the engine issues as many queries as the source lets
         // run at once.
         engine.concurrency = prometheus.concurrency.max(1);
-        Ok(Settings { prometheus, engine })
+        Ok(Settings {
+            prometheus,
+            engine,
+            store: file.store,
+        })
     }
 }
 
@@ -391,7 +399,7 @@ mod tests {
             .skip(1)
             .map(|b| b.split("```").next().unwrap())
             .collect();
-        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks.len(), 3);
         for block in blocks {
             let f = file(block);
             let args = SettingsArgs {

@@ -291,3 +291,79 @@ fn fixtures_replay_through_the_engine() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not contain query"), "{stderr}");
 }
+
+/// `etl build` stores the bundled capture's day as one Parquet file per
+/// cluster; `etl status` lists them; the files' totals are the day's.
+#[test]
+fn etl_build_stores_one_file_per_cluster_and_day() {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let build = |window: &str| {
+        costetl(&[
+            "etl",
+            "build",
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--window",
+            window,
+            "--store",
+            store.to_str().unwrap(),
+        ])
+    };
+    let out = build("2023-11-14T00:00:00Z,2023-11-15T00:00:00Z");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.ends_with(&format!(
+            "2 file(s) written, 0 kept, in file://{}\n",
+            store.display()
+        )),
+        "{text}"
+    );
+    // "written <cluster> <window>: N allocations, $X, …" per file.
+    let total: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("written "))
+        .map(|l| {
+            let dollars = l.split(", $").nth(1).unwrap();
+            dollars.split(',').next().unwrap().parse::<f64>().unwrap()
+        })
+        .sum();
+    assert!((total - 50.016).abs() < 0.01, "{total}\n{text}");
+    for cluster in ["prod-eu", "prod-us"] {
+        let file = store.join(format!(
+            "federated/{cluster}/etl/parquet/allocations/1d/1699920000-1700006400.parquet"
+        ));
+        assert!(file.is_file(), "{}", file.display());
+    }
+
+    let out = costetl(&["etl", "status", "--store", store.to_str().unwrap()]);
+    let status = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{status}");
+    assert!(
+        status.contains(
+            "prod-eu: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z)"
+        ),
+        "{status}"
+    );
+
+    // Windows not aligned to days are a clear error, and nothing is written.
+    let out = build("2023-11-14T03:00:00Z,2023-11-15T00:00:00Z");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--window"), "{stderr}");
+    // No store anywhere is a usage error.
+    let out = costetl(&["etl", "status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
