@@ -134,7 +134,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `set` split by cluster (each allocation's `properties.cluster`), each
-/// part with the set's warnings and errors that name its cluster.
+/// part with the set's warnings and errors that name its cluster or none.
 fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
     let mut parts: std::collections::BTreeMap<String, AllocationSet> = Default::default();
     for a in set.iter() {
@@ -143,10 +143,14 @@ fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
             .or_insert_with(|| AllocationSet::new(set.window()))
             .insert(a.clone());
     }
+    let clusters: Vec<String> = parts.keys().cloned().collect();
     parts
         .into_iter()
         .map(|(cluster, mut part)| {
-            let mine = |m: &&String| m.contains(&cluster);
+            // A message naming no cluster concerns them all.
+            let mine = |m: &&String| {
+                m.contains(&cluster) || !clusters.iter().any(|c| m.contains(c.as_str()))
+            };
             part.warnings = set.warnings.iter().filter(mine).cloned().collect();
             part.errors = set.errors.iter().filter(mine).cloned().collect();
             (cluster, part)
@@ -247,4 +251,33 @@ fn status(args: &StatusArgs) -> Result<()> {
         ));
     }
     crate::print(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use costetl_core::testing::mock_set;
+
+    #[test]
+    fn split_by_cluster_keeps_every_allocation_and_routes_messages() {
+        let mut set = mock_set(Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap());
+        set.warnings = vec![
+            "node n1 in cluster1 has no price series".into(),
+            "backend: partial response".into(),
+        ];
+        set.errors = vec!["cluster2: query x failed".into()];
+        let parts = by_cluster(&set);
+        let names: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["cluster1", "cluster2"]);
+        let total: f64 = parts.iter().map(|(_, p)| p.total_cost()).sum();
+        assert_eq!(total, set.total_cost());
+        assert_eq!(parts.iter().map(|(_, p)| p.len()).sum::<usize>(), set.len());
+        let (_, one) = &parts[0];
+        assert_eq!(one.warnings.len(), 2);
+        assert!(one.errors.is_empty());
+        let (_, two) = &parts[1];
+        assert_eq!(two.warnings, ["backend: partial response"]);
+        assert_eq!(two.errors, ["cluster2: query x failed"]);
+    }
 }
