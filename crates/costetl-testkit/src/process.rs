@@ -252,6 +252,74 @@ impl Drop for ServerProcess {
     }
 }
 
+/// A fresh temporary directory `costetl-testkit-<kind>-…` for a server's
+/// data, configuration and log.
+pub(crate) fn temp_dir(kind: &str) -> Result<tempfile::TempDir, TestkitError> {
+    tempfile::Builder::new()
+        .prefix(&format!("costetl-testkit-{kind}-"))
+        .tempdir()
+        .map_err(|source| TestkitError::Io {
+            context: "creating a temporary directory".to_owned(),
+            source,
+        })
+}
+
+/// How to start one server process and know it is up.
+pub(crate) struct Launch<'a> {
+    /// Server kind, for messages.
+    pub kind: &'static str,
+    /// The binary.
+    pub program: &'a Path,
+    /// Working directory.
+    pub cwd: &'a Path,
+    /// Where stdout and stderr go.
+    pub log: &'a Path,
+    /// TLS and credentials for the readiness probe and later requests.
+    pub access: Access,
+    /// Path prefix every API path sits under, or empty.
+    pub prefix: &'a str,
+    /// The path that answers 200 once the server is ready.
+    pub ready_path: &'static str,
+    /// What the wait is for, in a timeout error.
+    pub waiting_for: &'static str,
+    /// When starting began, and when to give up.
+    pub started: Instant,
+    /// See `started`.
+    pub deadline: Instant,
+}
+
+impl Launch<'_> {
+    /// Spawns the server with `args(port)` on a free loopback port and
+    /// waits until `ready_path` answers 200, trying another port (up to
+    /// [`PORT_ATTEMPTS`]) when the chosen one was taken meanwhile.
+    pub fn start(
+        &self,
+        args: impl Fn(u16) -> Vec<OsString>,
+    ) -> Result<ServerProcess, TestkitError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = crate::free_port()?;
+            let mut process = ServerProcess::spawn(
+                self.kind,
+                self.program,
+                &args(port),
+                self.cwd,
+                self.log,
+                port,
+            )?
+            .with_access(self.access.clone(), self.prefix);
+            match process.wait_until(self.deadline, self.started, self.waiting_for, |p| {
+                p.expect_200(self.ready_path)
+            }) {
+                Ok(()) => return Ok(process),
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// Whether `err` says the server could not bind its port, which is worth a
 /// retry on another port.
 pub(crate) fn port_taken(err: &TestkitError) -> bool {

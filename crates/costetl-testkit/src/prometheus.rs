@@ -4,10 +4,10 @@ use std::ffi::OsString;
 use std::time::Instant;
 
 use crate::openmetrics::{self, Summary};
-use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::process::{self, Launch, ServerProcess};
 use crate::server::{Server, server_newtype};
 use crate::tls::WebConfig;
-use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
+use crate::{START_TIMEOUT, TestkitError, require_binary};
 
 /// No scrape jobs: the only data is what was backfilled, so queries over
 /// `{__name__=~".+"}` see exactly the test input.
@@ -90,13 +90,7 @@ impl PromServer {
         let promtool = require_binary("promtool")?;
         let summary = openmetrics::scan(text)?;
 
-        let dir = tempfile::Builder::new()
-            .prefix("costetl-testkit-prometheus-")
-            .tempdir()
-            .map_err(|source| TestkitError::Io {
-                context: "creating a temporary directory".to_owned(),
-                source,
-            })?;
+        let dir = process::temp_dir("prometheus")?;
         let input = dir.path().join("input.om");
         let tsdb = dir.path().join("tsdb");
         let config = dir.path().join("prometheus.yml");
@@ -129,11 +123,22 @@ impl PromServer {
             ],
         )?;
 
-        let mut attempt = 0;
-        let mut process = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let args: Vec<OsString> = vec![
+        // /-/ready turns 200 only after the TSDB, with all backfilled
+        // blocks, is open; before that it answers 503.
+        let launch = Launch {
+            kind: "prometheus",
+            program: &prometheus,
+            cwd: dir.path(),
+            log: &log,
+            access: access.clone(),
+            prefix: &prefix,
+            ready_path: "/-/ready",
+            waiting_for: "GET /-/ready to answer 200",
+            started,
+            deadline,
+        };
+        let mut process = launch.start(|port| {
+            vec![
                 format!("--config.file={}", config.display()).into(),
                 format!("--storage.tsdb.path={}", tsdb.display()).into(),
                 // Retention is measured back from the newest block. 100y
@@ -147,20 +152,8 @@ impl PromServer {
             ]
             .into_iter()
             .chain(extra.iter().map(OsString::from))
-            .collect();
-            let mut process =
-                ServerProcess::spawn("prometheus", &prometheus, &args, dir.path(), &log, port)?
-                    .with_access(access.clone(), &prefix);
-            // /-/ready turns 200 only after the TSDB, with all backfilled
-            // blocks, is open; before that it answers 503.
-            match process.wait_until(deadline, started, "GET /-/ready to answer 200", |p| {
-                p.expect_200("/-/ready")
-            }) {
-                Ok(()) => break process,
-                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        };
+            .collect()
+        })?;
 
         let expected = summary.samples;
         let found = stored_samples_once(&mut process, &summary, deadline, started)?;

@@ -7,12 +7,11 @@
 //! the archive), and moto is the server other Rust object-store projects
 //! test against; `.ci/run` installs it with pip.
 
-use std::ffi::OsString;
 use std::time::Instant;
 
-use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::process::{self, Launch};
 use crate::server::Server;
-use crate::{REQUEST_TIMEOUT, START_TIMEOUT, TestkitError, free_port, http, require_binary};
+use crate::{REQUEST_TIMEOUT, START_TIMEOUT, TestkitError, http, require_binary};
 
 /// Credentials the server accepts (moto accepts any; these are what the
 /// tests sign with).
@@ -47,34 +46,28 @@ impl S3Server {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let binary = require_binary("moto_server")?;
-        let dir = tempfile::Builder::new()
-            .prefix("costetl-testkit-s3-")
-            .tempdir()
-            .map_err(|source| TestkitError::Io {
-                context: "creating a temporary directory".to_owned(),
-                source,
-            })?;
+        let dir = process::temp_dir("s3")?;
         let log = dir.path().join("moto.log");
-        let mut attempt = 0;
-        let process = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let args: Vec<OsString> = vec![
+        let process = Launch {
+            kind: "moto_server",
+            program: &binary,
+            cwd: dir.path(),
+            log: &log,
+            access: http::Access::default(),
+            prefix: "",
+            ready_path: "/moto-api/",
+            waiting_for: "GET /moto-api/ to answer 200",
+            started,
+            deadline,
+        }
+        .start(|port| {
+            vec![
                 "-H".into(),
                 "127.0.0.1".into(),
                 "-p".into(),
                 port.to_string().into(),
-            ];
-            let mut process =
-                ServerProcess::spawn("moto_server", &binary, &args, dir.path(), &log, port)?;
-            match process.wait_until(deadline, started, "GET /moto-api/ to answer 200", |p| {
-                p.expect_200("/moto-api/")
-            }) {
-                Ok(()) => break process,
-                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        };
+            ]
+        })?;
         let path = format!("/{bucket}");
         let (status, body) = http::request(
             &http::Access::default(),

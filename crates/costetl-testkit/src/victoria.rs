@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use crate::http::Access;
 use crate::openmetrics;
-use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::process::{self, Launch};
 use crate::prometheus::flag_value;
 use crate::server::{Server, server_newtype};
-use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
+use crate::{START_TIMEOUT, TestkitError, require_binary};
 
 /// A single-node VictoriaMetrics server on `127.0.0.1`, holding the samples
 /// of the OpenMetrics text it was started with.
@@ -63,24 +63,29 @@ impl VmServer {
         let binary = require_binary("victoria-metrics")?;
         let summary = openmetrics::scan(text)?;
 
-        let dir = tempfile::Builder::new()
-            .prefix("costetl-testkit-victoria-metrics-")
-            .tempdir()
-            .map_err(|source| TestkitError::Io {
-                context: "creating a temporary directory".to_owned(),
-                source,
-            })?;
+        let dir = process::temp_dir("victoria-metrics")?;
         let data = dir.path().join("data");
         let log = dir.path().join("victoria-metrics.log");
 
         let extra_owned: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let prefix = flag_value(&extra_owned, "-http.pathPrefix").unwrap_or_default();
 
-        let mut attempt = 0;
-        let mut process = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let args: Vec<OsString> = [
+        // Storage is opened before the HTTP server starts, so /health
+        // answering 200 means imports and queries work.
+        let launch = Launch {
+            kind: "victoria-metrics",
+            program: &binary,
+            cwd: dir.path(),
+            log: &log,
+            access: Access::default(),
+            prefix: &prefix,
+            ready_path: "/health",
+            waiting_for: "GET /health to answer 200",
+            started,
+            deadline,
+        };
+        let mut process = launch.start(|port| {
+            [
                 OsString::from(format!("-storageDataPath={}", data.display())),
                 format!("-httpListenAddr=127.0.0.1:{port}").into(),
                 // Samples older than the retention period are silently
@@ -96,20 +101,8 @@ impl VmServer {
             ]
             .into_iter()
             .chain(extra.iter().map(OsString::from))
-            .collect();
-            let mut process =
-                ServerProcess::spawn("victoria-metrics", &binary, &args, dir.path(), &log, port)?
-                    .with_access(Access::default(), &prefix);
-            // Storage is opened before the HTTP server starts, so /health
-            // answering 200 means imports and queries work.
-            match process.wait_until(deadline, started, "GET /health to answer 200", |p| {
-                p.expect_200("/health")
-            }) {
-                Ok(()) => break process,
-                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        };
+            .collect()
+        })?;
 
         let body = openmetrics::with_eof(text);
         process.post("/api/v1/import/prometheus", body.as_bytes(), 204)?;

@@ -1,12 +1,12 @@
 //! [`VmAuthServer`]: VictoriaMetrics' `vmauth`, the authenticating proxy
 //! VictoriaMetrics users put in front of it (bearer tokens, basic auth).
 
-use std::ffi::OsString;
 use std::time::Instant;
 
-use crate::process::{self, PORT_ATTEMPTS, ServerProcess};
+use crate::http::Access;
+use crate::process::{self, Launch};
 use crate::server::{Server, server_newtype};
-use crate::{START_TIMEOUT, TestkitError, free_port, require_binary};
+use crate::{START_TIMEOUT, TestkitError, require_binary};
 
 /// Who `vmauth` lets through.
 #[derive(Clone, Debug)]
@@ -40,13 +40,7 @@ impl VmAuthServer {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let binary = require_binary("vmauth")?;
-        let dir = tempfile::Builder::new()
-            .prefix("costetl-testkit-vmauth-")
-            .tempdir()
-            .map_err(|source| TestkitError::Io {
-                context: "creating a temporary directory".to_owned(),
-                source,
-            })?;
+        let dir = process::temp_dir("vmauth")?;
         let config = dir.path().join("auth.yml");
         let log = dir.path().join("vmauth.log");
         let mut yaml = String::from("# Written by costetl-testkit.\nusers:\n");
@@ -63,24 +57,24 @@ impl VmAuthServer {
         }
         process::write_file(&config, &yaml)?;
 
-        let mut attempt = 0;
-        let process = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let args: Vec<OsString> = vec![
+        let process = Launch {
+            kind: "vmauth",
+            program: &binary,
+            cwd: dir.path(),
+            log: &log,
+            access: Access::default(),
+            prefix: "",
+            ready_path: "/health",
+            waiting_for: "GET /health to answer 200",
+            started,
+            deadline,
+        }
+        .start(|port| {
+            vec![
                 format!("-auth.config={}", config.display()).into(),
                 format!("-httpListenAddr=127.0.0.1:{port}").into(),
-            ];
-            let mut process =
-                ServerProcess::spawn("vmauth", &binary, &args, dir.path(), &log, port)?;
-            match process.wait_until(deadline, started, "GET /health to answer 200", |p| {
-                p.expect_200("/health")
-            }) {
-                Ok(()) => break process,
-                Err(e) if attempt < PORT_ATTEMPTS && process::port_taken(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        };
+            ]
+        })?;
         Ok(Self(Server::new("vmauth", process, dir)))
     }
 }
