@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use costetl_core::etl::{
     self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, OverwritePolicy, Resolution,
 };
@@ -188,23 +189,12 @@ impl EtlStore {
             path: location.to_string(),
             source,
         })?;
-        let (existing, version) = match self.store.get(&location).await {
-            Ok(got) => {
-                let version = UpdateVersion {
-                    e_tag: got.meta.e_tag.clone(),
-                    version: got.meta.version.clone(),
-                };
-                let data = got
-                    .bytes()
-                    .await
-                    .map_err(|source| self.io("get", &location, source))?;
-                (
-                    Some(etl::decode_meta(&data).map_err(|e| e.to_string())),
-                    Some(version),
-                )
-            }
-            Err(object_store::Error::NotFound { .. }) => (None, None),
-            Err(source) => return Err(self.io("get", &location, source)),
+        let (existing, version) = match self.fetch(&location).await? {
+            Some((data, version)) => (
+                Some(etl::decode_meta(&data).map_err(|e| e.to_string())),
+                Some(version),
+            ),
+            None => (None, None),
         };
         let stored = existing
             .as_ref()
@@ -263,19 +253,22 @@ impl EtlStore {
         }
     }
 
-    /// The stored bytes of `key`, if any.
-    async fn read(&self, key: &EtlKey) -> Result<Option<(Path, Vec<u8>)>> {
-        let location = self.path(&key.path());
-        match self.store.get(&location).await {
+    /// The bytes stored at `location` and their version, if any.
+    async fn fetch(&self, location: &Path) -> Result<Option<(Bytes, UpdateVersion)>> {
+        match self.store.get(location).await {
             Ok(got) => {
+                let version = UpdateVersion {
+                    e_tag: got.meta.e_tag.clone(),
+                    version: got.meta.version.clone(),
+                };
                 let data = got
                     .bytes()
                     .await
-                    .map_err(|source| self.io("get", &location, source))?;
-                Ok(Some((location, data.to_vec())))
+                    .map_err(|source| self.io("get", location, source))?;
+                Ok(Some((data, version)))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(self.io("get", &location, source)),
+            Err(source) => Err(self.io("get", location, source)),
         }
     }
 
@@ -286,7 +279,8 @@ impl EtlStore {
     /// [`StoreError::Format`] for a file that does not decode (naming it),
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn get(&self, key: &EtlKey) -> Result<Option<(AllocationSet, EtlMeta)>> {
-        let Some((location, data)) = self.read(key).await? else {
+        let location = self.path(&key.path());
+        let Some((data, _)) = self.fetch(&location).await? else {
             return Ok(None);
         };
         etl::decode(&data)
