@@ -23,7 +23,8 @@ use costetl_core::{
     AllocationSetRange, Filter, Window,
 };
 
-use crate::input::InputArgs;
+use crate::etl::ResolutionArg;
+use crate::input::{InputArgs, Source};
 use crate::render;
 use crate::settings::SettingsArgs;
 
@@ -36,6 +37,17 @@ pub struct AllocationArgs {
 
     #[command(flatten)]
     pub engine: SettingsArgs,
+
+    /// Read allocations back from an ETL store (a directory, file:///dir
+    /// or s3://bucket/prefix, S3 settings from the --config file's
+    /// [store.s3]) instead of computing them: the whole days (or hours) of
+    /// --window, every cluster merged. A missing file is a warning.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["input", "prometheus", "fixtures"])]
+    pub store: Option<String>,
+
+    /// Which files --store reads: one per day (default) or per hour.
+    #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
+    pub etl_resolution: ResolutionArg,
 
     /// Keep only sets whose window lies inside W (OpenCost window syntax:
     /// today, yesterday, week, 7d, 24h,
@@ -303,7 +315,14 @@ pub fn compute(sets: Vec<AllocationSet>, q: &Query) -> Result<Vec<Report>> {
 /// `costetl allocation`.
 pub fn run(args: &AllocationArgs) -> Result<()> {
     let mut query = args.query()?;
-    let source = args.input.source(&args.engine)?;
+    let source = match &args.store {
+        Some(url) => {
+            let mut cfg = args.engine.settings(None)?.store;
+            cfg.url.clone_from(url);
+            Source::Store(cfg, args.etl_resolution.into())
+        }
+        None => args.input.source(&args.engine)?,
+    };
     let sets = source.load(args.window)?;
     if source.is_metrics() {
         // The engine computed exactly this window; nothing to select.

@@ -89,10 +89,7 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
             DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()
         }))
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::runtime()?;
     let outcomes = match &args.fixtures {
         Some(dir) => {
             let src = FixtureSource::open(dir)

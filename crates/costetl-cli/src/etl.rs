@@ -46,24 +46,30 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// The store these flags and `settings` name.
     pub fn open(&self, settings: &StoreConfig) -> Result<EtlStore> {
-        let mut cfg = settings.clone();
-        if let Some(url) = &self.store {
-            cfg.url = url.clone();
-        }
-        if cfg.url.trim().is_empty() {
-            return Err(crate::UsageError(
-                "no ETL store given: pass --store URL or set url under [store] in the --config file"
-                    .into(),
-            )
-            .into());
-        }
-        EtlStore::open(&cfg).with_context(|| format!("opening the ETL store {}", cfg.url))
+        open_store(self.store.as_deref(), settings)
     }
+}
+
+/// The store at `url` (else `settings.url`), reached with `settings`' S3
+/// options. No URL anywhere is a usage error.
+pub fn open_store(url: Option<&str>, settings: &StoreConfig) -> Result<EtlStore> {
+    let mut cfg = settings.clone();
+    if let Some(url) = url {
+        cfg.url = url.to_owned();
+    }
+    if cfg.url.trim().is_empty() {
+        return Err(crate::UsageError(
+            "no ETL store given: pass --store URL or set url under [store] in the --config file"
+                .into(),
+        )
+        .into());
+    }
+    EtlStore::open(&cfg).with_context(|| format!("opening the ETL store {}", cfg.url))
 }
 
 /// Store resolution flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ResolutionArg {
+pub enum ResolutionArg {
     /// One file per cluster and UTC day.
     Daily,
     /// One file per cluster and UTC hour.
@@ -126,13 +132,6 @@ pub fn run(args: &EtlArgs) -> Result<()> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// `set` split by cluster (each allocation's `properties.cluster`), each
 /// part with the set's warnings and errors that name its cluster or none.
 fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
@@ -162,7 +161,7 @@ fn build(args: &BuildArgs) -> Result<()> {
     let source = args.input.source(&args.settings)?;
     let settings: &Settings = match &source {
         Source::Prometheus(s) | Source::Fixtures(_, s) => s,
-        Source::File(_) => bail!(crate::UsageError(
+        Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
             "etl build computes from metrics: use --prometheus URL or --fixtures DIR".into()
         )),
     };
@@ -175,7 +174,7 @@ fn build(args: &BuildArgs) -> Result<()> {
         force: args.force,
         ..OverwritePolicy::default()
     };
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     let producer = format!("costetl {}", env!("CARGO_PKG_VERSION"));
     let mut out = String::new();
     let (mut written, mut kept) = (0, 0);
@@ -220,7 +219,7 @@ fn status(args: &StatusArgs) -> Result<()> {
     let settings = args.settings.settings(None)?;
     let store = args.store.open(&settings.store)?;
     let resolution = Resolution::from(args.etl_resolution);
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
     let mut out = format!("{}\n", store.description());
     if clusters.is_empty() {

@@ -2,21 +2,24 @@
 //!
 //! [`InputArgs`] is the clap group of mutually exclusive source flags and
 //! [`Source`] what it resolves to: a stored allocation JSON file, a live
-//! Prometheus-compatible backend, or a captured fixture directory. The last
-//! two are computed by the engine for `--window`.
+//! Prometheus-compatible backend, a captured fixture directory, or an ETL
+//! store (`allocation --store`). Backends and fixtures are computed by the
+//! engine for `--window`; a store is read for it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use costetl_core::engine::{self, Computation};
+use costetl_core::etl::Resolution;
 use costetl_core::json::{response_from_value, set_from_value};
 use costetl_core::plan::EngineConfig;
 use costetl_core::source::MetricsSource;
 use costetl_core::{AllocationSet, Window};
 use costetl_fixtures::FixtureSource;
 use costetl_prom::PromSource;
+use costetl_store::StoreConfig;
 use serde_json::Value;
 
 use crate::UsageError;
@@ -51,6 +54,9 @@ pub enum Source {
     Prometheus(Settings),
     /// A captured fixture directory, replayed with these engine settings.
     Fixtures(PathBuf, Settings),
+    /// An ETL store read back: its files of this resolution, every cluster
+    /// merged per window.
+    Store(StoreConfig, Resolution),
 }
 
 impl InputArgs {
@@ -69,9 +75,9 @@ impl InputArgs {
 }
 
 impl Source {
-    /// Whether sets are computed from metrics (and so need a window).
+    /// Whether sets are computed from metrics (exactly for the window asked).
     pub fn is_metrics(&self) -> bool {
-        !matches!(self, Source::File(_))
+        matches!(self, Source::Prometheus(_) | Source::Fixtures(..))
     }
 
     /// Every allocation set the source holds (files), or computes for
@@ -88,8 +94,43 @@ impl Source {
                     .with_context(|| format!("opening fixtures {}", dir.display()))?;
                 Ok(compute_from(&src, window, &settings.engine)?.range.sets)
             }
+            Source::Store(cfg, resolution) => load_store(cfg, *resolution, window),
         }
     }
+}
+
+/// The sets of the whole windows of `resolution` inside `window`, read
+/// from the store. A file missing for a cluster the store knows becomes a
+/// warning on its window's set, so a gap never passes for a cheap day.
+fn load_store(
+    cfg: &StoreConfig,
+    resolution: Resolution,
+    window: Option<Window>,
+) -> Result<Vec<AllocationSet>> {
+    let window = window.context("--window is required with --store")?;
+    let Some(range) = resolution.inner(window) else {
+        bail!(
+            "--window {window} holds no whole {resolution} window to read from the store \
+             (try --etl-resolution hourly, or a window of whole UTC days)"
+        );
+    };
+    if range != window {
+        eprintln!("note: reading the whole {resolution} windows inside --window: {range}");
+    }
+    let store = crate::etl::open_store(None, cfg)?;
+    let loaded = crate::runtime()?
+        .block_on(store.load(None, resolution, range))
+        .with_context(|| format!("reading {range} from {}", store.description()))?;
+    let mut sets = loaded.range.sets;
+    for key in &loaded.missing {
+        if let Some(set) = sets.iter_mut().find(|s| s.window() == key.window) {
+            set.warnings.push(format!(
+                "ETL store has no file for cluster {} in {}: its cost is missing here",
+                key.cluster, key.window
+            ));
+        }
+    }
+    Ok(sets)
 }
 
 /// Run the engine on `src` for `window` on a small runtime of our own (the
@@ -100,10 +141,7 @@ pub fn compute_from<S: MetricsSource>(
     engine: &EngineConfig,
 ) -> Result<Computation> {
     let window = window.context("--window is required with --prometheus and --fixtures")?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::runtime()?;
     rt.block_on(engine::allocations(src, window, engine))
         .with_context(|| format!("computing allocations for {window}"))
 }

@@ -1,8 +1,9 @@
 //! `costetl`: Kubernetes cost allocation from the command line.
 //!
-//! - `costetl allocation`: read OpenCost allocation JSON, or compute
-//!   allocations from a Prometheus-compatible backend or a captured fixture
-//!   (`--prometheus`, `--fixtures`), then filter,
+//! - `costetl allocation`: read OpenCost allocation JSON or an ETL store
+//!   (`--store`), or compute allocations from a Prometheus-compatible
+//!   backend or a captured fixture (`--prometheus`, `--fixtures`), then
+//!   filter,
 //!   aggregate (with idle and shared-cost distribution) and accumulate it
 //!   the way OpenCost's `/allocation/compute` does, and print a table, CSV
 //!   or OpenCost JSON.
@@ -111,6 +112,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<io::Error>())
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// A small runtime of our own for the async library calls (the core picks
+/// none; reqwest and object_store need tokio's IO driver).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Write `text` to standard output in one go.

@@ -367,3 +367,127 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `allocation --store` reads back what `etl build` wrote: the same
+/// allocations, to the bit, as computing the day from the capture; a
+/// missing cluster file is a warning naming the cluster, not a quiet gap.
+#[test]
+fn allocation_reads_the_store_back() {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let day = "2023-11-14T00:00:00Z,2023-11-15T00:00:00Z";
+    let ok = |args: &[&str]| {
+        let out = costetl(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
+    ok(&[
+        "etl",
+        "build",
+        "--fixtures",
+        fx,
+        "--window",
+        day,
+        "--store",
+        st,
+    ]);
+
+    let report = [
+        "--aggregate",
+        "cluster,namespace",
+        "--idle",
+        "--format",
+        "json",
+    ];
+    let costs = |out: &Output| -> Vec<(String, f64)> {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let data = v["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{v}");
+        data[0]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, a)| (k.clone(), a["totalCost"].as_f64().unwrap()))
+            .collect()
+    };
+    let computed = costs(&ok(&[
+        &["allocation", "--fixtures", fx, "--window", day][..],
+        &report,
+    ]
+    .concat()));
+    let read = ok(&[&["allocation", "--store", st, "--window", day][..], &report].concat());
+    assert_eq!(costs(&read), computed);
+    assert!(computed.len() > 3, "{computed:?}");
+
+    // A wider, unaligned window reads the whole day inside it, and says so.
+    let wide = "2023-11-13T12:00:00Z,2023-11-15T06:00:00Z";
+    let out = ok(&[
+        &["allocation", "--store", st, "--window", wide][..],
+        &report,
+    ]
+    .concat());
+    assert_eq!(costs(&out), computed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("whole 1d windows inside --window: [2023-11-14T00:00:00Z"),
+        "{stderr}"
+    );
+
+    // A day never built is a gap: the two days cost what the one built
+    // day does, and each cluster's missing file is named.
+    let two_days = "2023-11-14T00:00:00Z,2023-11-16T00:00:00Z";
+    let out = ok(&[
+        &[
+            "allocation",
+            "--store",
+            st,
+            "--window",
+            two_days,
+            "--accumulate",
+            "all",
+        ][..],
+        &report,
+    ]
+    .concat());
+    assert_eq!(costs(&out), computed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for cluster in ["prod-eu", "prod-us"] {
+        assert!(
+            stderr.contains(&format!(
+                "no file for cluster {cluster} in [2023-11-15T00:00:00Z"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("in [2023-11-14T00:00:00Z"), "{stderr}");
+
+    // No whole day inside the window, and --store with --fixtures, are
+    // refused with the reason.
+    let out = costetl(&[
+        "allocation",
+        "--store",
+        st,
+        "--window",
+        "2023-11-14T01:00:00Z,2023-11-14T23:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no whole 1d window"), "{stderr}");
+    let out = costetl(&[
+        "allocation",
+        "--store",
+        st,
+        "--fixtures",
+        fx,
+        "--window",
+        day,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -82,6 +82,25 @@ impl Resolution {
         Ok(range.split(self.duration()))
     }
 
+    /// The whole windows of this resolution inside `range`, as one range:
+    /// its start rounded up and its end rounded down to boundaries. `None`
+    /// when no whole window fits (a daily read of `today`, say).
+    pub fn inner(self, range: Window) -> Option<Window> {
+        let len = self.duration().num_seconds();
+        let down = |s: i64| s - s.rem_euclid(len);
+        let start = range.start();
+        let mut first = down(start.timestamp());
+        if !self.is_boundary(start) {
+            first += len;
+        }
+        let last = down(range.end().timestamp());
+        if first >= last {
+            return None;
+        }
+        let at = |s| DateTime::<Utc>::from_timestamp(s, 0);
+        Window::new(at(first)?, at(last)?).ok()
+    }
+
     /// Whether `w` is exactly one aligned window of this resolution.
     pub fn is_aligned(self, w: Window) -> bool {
         self.is_boundary(w.start()) && w.duration() == self.duration()
@@ -308,6 +327,34 @@ mod tests {
         )
         .unwrap();
         assert!(Resolution::Hourly.windows(nanos).is_err());
+    }
+
+    #[test]
+    fn inner_rounds_inwards() {
+        let r = w("2023-11-15T06:30:00Z", "2023-11-18T01:00:00Z");
+        assert_eq!(
+            Resolution::Daily.inner(r),
+            Some(w("2023-11-16T00:00:00Z", "2023-11-18T00:00:00Z"))
+        );
+        assert_eq!(
+            Resolution::Hourly.inner(r),
+            Some(w("2023-11-15T07:00:00Z", "2023-11-18T01:00:00Z"))
+        );
+        let aligned = w("2023-11-15T00:00:00Z", "2023-11-17T00:00:00Z");
+        assert_eq!(Resolution::Daily.inner(aligned), Some(aligned));
+        let sub_second =
+            Window::new(aligned.start() + TimeDelta::milliseconds(1), aligned.end()).unwrap();
+        assert_eq!(
+            Resolution::Daily.inner(sub_second),
+            Some(w("2023-11-16T00:00:00Z", "2023-11-17T00:00:00Z"))
+        );
+        let today = w("2023-11-15T00:00:00Z", "2023-11-15T13:00:00Z");
+        assert_eq!(Resolution::Daily.inner(today), None);
+        let before_epoch = w("1969-12-30T12:00:00Z", "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Resolution::Daily.inner(before_epoch),
+            Some(w("1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z"))
+        );
     }
 
     #[test]
