@@ -15,6 +15,8 @@
 //! - [`encode`], [`decode`], [`decode_meta`]: the codec, with a content
 //!   checksum in the footer (the Parquet pages carry none).
 //! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with worse.
+//! - [`plan`]: which windows a store needs (re)built and which files are
+//!   past retention, for a sync run.
 //!
 //! # Versioning
 //!
@@ -31,6 +33,7 @@ mod codec;
 pub mod key;
 pub mod meta;
 mod overwrite;
+pub mod plan;
 pub mod row;
 pub mod schema;
 
@@ -38,6 +41,7 @@ pub use codec::{decode, decode_meta, encode};
 pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, OverwritePolicy, decide};
+pub use plan::{Build, Need, Plan, Stored, plan, retained};
 pub use row::{AllocationRowV1, LbRowV1, PvRowV1};
 pub use schema::{schema_text, schema_v1};
 
