@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use costetl_core::etl::{
-    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, OverwritePolicy, Resolution,
+    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, OverwritePolicy, Resolution, Stored,
 };
 use costetl_core::{AllocationSet, AllocationSetRange, Window};
 use futures::{StreamExt, TryStreamExt};
@@ -289,6 +289,55 @@ impl EtlStore {
                 path: format!("{}/{location}", self.description),
                 source,
             })
+    }
+
+    /// Every file of `resolution` in the store, in key order, each with its
+    /// meta or why that does not decode (or names another key): what
+    /// [`etl::plan`] reads. Only footers are decoded, not rows.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn stored(&self, resolution: Resolution) -> Result<Vec<Stored>> {
+        let mut keys = Vec::new();
+        for cluster in self.clusters().await? {
+            keys.extend(self.list(&cluster, resolution).await?);
+        }
+        let found: Vec<Option<Stored>> = futures::stream::iter(keys.into_iter().map(|key| async {
+            let location = self.path(&key.path());
+            // Gone since the listing (a concurrent prune): not stored.
+            let Some((data, _)) = self.fetch(&location).await? else {
+                return Ok(None);
+            };
+            let meta = etl::decode_meta(&data)
+                .map_err(|e| e.to_string())
+                .and_then(|m| match m.key() {
+                    Ok(k) if k == key => Ok(m),
+                    _ => Err(format!(
+                        "its meta describes {} {} {}",
+                        m.cluster, m.resolution, m.window
+                    )),
+                });
+            Ok::<_, StoreError>(Some((key, meta)))
+        }))
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Removes `key`'s file; one already gone is not an error (S3 does not
+    /// tell the two apart).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn delete(&self, key: &EtlKey) -> Result<()> {
+        let location = self.path(&key.path());
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(self.io("delete", &location, source)),
+        }
     }
 
     /// The clusters with files in the store, sorted.

@@ -348,6 +348,17 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
         assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
 
+        // Pruning deletes from a bucket too; the planner's listing reads
+        // every footer.
+        store.delete(&key7).await.unwrap();
+        let stored = store.stored(Resolution::Daily).await.unwrap();
+        assert_eq!(stored.len(), 4);
+        assert!(
+            stored
+                .iter()
+                .all(|(k, m)| k.window != fresh.window() && m.is_ok())
+        );
+
         // Another prefix of the same bucket is another store.
         let mut other = cfg.clone();
         other.url = format!("s3://{}/fleet-b", s3.bucket());
@@ -427,4 +438,47 @@ fn duckdb_reads_the_fleet() {
         sum += cost;
     }
     assert!((sum - total).abs() < 1e-9 * total);
+}
+
+/// `stored` lists every file with its meta (or why it is unreadable) for
+/// the sync planner; `delete` removes files, twice without error.
+#[test]
+fn stored_metas_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    rt().block_on(async {
+        write_fleet(&store, &["a", "b"], 2, None).await;
+        let stored = store.stored(Resolution::Daily).await.unwrap();
+        let keys: Vec<String> = stored
+            .iter()
+            .map(|(k, _)| format!("{}@{}", k.cluster, k.window.start().format("%d")))
+            .collect();
+        assert_eq!(keys, ["a@14", "a@15", "b@14", "b@15"]);
+        for (key, meta) in &stored {
+            let meta = meta.as_ref().unwrap();
+            assert_eq!(&meta.key().unwrap(), key);
+            assert!(meta.complete && meta.allocations > 0);
+        }
+        assert!(store.stored(Resolution::Hourly).await.unwrap().is_empty());
+
+        // A corrupt file, and a file copied under another key, are listed
+        // as unreadable with the reason.
+        let path = |k: &EtlKey| dir.path().join(k.path());
+        let (a14, a15, b14) = (&stored[0].0, &stored[1].0, &stored[2].0);
+        std::fs::write(path(a14), b"PAR1 not really").unwrap();
+        std::fs::copy(path(a15), path(b14)).unwrap();
+        let stored = store.stored(Resolution::Daily).await.unwrap();
+        let reason = |i: usize| stored[i].1.as_ref().err().cloned().unwrap_or_default();
+        assert!(!reason(0).is_empty(), "{:?}", stored[0].1);
+        assert!(stored[1].1.is_ok());
+        assert!(reason(2).contains("meta describes a 1d"), "{}", reason(2));
+
+        store.delete(a14).await.unwrap();
+        store.delete(a14).await.unwrap();
+        assert_eq!(
+            store.list("a", Resolution::Daily).await.unwrap(),
+            [a15.clone()]
+        );
+        assert_eq!(store.stored(Resolution::Daily).await.unwrap().len(), 3);
+    });
 }
