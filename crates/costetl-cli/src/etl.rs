@@ -4,13 +4,20 @@
 //! - `etl build --window W --store URL`: compute each aligned day (or hour)
 //!   of W, split it by cluster, and put one file per cluster and window
 //!   under the overwrite policy: a worse rebuild is kept out and said so.
+//! - `etl sync --store URL`: what a cost-model service does on a timer, once:
+//!   plan (`costetl_core::etl::plan`) the windows in retention that are
+//!   new, missing, provisional, failed or unreadable, build them, and prune
+//!   files past retention (`--prune`).
 //! - `etl status --store URL`: per cluster, how many files, the range they
 //!   cover, and the gaps inside it.
 
+use std::collections::BTreeSet;
+
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use costetl_core::etl::{EtlKey, EtlMeta, OverwritePolicy, Resolution};
+use costetl_core::etl::{self, EtlKey, EtlMeta, OverwritePolicy, Resolution};
+use costetl_core::window::duration_string;
 use costetl_core::{AllocationSet, Window};
 use costetl_store::{EtlStore, StoreConfig};
 
@@ -29,6 +36,10 @@ enum EtlCommand {
     /// Compute allocations for each aligned window of --window and store
     /// one file per cluster and window.
     Build(BuildArgs),
+    /// Bring a store up to date: build every window in retention that is
+    /// new, missing, provisional, failed or unreadable; prune older files
+    /// with --prune.
+    Sync(SyncArgs),
     /// Show the clusters, windows and gaps a store holds.
     Status(StatusArgs),
 }
@@ -112,6 +123,42 @@ struct BuildArgs {
 }
 
 #[derive(Debug, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    settings: SettingsArgs,
+
+    #[command(flatten)]
+    store: StoreArgs,
+
+    /// One file per day (default) or per hour.
+    #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
+    etl_resolution: ResolutionArg,
+
+    /// How far back files are kept and built (e.g. 91d, 49h). Default:
+    /// ETL_DAILY_STORE_DURATION_DAYS days (91) for daily files,
+    /// ETL_HOURLY_STORE_DURATION_HOURS hours (49) for hourly ones, as
+    /// Kubecost names them.
+    #[arg(long, value_name = "DURATION", value_parser = crate::settings::parse_positive)]
+    retention: Option<TimeDelta>,
+
+    /// Delete the files past retention (default: only list them).
+    #[arg(long)]
+    prune: bool,
+
+    /// Print the plan; build and delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The time to sync at (RFC 3339 or Unix seconds; default now): which
+    /// windows have closed, and the files' build time.
+    #[arg(long, value_name = "TIME", value_parser = crate::diagnose::parse_time)]
+    at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Args)]
 struct StatusArgs {
     #[command(flatten)]
     settings: SettingsArgs,
@@ -128,6 +175,7 @@ struct StatusArgs {
 pub fn run(args: &EtlArgs) -> Result<()> {
     match &args.command {
         EtlCommand::Build(b) => build(b),
+        EtlCommand::Sync(s) => sync(s),
         EtlCommand::Status(s) => status(s),
     }
 }
@@ -157,49 +205,89 @@ fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
         .collect()
 }
 
-fn build(args: &BuildArgs) -> Result<()> {
-    let source = args.input.source(&args.settings)?;
-    let settings: &Settings = match &source {
-        Source::Prometheus(s) | Source::Fixtures(_, s) => s,
+/// The settings of a metrics source; a file is a usage error.
+fn metrics_settings(source: &Source) -> Result<&Settings> {
+    match source {
+        Source::Prometheus(s) | Source::Fixtures(_, s) => Ok(s),
         Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
-            "etl build computes from metrics: use --prometheus URL or --fixtures DIR".into()
+            "etl computes from metrics: use --prometheus URL or --fixtures DIR".into()
         )),
-    };
-    let store = args.store.open(&settings.store)?;
-    let resolution = Resolution::from(args.etl_resolution);
-    let windows = resolution
-        .windows(args.window)
-        .with_context(|| format!("--window {} for {resolution} files", args.window))?;
-    let policy = OverwritePolicy {
-        force: args.force,
-        ..OverwritePolicy::default()
-    };
-    let rt = crate::runtime()?;
-    let producer = format!("costetl {}", env!("CARGO_PKG_VERSION"));
-    let mut out = String::new();
-    let (mut written, mut kept) = (0, 0);
-    for w in windows {
-        let sets = source.load(Some(w))?;
+    }
+}
+
+/// What the puts of a run did, and their report lines.
+#[derive(Default)]
+struct Tally {
+    written: usize,
+    kept: usize,
+    text: String,
+}
+
+/// Where and how one run writes.
+struct Target<'a> {
+    store: &'a EtlStore,
+    rt: &'a tokio::runtime::Runtime,
+    resolution: Resolution,
+    policy: OverwritePolicy,
+    producer: String,
+}
+
+impl Target<'_> {
+    /// Compute window `w` from `source` and put each cluster's part but
+    /// those in `skip` (clusters whose stored file is good).
+    fn build_window(
+        &self,
+        source: &Source,
+        w: Window,
+        built_at: DateTime<Utc>,
+        skip: &BTreeSet<String>,
+        tally: &mut Tally,
+    ) -> Result<()> {
+        // An open window is computed up to the minute the build runs: the
+        // backend knows nothing later. Its file is provisional.
+        let upto = w.end().min(built_at.duration_trunc(TimeDelta::minutes(1))?);
+        if upto <= w.start() {
+            tally.text.push_str(&format!(
+                "skipped {w}: it began less than a minute before {built_at}\n"
+            ));
+            return Ok(());
+        }
         let mut set = AllocationSet::new(w);
-        for s in &sets {
+        for s in &source.load(Some(Window::new(w.start(), upto)?))? {
             set.accumulate(s);
         }
-        let built_at: DateTime<Utc> = Utc::now();
+        if upto < w.end() {
+            // The file is the whole window; what ran so far keeps its
+            // start and end inside it.
+            let mut whole = AllocationSet::new(w);
+            for a in set.iter() {
+                let mut a = a.clone();
+                a.window = w;
+                whole.insert(a);
+            }
+            whole.warnings = set.warnings;
+            whole.errors = set.errors;
+            set = whole;
+        }
         for (cluster, part) in by_cluster(&set) {
-            let key = EtlKey::new(cluster.as_str(), resolution, w)
+            if skip.contains(&cluster) {
+                continue;
+            }
+            let key = EtlKey::new(cluster.as_str(), self.resolution, w)
                 .with_context(|| format!("cluster {cluster:?}"))?;
-            let meta = EtlMeta::describe(&part, &key, &producer, built_at);
-            let outcome = rt
-                .block_on(store.put(&part, &meta, &policy))
+            let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
+            let outcome = self
+                .rt
+                .block_on(self.store.put(&part, &meta, &self.policy))
                 .with_context(|| format!("storing {key}"))?;
             let verb = if outcome.decision.is_write() {
-                written += 1;
+                tally.written += 1;
                 "written"
             } else {
-                kept += 1;
+                tally.kept += 1;
                 "KEPT   "
             };
-            out.push_str(&format!(
+            tally.text.push_str(&format!(
                 "{verb} {cluster} {w}: {} allocations, ${:.2}, {} bytes: {}\n",
                 meta.allocations,
                 meta.total_cost,
@@ -207,12 +295,148 @@ fn build(args: &BuildArgs) -> Result<()> {
                 outcome.decision.reason()
             ));
         }
+        Ok(())
     }
-    out.push_str(&format!(
-        "{written} file(s) written, {kept} kept, in {}\n",
+}
+
+fn producer() -> String {
+    format!("costetl {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn build(args: &BuildArgs) -> Result<()> {
+    let source = args.input.source(&args.settings)?;
+    let settings = metrics_settings(&source)?;
+    let store = args.store.open(&settings.store)?;
+    let resolution = Resolution::from(args.etl_resolution);
+    let windows = resolution
+        .windows(args.window)
+        .with_context(|| format!("--window {} for {resolution} files", args.window))?;
+    let rt = crate::runtime()?;
+    let target = Target {
+        store: &store,
+        rt: &rt,
+        resolution,
+        policy: OverwritePolicy {
+            force: args.force,
+            ..OverwritePolicy::default()
+        },
+        producer: producer(),
+    };
+    let mut tally = Tally::default();
+    for w in windows {
+        target.build_window(&source, w, Utc::now(), &BTreeSet::new(), &mut tally)?;
+    }
+    tally.text.push_str(&format!(
+        "{} file(s) written, {} kept, in {}\n",
+        tally.written,
+        tally.kept,
         store.description()
     ));
-    crate::print(&out)
+    crate::print(&tally.text)
+}
+
+/// The retention `--retention` or Kubecost's variable for `resolution`
+/// gives, else Kubecost's default (91 days, 49 hours).
+fn retention(flag: Option<TimeDelta>, resolution: Resolution) -> Result<TimeDelta> {
+    if let Some(r) = flag {
+        return Ok(r);
+    }
+    let (var, unit, default) = match resolution {
+        Resolution::Daily => ("ETL_DAILY_STORE_DURATION_DAYS", TimeDelta::days(1), 91),
+        Resolution::Hourly => ("ETL_HOURLY_STORE_DURATION_HOURS", TimeDelta::hours(1), 49),
+    };
+    let n = match std::env::var(var) {
+        Ok(v) => v
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{var}={v:?}: expected a positive whole number"))?,
+        Err(_) => default,
+    };
+    Ok(unit * n)
+}
+
+fn sync(args: &SyncArgs) -> Result<()> {
+    let source = args.input.source(&args.settings)?;
+    let settings = metrics_settings(&source)?;
+    let store = args.store.open(&settings.store)?;
+    let resolution = Resolution::from(args.etl_resolution);
+    let keep_for = retention(args.retention, resolution)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let rt = crate::runtime()?;
+    let stored = rt
+        .block_on(store.stored(resolution))
+        .with_context(|| format!("listing {}", store.description()))?;
+    let plan = etl::plan(now, resolution, keep_for, &stored)
+        .with_context(|| format!("--retention {}", duration_string(keep_for)))?;
+    let mut out = format!(
+        "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
+         {} file(s) past retention\n",
+        store.description(),
+        duration_string(keep_for),
+        plan.retained,
+        plan.build.len(),
+        plan.expired.len()
+    );
+    for b in &plan.build {
+        let why = if b.needs.is_empty() {
+            "new window".to_owned()
+        } else {
+            b.needs
+                .iter()
+                .map(|(c, n)| format!("{c} {}", n.describe()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!("build {}: {why}\n", b.window));
+    }
+    if args.dry_run {
+        out.push_str("dry run: nothing built or deleted\n");
+        return crate::print(&out);
+    }
+    let target = Target {
+        store: &store,
+        rt: &rt,
+        resolution,
+        policy: OverwritePolicy::default(),
+        producer: producer(),
+    };
+    let mut tally = Tally::default();
+    let mut failed = 0;
+    for b in &plan.build {
+        // One window failing (outside the backend's retention, a backend
+        // error) must not stop the others.
+        if let Err(e) = target.build_window(&source, b.window, now, &b.good, &mut tally) {
+            failed += 1;
+            tally
+                .text
+                .push_str(&format!("FAILED  {}: {e:#}\n", b.window));
+        }
+    }
+    out.push_str(&tally.text);
+    let mut pruned = 0;
+    if args.prune {
+        for key in &plan.expired {
+            rt.block_on(store.delete(key))
+                .with_context(|| format!("pruning {key}"))?;
+            pruned += 1;
+        }
+    } else if !plan.expired.is_empty() {
+        out.push_str(&format!(
+            "{} file(s) past retention kept (pass --prune to delete them)\n",
+            plan.expired.len()
+        ));
+    }
+    out.push_str(&format!(
+        "{} file(s) written, {} kept, {failed} window(s) failed, {pruned} pruned\n",
+        tally.written, tally.kept
+    ));
+    crate::print(&out)?;
+    if failed > 0 {
+        bail!("{failed} window(s) failed to build; see FAILED above");
+    }
+    Ok(())
 }
 
 fn status(args: &StatusArgs) -> Result<()> {

@@ -491,3 +491,90 @@ fn allocation_reads_the_store_back() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `etl sync` on the bundled capture: builds the new day, then nothing;
+/// rebuilds only the cluster whose file went bad; a dry run changes
+/// nothing; a later sync prunes what left retention and reports the days
+/// the capture cannot compute as failed (exit 1) without stopping.
+#[test]
+fn etl_sync_plans_builds_and_prunes() {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
+    let sync = |at: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "etl",
+                "sync",
+                "--fixtures",
+                fx,
+                "--store",
+                st,
+                "--retention",
+                "1d",
+                "--at",
+                at,
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = costetl(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let day_end = "2023-11-15T00:00:00Z";
+    let (code, text) = sync(day_end, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("build [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z): new window"),
+        "{text}"
+    );
+    assert!(text.contains("2 file(s) written, 0 kept"), "{text}");
+
+    let (code, text) = sync(day_end, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 window(s) to build"), "{text}");
+
+    let eu =
+        store.join("federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
+    let us =
+        store.join("federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
+    let us_before = std::fs::read(&us).unwrap();
+    std::fs::write(&eu, b"not parquet").unwrap();
+    let (code, text) = sync(day_end, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("prod-eu unreadable"), "{text}");
+    assert!(text.contains("1 file(s) written, 0 kept"), "{text}");
+    assert!(text.contains("written prod-eu"), "{text}");
+    assert_eq!(
+        std::fs::read(&us).unwrap(),
+        us_before,
+        "the good file was rewritten"
+    );
+
+    let later = "2023-11-16T12:00:00Z";
+    let (code, text) = sync(later, &["--dry-run"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("2 window(s) to build, 2 file(s) past retention"),
+        "{text}"
+    );
+    assert!(text.contains("dry run"), "{text}");
+    assert!(eu.is_file() && us.is_file());
+
+    // Without --prune expired files stay; the capture holds no later day,
+    // so both builds fail, each named, and the run exits 1.
+    let (code, text) = sync(later, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(text.matches("FAILED  [2023-11-1").count(), 2, "{text}");
+    assert!(text.contains("2 file(s) past retention kept"), "{text}");
+    assert!(eu.is_file() && us.is_file());
+    let (code, text) = sync(later, &["--prune"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("2 pruned"), "{text}");
+    assert!(!eu.exists() && !us.exists());
+}

@@ -259,18 +259,25 @@ impl Window {
     /// (sub-second parts are dropped). Empty, as in OpenCost's
     /// `DurationString`, when the window is shorter than one second.
     pub fn duration_string(&self) -> String {
-        let secs = self.duration().num_seconds();
-        if secs <= 0 {
-            String::new()
-        } else if secs % 86_400 == 0 {
-            format!("{}d", secs / 86_400)
-        } else if secs % 3_600 == 0 {
-            format!("{}h", secs / 3_600)
-        } else if secs % 60 == 0 {
-            format!("{}m", secs / 60)
-        } else {
-            format!("{secs}s")
-        }
+        duration_string(self.duration())
+    }
+}
+
+/// A duration as a Prometheus range, as [`Window::duration_string`]
+/// spells a window's length (`91d`, `49h`, `90m`, `45s`; empty below a
+/// second).
+pub fn duration_string(d: TimeDelta) -> String {
+    let secs = d.num_seconds();
+    if secs <= 0 {
+        String::new()
+    } else if secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3_600 == 0 {
+        format!("{}h", secs / 3_600)
+    } else if secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
     }
 }
 

@@ -10,24 +10,24 @@ pub enum StoreError {
         message: String,
     },
     /// The object store failed (network, permissions, disk).
-    #[error("ETL store: {op} {path}: {source}")]
+    #[error("ETL store: {op} {path}: {error}")]
     ObjectStore {
         /// What was being done: `get`, `put`, `list`.
         op: &'static str,
         /// The object or prefix.
         path: String,
-        /// The object store's error.
-        #[source]
-        source: object_store::Error,
+        /// The object store's error (in the message, so not also a
+        /// `source`: a report of the chain would say it twice).
+        error: object_store::Error,
     },
     /// A file could not be encoded or decoded.
-    #[error("ETL file {path}: {source}")]
+    #[error("ETL file {path}: {error}")]
     Format {
         /// The object.
         path: String,
-        /// The core's error, naming what is wrong in the file.
-        #[source]
-        source: costetl_core::Error,
+        /// The core's error, naming what is wrong in the file (in the
+        /// message, as above).
+        error: costetl_core::Error,
     },
     /// Another writer changed the file between our read and our write; the
     /// stored file is whatever that writer wrote. Building again decides

@@ -182,12 +182,12 @@ impl EtlStore {
     ) -> Result<PutOutcome> {
         let key = meta.key().map_err(|source| StoreError::Format {
             path: format!("{}/{}", self.description, meta.cluster),
-            source,
+            error: source,
         })?;
         let location = self.path(&key.path());
         let bytes = etl::encode(set, meta).map_err(|source| StoreError::Format {
             path: location.to_string(),
-            source,
+            error: source,
         })?;
         let (existing, version) = match self.fetch(&location).await? {
             Some((data, version)) => (
@@ -245,11 +245,11 @@ impl EtlStore {
         }
     }
 
-    fn io(&self, op: &'static str, location: &Path, source: object_store::Error) -> StoreError {
+    fn io(&self, op: &'static str, location: &Path, error: object_store::Error) -> StoreError {
         StoreError::ObjectStore {
             op,
             path: format!("{}/{location}", self.description),
-            source,
+            error,
         }
     }
 
@@ -287,7 +287,7 @@ impl EtlStore {
             .map(Some)
             .map_err(|source| StoreError::Format {
                 path: format!("{}/{location}", self.description),
-                source,
+                error: source,
             })
     }
 
@@ -405,7 +405,7 @@ impl EtlStore {
             .windows(range)
             .map_err(|source| StoreError::Format {
                 path: format!("{} (range {range})", self.description),
-                source,
+                error: source,
             })?;
         let clusters: Vec<String> = match clusters {
             Some(c) => c.to_vec(),
@@ -417,7 +417,7 @@ impl EtlStore {
                 let key = EtlKey::new(cluster.as_str(), resolution, *w).map_err(|source| {
                     StoreError::Format {
                         path: format!("{}/{cluster}", self.description),
-                        source,
+                        error: source,
                     }
                 })?;
                 wanted.push(key);

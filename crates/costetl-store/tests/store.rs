@@ -477,7 +477,7 @@ fn stored_metas_and_delete() {
         store.delete(a14).await.unwrap();
         assert_eq!(
             store.list("a", Resolution::Daily).await.unwrap(),
-            [a15.clone()]
+            std::slice::from_ref(a15)
         );
         assert_eq!(store.stored(Resolution::Daily).await.unwrap().len(), 3);
     });
