@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use costetl_core::etl::{
-    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, OverwritePolicy, Resolution, Stored,
+    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, FooterLen, OverwritePolicy, Resolution, Stored,
 };
 use costetl_core::{AllocationSet, AllocationSetRange, Window};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    UpdateVersion,
+};
 
 use crate::Result;
 use crate::config::StoreConfig;
@@ -20,6 +23,11 @@ use crate::error::StoreError;
 
 /// How many files are read at once by [`EtlStore::load`].
 const READ_CONCURRENCY: usize = 16;
+
+/// Bytes read from the end of a file for its meta. A file's footer is
+/// about 20–30 KB whatever its rows (61 columns' metadata); a longer one
+/// costs a second request.
+const META_SUFFIX: u64 = 64 * 1024;
 
 /// The ETL files of one or many clusters, in a directory or a bucket.
 #[derive(Clone, Debug)]
@@ -189,11 +197,8 @@ impl EtlStore {
             path: location.to_string(),
             error: source,
         })?;
-        let (existing, version) = match self.fetch(&location).await? {
-            Some((data, version)) => (
-                Some(etl::decode_meta(&data).map_err(|e| e.to_string())),
-                Some(version),
-            ),
+        let (existing, version) = match self.fetch_meta(&location).await? {
+            Some((meta, version)) => (Some(meta), Some(version)),
             None => (None, None),
         };
         let stored = existing
@@ -255,7 +260,49 @@ impl EtlStore {
 
     /// The bytes stored at `location` and their version, if any.
     async fn fetch(&self, location: &Path) -> Result<Option<(Bytes, UpdateVersion)>> {
-        match self.store.get(location).await {
+        self.fetch_range(location, None).await
+    }
+
+    /// The meta of the file at `location` (or why it does not decode) and
+    /// its version, if there is a file, from ranged reads of its end: one
+    /// request of [`META_SUFFIX`] bytes, a second when the footer is longer.
+    async fn fetch_meta(
+        &self,
+        location: &Path,
+    ) -> Result<Option<(std::result::Result<EtlMeta, String>, UpdateVersion)>> {
+        let mut want = META_SUFFIX;
+        loop {
+            let Some((data, version)) = self
+                .fetch_range(location, Some(GetRange::Suffix(want)))
+                .await?
+            else {
+                return Ok(None);
+            };
+            if let Ok(FooterLen::Short(n)) = etl::footer_len(&data) {
+                // A file shorter than we asked for came whole: it is short
+                // of its own footer, which decode_meta reports.
+                if (n as u64) > want && data.len() as u64 == want {
+                    want = n as u64;
+                    continue;
+                }
+            }
+            let meta = etl::decode_meta(&data).map_err(|e| e.to_string());
+            return Ok(Some((meta, version)));
+        }
+    }
+
+    /// `range` of the bytes at `location` (all of them for `None`) and
+    /// their version, if there is an object.
+    async fn fetch_range(
+        &self,
+        location: &Path,
+        range: Option<GetRange>,
+    ) -> Result<Option<(Bytes, UpdateVersion)>> {
+        let opts = GetOptions {
+            range,
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(location, opts).await {
             Ok(got) => {
                 let version = UpdateVersion {
                     e_tag: got.meta.e_tag.clone(),
@@ -293,7 +340,8 @@ impl EtlStore {
 
     /// Every file of `resolution` in the store, in key order, each with its
     /// meta or why that does not decode (or names another key): what
-    /// [`etl::plan`] reads. Only footers are decoded, not rows.
+    /// [`etl::plan`] reads. Only each file's end is read (a ranged GET of
+    /// its footer), not its rows.
     ///
     /// # Errors
     ///
@@ -306,18 +354,16 @@ impl EtlStore {
         let found: Vec<Option<Stored>> = futures::stream::iter(keys.into_iter().map(|key| async {
             let location = self.path(&key.path());
             // Gone since the listing (a concurrent prune): not stored.
-            let Some((data, _)) = self.fetch(&location).await? else {
+            let Some((meta, _)) = self.fetch_meta(&location).await? else {
                 return Ok(None);
             };
-            let meta = etl::decode_meta(&data)
-                .map_err(|e| e.to_string())
-                .and_then(|m| match m.key() {
-                    Ok(k) if k == key => Ok(m),
-                    _ => Err(format!(
-                        "its meta describes {} {} {}",
-                        m.cluster, m.resolution, m.window
-                    )),
-                });
+            let meta = meta.and_then(|m| match m.key() {
+                Ok(k) if k == key => Ok(m),
+                _ => Err(format!(
+                    "its meta describes {} {} {}",
+                    m.cluster, m.resolution, m.window
+                )),
+            });
             Ok::<_, StoreError>(Some((key, meta)))
         }))
         .buffered(READ_CONCURRENCY)

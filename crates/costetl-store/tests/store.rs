@@ -473,6 +473,33 @@ fn stored_metas_and_delete() {
         assert!(stored[1].1.is_ok());
         assert!(reason(2).contains("meta describes a 1d"), "{}", reason(2));
 
+        // A footer longer than the first ranged read (3,000 warnings in
+        // the meta) is read with a second one.
+        let mut noisy = cluster_set("c", 0, 1.0);
+        noisy.warnings = (0..3000)
+            .map(|i| format!("node c-node-{i} has no price series: default prices used"))
+            .collect();
+        let noisy_meta = meta(&noisy, "c");
+        store
+            .put(&noisy, &noisy_meta, &OverwritePolicy::default())
+            .await
+            .unwrap();
+        let size = std::fs::metadata(path(&noisy_meta.key().unwrap()))
+            .unwrap()
+            .len();
+        let listed = store.stored(Resolution::Daily).await.unwrap();
+        let (_, got) = listed.iter().find(|(k, _)| k.cluster == "c").unwrap();
+        assert_eq!(got.as_ref().unwrap(), &noisy_meta, "file of {size} bytes");
+        assert!(size > 150_000, "{size}");
+        // and put decides against it from its footer: an empty rebuild is kept out.
+        let empty = AllocationSet::new(noisy.window());
+        let out = store
+            .put(&empty, &meta(&empty, "c"), &OverwritePolicy::default())
+            .await
+            .unwrap();
+        assert!(!written(&out.decision), "{:?}", out.decision);
+        store.delete(&noisy_meta.key().unwrap()).await.unwrap();
+
         store.delete(a14).await.unwrap();
         store.delete(a14).await.unwrap();
         assert_eq!(

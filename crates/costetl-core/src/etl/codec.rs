@@ -150,9 +150,10 @@ pub fn encode(set: &AllocationSet, meta: &EtlMeta) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Only the footer's meta: cheap, no row group is decoded. The content
-/// checksum is not verified (it covers the rows): use [`decode`] when the
-/// content must be trusted.
+/// Only the footer's meta: cheap, no row group is decoded. `bytes` is the
+/// file, or any suffix of it that holds the footer (see [`footer_len`]).
+/// The content checksum is not verified (it covers the rows): use
+/// [`decode`] when the content must be trusted.
 ///
 /// # Errors
 ///
@@ -160,13 +161,61 @@ pub fn encode(set: &AllocationSet, meta: &EtlMeta) -> Result<Vec<u8>> {
 /// truncated, corrupt footer); [`Error::EtlNewerSchema`] for a file written
 /// by a newer costetl; [`Error::EtlMeta`] for a missing or unparsable meta.
 pub fn decode_meta(bytes: &[u8]) -> Result<EtlMeta> {
-    unpanicked(|| decode_meta_unguarded(bytes))
+    match footer_len(bytes)? {
+        FooterLen::Short(n) => Err(not_parquet(&format!(
+            "the footer needs {n} bytes, the file has {}",
+            bytes.len()
+        ))),
+        FooterLen::Fits(_) => unpanicked(|| decode_meta_unguarded(bytes)),
+    }
 }
 
-fn decode_meta_unguarded(bytes: &[u8]) -> Result<EtlMeta> {
-    let metadata = ParquetMetaDataReader::new()
-        .parse_and_finish(&Bytes::copy_from_slice(bytes))
-        .map_err(|e| not_parquet(&e))?;
+/// What the end of a file says about its footer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FooterLen {
+    /// The bytes given hold the whole footer, which is this many bytes.
+    Fits(usize),
+    /// The footer is this many bytes, more than were given: read that
+    /// many from the end of the file and call again.
+    Short(usize),
+}
+
+/// How long the footer is, from the last bytes of a file (at least 8):
+/// lets a store read a file's meta with a suffix range request instead
+/// of the whole file.
+///
+/// # Errors
+///
+/// [`Error::EtlNotParquet`] when the bytes do not end like a plain Parquet
+/// file.
+pub fn footer_len(suffix: &[u8]) -> Result<FooterLen> {
+    const TAIL: usize = 8;
+    let Some(tail) = suffix.len().checked_sub(TAIL).map(|at| &suffix[at..]) else {
+        return Err(not_parquet(&format!(
+            "{} bytes are too few for a Parquet footer",
+            suffix.len()
+        )));
+    };
+    let tail = parquet::file::metadata::FooterTail::try_from(tail).map_err(|e| not_parquet(&e))?;
+    if tail.is_encrypted_footer() {
+        return Err(not_parquet(&"the footer is encrypted"));
+    }
+    let need = tail.metadata_length() + TAIL;
+    Ok(if need <= suffix.len() {
+        FooterLen::Fits(need)
+    } else {
+        FooterLen::Short(need)
+    })
+}
+
+/// The meta from the end of a file: `suffix` holds at least the footer
+/// ([`footer_len`] says how much that is). A whole file is a suffix too.
+fn decode_meta_unguarded(suffix: &[u8]) -> Result<EtlMeta> {
+    let FooterLen::Fits(n) = footer_len(suffix)? else {
+        return Err(not_parquet(&"the footer is longer than the bytes given"));
+    };
+    let footer = &suffix[suffix.len() - n..suffix.len() - 8];
+    let metadata = ParquetMetaDataReader::decode_metadata(footer).map_err(|e| not_parquet(&e))?;
     meta_of(&metadata)
 }
 

@@ -37,7 +37,7 @@ pub mod plan;
 pub mod row;
 pub mod schema;
 
-pub use codec::{decode, decode_meta, encode};
+pub use codec::{FooterLen, decode, decode_meta, encode, footer_len};
 pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, OverwritePolicy, decide};

@@ -252,6 +252,35 @@ fn every_truncation_is_an_error() {
     assert!(etl::decode(&bytes[1..]).is_err());
 }
 
+/// The meta reads from any suffix that holds the footer, as a store's
+/// ranged read gets it; `footer_len` says how long a suffix must be.
+#[test]
+fn the_meta_reads_from_a_suffix() {
+    let (_, meta, bytes) = mock_file();
+    let n = match etl::footer_len(&bytes[bytes.len() - 8..]).unwrap() {
+        etl::FooterLen::Short(n) => n,
+        fits => panic!("8 bytes cannot hold the footer: {fits:?}"),
+    };
+    assert!(n > 8 && n < bytes.len(), "{n} of {}", bytes.len());
+    assert_eq!(etl::footer_len(&bytes).unwrap(), etl::FooterLen::Fits(n));
+    let suffix = &bytes[bytes.len() - n..];
+    assert_eq!(etl::footer_len(suffix).unwrap(), etl::FooterLen::Fits(n));
+    assert_eq!(etl::decode_meta(suffix).unwrap(), meta);
+    assert_eq!(
+        etl::decode_meta(&bytes[bytes.len() - n - 100..]).unwrap(),
+        meta
+    );
+    // One byte short is an error that says so, not a misread.
+    let e = etl::decode_meta(&suffix[1..]).unwrap_err();
+    assert!(
+        e.to_string().contains(&format!("footer needs {n} bytes")),
+        "{e}"
+    );
+    // Too few bytes, or no Parquet magic, are errors.
+    assert_not_parquet(etl::footer_len(&bytes[bytes.len() - 7..]));
+    assert_not_parquet(etl::footer_len(b"12345678"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
