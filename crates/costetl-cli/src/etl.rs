@@ -365,9 +365,15 @@ fn sync(args: &SyncArgs) -> Result<()> {
     let keep_for = retention(args.retention, resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = crate::runtime()?;
-    let stored = rt
+    let mut stored = rt
         .block_on(store.stored(resolution))
         .with_context(|| format!("listing {}", store.description()))?;
+    // An agent that computes one cluster of a shared store (the cluster
+    // filter) plans for that cluster alone: it cannot fill the others'
+    // gaps, and would recompute them on every run trying.
+    if let Some(mine) = &settings.engine.cluster_filter {
+        stored.retain(|(key, _)| &key.cluster == mine);
+    }
     let plan = etl::plan(now, resolution, keep_for, &stored)
         .with_context(|| format!("--retention {}", duration_string(keep_for)))?;
     let mut out = format!(

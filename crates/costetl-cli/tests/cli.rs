@@ -545,6 +545,13 @@ fn etl_sync_plans_builds_and_prunes() {
         store.join("federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
     let us_before = std::fs::read(&us).unwrap();
     std::fs::write(&eu, b"not parquet").unwrap();
+    // An agent of prod-us alone (the cluster filter) has nothing to do.
+    let (code, text) = sync(
+        day_end,
+        &["--cluster-id", "prod-us", "--cluster-filter", "--dry-run"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 window(s) to build"), "{text}");
     let (code, text) = sync(day_end, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("prod-eu unreadable"), "{text}");
