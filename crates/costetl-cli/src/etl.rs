@@ -22,7 +22,7 @@ use costetl_core::{AllocationSet, Window};
 use costetl_store::{EtlStore, StoreConfig};
 
 use crate::input::{InputArgs, Source};
-use crate::settings::{Settings, SettingsArgs};
+use crate::settings::SettingsArgs;
 
 /// `costetl etl …`.
 #[derive(Debug, Args)]
@@ -96,8 +96,9 @@ impl From<ResolutionArg> for Resolution {
     }
 }
 
+/// Where `build` and `sync` compute from and write to.
 #[derive(Debug, Args)]
-struct BuildArgs {
+struct PipeArgs {
     #[command(flatten)]
     input: InputArgs,
 
@@ -107,14 +108,46 @@ struct BuildArgs {
     #[command(flatten)]
     store: StoreArgs,
 
+    /// One file per day (default) or per hour.
+    #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
+    etl_resolution: ResolutionArg,
+}
+
+/// What [`PipeArgs`] resolve to.
+struct Pipe {
+    source: Source,
+    store: EtlStore,
+    resolution: Resolution,
+}
+
+impl PipeArgs {
+    /// The metrics source and the store; a file or a store as the source
+    /// is a usage error.
+    fn open(&self) -> Result<Pipe> {
+        let source = self.input.source(&self.settings)?;
+        let store = match &source {
+            Source::Prometheus(s) | Source::Fixtures(_, s) => self.store.open(&s.store)?,
+            Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
+                "etl computes from metrics: use --prometheus URL or --fixtures DIR".into()
+            )),
+        };
+        Ok(Pipe {
+            source,
+            store,
+            resolution: self.etl_resolution.into(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    pipe: PipeArgs,
+
     /// The windows to build (OpenCost window syntax, UTC), aligned to the
     /// store resolution, e.g. yesterday or 2023-11-14T00:00:00Z,2023-11-16T00:00:00Z.
     #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
     window: Window,
-
-    /// One file per day (default) or per hour.
-    #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
-    etl_resolution: ResolutionArg,
 
     /// Replace stored files even when the new build looks worse (fewer
     /// container-hours, errors, empty).
@@ -125,17 +158,7 @@ struct BuildArgs {
 #[derive(Debug, Args)]
 struct SyncArgs {
     #[command(flatten)]
-    input: InputArgs,
-
-    #[command(flatten)]
-    settings: SettingsArgs,
-
-    #[command(flatten)]
-    store: StoreArgs,
-
-    /// One file per day (default) or per hour.
-    #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
-    etl_resolution: ResolutionArg,
+    pipe: PipeArgs,
 
     /// How far back files are kept and built (e.g. 91d, 49h). Default:
     /// ETL_DAILY_STORE_DURATION_DAYS days (91) for daily files,
@@ -203,16 +226,6 @@ fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
             (cluster, part)
         })
         .collect()
-}
-
-/// The settings of a metrics source; a file is a usage error.
-fn metrics_settings(source: &Source) -> Result<&Settings> {
-    match source {
-        Source::Prometheus(s) | Source::Fixtures(_, s) => Ok(s),
-        Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
-            "etl computes from metrics: use --prometheus URL or --fixtures DIR".into()
-        )),
-    }
 }
 
 /// What the puts of a run did, and their report lines.
@@ -304,10 +317,11 @@ fn producer() -> String {
 }
 
 fn build(args: &BuildArgs) -> Result<()> {
-    let source = args.input.source(&args.settings)?;
-    let settings = metrics_settings(&source)?;
-    let store = args.store.open(&settings.store)?;
-    let resolution = Resolution::from(args.etl_resolution);
+    let Pipe {
+        source,
+        store,
+        resolution,
+    } = args.pipe.open()?;
     let windows = resolution
         .windows(args.window)
         .with_context(|| format!("--window {} for {resolution} files", args.window))?;
@@ -358,10 +372,11 @@ fn retention(flag: Option<TimeDelta>, resolution: Resolution) -> Result<TimeDelt
 }
 
 fn sync(args: &SyncArgs) -> Result<()> {
-    let source = args.input.source(&args.settings)?;
-    let settings = metrics_settings(&source)?;
-    let store = args.store.open(&settings.store)?;
-    let resolution = Resolution::from(args.etl_resolution);
+    let Pipe {
+        source,
+        store,
+        resolution,
+    } = args.pipe.open()?;
     let keep_for = retention(args.retention, resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = crate::runtime()?;
@@ -371,7 +386,9 @@ fn sync(args: &SyncArgs) -> Result<()> {
     // An agent that computes one cluster of a shared store (the cluster
     // filter) plans for that cluster alone: it cannot fill the others'
     // gaps, and would recompute them on every run trying.
-    if let Some(mine) = &settings.engine.cluster_filter {
+    if let Source::Prometheus(s) | Source::Fixtures(_, s) = &source
+        && let Some(mine) = &s.engine.cluster_filter
+    {
         stored.retain(|(key, _)| &key.cluster == mine);
     }
     let plan = etl::plan(now, resolution, keep_for, &stored)

@@ -67,25 +67,32 @@ fn sync_stores_the_open_hour_provisionally_then_completes_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let (url, st) = (prom.url(), store.to_str().unwrap().to_owned());
+    let backend = [
+        "--prometheus",
+        &url,
+        "--cluster-label",
+        "cluster_id",
+        "--resolution",
+        "1m",
+    ];
     let sync = |at: &str, retention: &str| {
-        costetl(&[
-            "etl",
-            "sync",
-            "--prometheus",
-            &url,
-            "--cluster-label",
-            "cluster_id",
-            "--resolution",
-            "1m",
-            "--store",
-            &st,
-            "--etl-resolution",
-            "hourly",
-            "--retention",
-            retention,
-            "--at",
-            at,
-        ])
+        costetl(
+            &[
+                &["etl", "sync"][..],
+                &backend,
+                &[
+                    "--store",
+                    &st,
+                    "--etl-resolution",
+                    "hourly",
+                    "--retention",
+                    retention,
+                    "--at",
+                    at,
+                ],
+            ]
+            .concat(),
+        )
     };
 
     // 01:30: hour 00 is closed, hour 01 is open and built up to 01:30.
@@ -148,21 +155,7 @@ fn sync_stores_the_open_hour_provisionally_then_completes_it() {
         .concat(),
     ));
     let computed = total(&costetl(
-        &[
-            &[
-                "allocation",
-                "--prometheus",
-                &url,
-                "--cluster-label",
-                "cluster_id",
-                "--resolution",
-                "1m",
-                "--window",
-                window,
-            ][..],
-            &json,
-        ]
-        .concat(),
+        &[&["allocation", "--window", window][..], &backend, &json].concat(),
     ));
     assert!(computed > provisional, "{computed} vs {provisional}");
     assert!(
