@@ -4,12 +4,13 @@
 //! environment overriding the file. Every run starts from an empty
 //! environment so the machine's variables cannot leak in.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use costetl_sim::Scenario;
 use costetl_testkit::{PromServer, WebConfig};
 use serde_json::Value;
+
+mod common;
 
 const AT: &str = "2023-11-14T02:00:00Z";
 const WINDOW: &str = "2023-11-14T00:00:00Z,2023-11-14T02:00:00Z";
@@ -17,16 +18,11 @@ const USER: &str = "costetl";
 const PASSWORD: &str = "pa55word";
 
 fn start() -> PromServer {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scenarios/small.json");
-    let s = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut text = Vec::new();
-    s.write_openmetrics(&mut text).unwrap();
     let web = WebConfig {
         basic_auth: Some((USER.into(), PASSWORD.into())),
         ..WebConfig::default()
     };
-    PromServer::start_with_web_config(std::str::from_utf8(&text).unwrap(), &web, &[]).unwrap()
+    PromServer::start_with_web_config(&common::small_scenario_openmetrics(), &web, &[]).unwrap()
 }
 
 fn costetl(args: &[&str], env: &[(&str, &str)]) -> Output {

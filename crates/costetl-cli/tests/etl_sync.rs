@@ -4,20 +4,15 @@
 //! closes replaces it with the complete build, and the store read back
 //! costs what computing the two hours from Prometheus costs.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use costetl_sim::Scenario;
 use costetl_testkit::PromServer;
 use serde_json::Value;
 
+mod common;
+
 fn start() -> PromServer {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scenarios/small.json");
-    let s = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut text = Vec::new();
-    s.write_openmetrics(&mut text).unwrap();
-    PromServer::start_with_openmetrics(std::str::from_utf8(&text).unwrap()).unwrap()
+    PromServer::start_with_openmetrics(&common::small_scenario_openmetrics()).unwrap()
 }
 
 /// Runs costetl from an empty environment; it must succeed.
