@@ -272,10 +272,16 @@ impl EtlStore {
     ) -> Result<Option<(std::result::Result<EtlMeta, String>, UpdateVersion)>> {
         let mut want = META_SUFFIX;
         loop {
-            let Some((data, version)) = self
+            let got = match self
                 .fetch_range(location, Some(GetRange::Suffix(want)))
-                .await?
-            else {
+                .await
+            {
+                // S3 refuses any range of an empty object (416), and some
+                // gateways do not serve ranges: read such a file whole.
+                Err(StoreError::ObjectStore { .. }) => self.fetch(location).await?,
+                other => other?,
+            };
+            let Some((data, version)) = got else {
                 return Ok(None);
             };
             if let Ok(FooterLen::Short(n)) = etl::footer_len(&data) {

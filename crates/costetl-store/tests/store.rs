@@ -348,6 +348,42 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
         assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
 
+        // A zero-byte object is read whole (S3 refuses ranges of empty
+        // objects) and replaced.
+        let raw = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(s3.bucket())
+            .with_endpoint(s3.url())
+            .with_region(S3_REGION)
+            .with_access_key_id(S3_ACCESS_KEY_ID)
+            .with_secret_access_key(S3_SECRET_ACCESS_KEY)
+            .with_allow_http(true)
+            .build()
+            .unwrap();
+        let k8 = EtlKey::new(
+            "prod-eu",
+            Resolution::Daily,
+            cluster_set("prod-eu", 8, 1.0).window(),
+        )
+        .unwrap();
+        let object = object_store::path::Path::from(format!("fleet-a/{}", k8.path()));
+        object_store::ObjectStoreExt::put(&raw, &object, Vec::<u8>::new().into())
+            .await
+            .unwrap();
+        let listed = store.stored(Resolution::Daily).await.unwrap();
+        let (_, empty_meta) = listed.iter().find(|(k, _)| *k == k8).unwrap();
+        assert!(empty_meta.is_err(), "{empty_meta:?}");
+        let day8 = cluster_set("prod-eu", 8, 1.0);
+        let out = store
+            .put(&day8, &meta(&day8, "prod-eu"), &OverwritePolicy::default())
+            .await
+            .unwrap();
+        assert!(
+            out.decision.reason().contains("unreadable"),
+            "{:?}",
+            out.decision
+        );
+        store.delete(&k8).await.unwrap();
+
         // Pruning deletes from a bucket too; the planner's listing reads
         // every footer.
         store.delete(&key7).await.unwrap();
@@ -499,6 +535,22 @@ fn stored_metas_and_delete() {
             .unwrap();
         assert!(!written(&out.decision), "{:?}", out.decision);
         store.delete(&noisy_meta.key().unwrap()).await.unwrap();
+
+        // A zero-byte object at a key (an interrupted foreign upload) is
+        // unreadable, and a good build replaces it.
+        std::fs::write(path(a14), b"").unwrap();
+        let listed = store.stored(Resolution::Daily).await.unwrap();
+        assert!(listed[0].1.is_err(), "{:?}", listed[0].1);
+        let good = cluster_set("a", 0, 1.0);
+        let out = store
+            .put(&good, &meta(&good, "a"), &OverwritePolicy::default())
+            .await
+            .unwrap();
+        assert!(
+            out.decision.reason().contains("unreadable"),
+            "{:?}",
+            out.decision
+        );
 
         store.delete(a14).await.unwrap();
         store.delete(a14).await.unwrap();
