@@ -9,7 +9,8 @@
 //!   new, missing, provisional, failed or unreadable, build them, and prune
 //!   files past retention (`--prune`).
 //! - `etl status --store URL`: per cluster, how many files, the range they
-//!   cover, and the gaps inside it.
+//!   cover, their total cost, and the windows inside it that are missing,
+//!   provisional, built with errors or unreadable (footers only).
 
 use std::collections::BTreeSet;
 
@@ -468,32 +469,61 @@ fn status(args: &StatusArgs) -> Result<()> {
     let resolution = Resolution::from(args.etl_resolution);
     let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
+    let stored = rt.block_on(store.stored(resolution))?;
     let mut out = format!("{}\n", store.description());
     if clusters.is_empty() {
         out.push_str("no ETL files\n");
     }
+    let day = |w: &Window| w.start().format("%Y-%m-%dT%H:%MZ").to_string();
     for cluster in clusters {
-        let keys = rt.block_on(store.list(&cluster, resolution))?;
-        let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+        let files: Vec<&etl::Stored> = stored
+            .iter()
+            .filter(|(k, _)| k.cluster == cluster)
+            .collect();
+        let (Some((first, _)), Some((last, _))) = (files.first(), files.last()) else {
             out.push_str(&format!("{cluster}: no {resolution} files\n"));
             continue;
         };
         let span =
             Window::new(first.window.start(), last.window.end()).context("listing the store")?;
+        let mut notes = Vec::new();
+        let cost: f64 = files
+            .iter()
+            .filter_map(|(_, m)| m.as_ref().ok())
+            .map(|m| m.total_cost)
+            // Not `sum()`: an empty f64 sum is -0.0, printed "$-0.00".
+            .fold(0.0, |a, b| a + b);
+        notes.push(format!("${cost:.2}"));
         let gaps: Vec<String> = resolution
             .windows(span)?
-            .into_iter()
-            .filter(|w| !keys.iter().any(|k| k.window == *w))
-            .map(|w| w.start().format("%Y-%m-%dT%H:%MZ").to_string())
+            .iter()
+            .filter(|w| !files.iter().any(|(k, _)| k.window == **w))
+            .map(day)
             .collect();
-        out.push_str(&format!(
-            "{cluster}: {} {resolution} file(s) covering {span}{}\n",
-            keys.len(),
-            if gaps.is_empty() {
-                String::new()
-            } else {
-                format!("; missing {}", gaps.join(", "))
+        let which = |keep: &dyn Fn(&std::result::Result<EtlMeta, String>) -> bool| {
+            files
+                .iter()
+                .filter(|(_, m)| keep(m))
+                .map(|(k, _)| day(&k.window))
+                .collect::<Vec<_>>()
+        };
+        let provisional = which(&|m| m.as_ref().is_ok_and(|m| !m.complete));
+        let failed = which(&|m| m.as_ref().is_ok_and(|m| !m.errors.is_empty()));
+        let unreadable = which(&|m| m.is_err());
+        for (label, list) in [
+            ("missing", gaps),
+            ("provisional", provisional),
+            ("with errors", failed),
+            ("unreadable", unreadable),
+        ] {
+            if !list.is_empty() {
+                notes.push(format!("{label} {}", list.join(", ")));
             }
+        }
+        out.push_str(&format!(
+            "{cluster}: {} {resolution} file(s) covering {span}; {}\n",
+            files.len(),
+            notes.join("; ")
         ));
     }
     crate::print(&out)

@@ -348,8 +348,24 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
     assert!(out.status.success(), "{status}");
     assert!(
         status.contains(
-            "prod-eu: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z)"
+            "prod-eu: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z); $17.72\n"
         ),
+        "{status}"
+    );
+    assert!(
+        status.contains("prod-us: 1 1d file(s) covering"),
+        "{status}"
+    );
+    // A bad file is named as such.
+    std::fs::write(
+        store.join("federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet"),
+        b"PAR1",
+    )
+    .unwrap();
+    let out = costetl(&["etl", "status", "--store", store.to_str().unwrap()]);
+    let status = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        status.contains("prod-us: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z); $0.00; unreadable 2023-11-14T00:00Z"),
         "{status}"
     );
 
