@@ -71,15 +71,23 @@ impl FetchStats {
     }
 }
 
-/// Identity of one container on one node.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct ContainerKey {
-    cluster: String,
-    namespace: String,
-    pod: String,
-    uid: String,
-    container: String,
-    node: String,
+/// The per-query maps of the join, keyed by container or node. Keys come
+/// from the cluster, not from an attacker on the request path, and
+/// foldhash (seeded, hashbrown's default) hashes them several times faster
+/// than std's SipHash.
+type JoinMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Identity of one container on one node, borrowed from the series'
+/// labels: the per-container maps of a large day hold 20,000 keys each,
+/// and owned keys meant six `String`s per series to build and drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ContainerKey<'s> {
+    cluster: &'s str,
+    namespace: &'s str,
+    pod: &'s str,
+    uid: &'s str,
+    container: &'s str,
+    node: &'s str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,11 +108,18 @@ pub(crate) struct Keys<'a> {
     cfg: &'a EngineConfig,
 }
 
-impl Keys<'_> {
+impl<'a> Keys<'a> {
     pub(crate) fn cluster(&self, s: &Series) -> String {
+        self.cluster_str(s).to_owned()
+    }
+
+    fn cluster_str<'s>(&self, s: &'s Series) -> &'s str
+    where
+        'a: 's,
+    {
         match s.label(&self.cfg.cluster_label) {
-            Some(c) if !c.is_empty() => c.to_owned(),
-            _ => self.cfg.default_cluster.clone(),
+            Some(c) if !c.is_empty() => c,
+            _ => &self.cfg.default_cluster,
         }
     }
 
@@ -112,14 +127,18 @@ impl Keys<'_> {
         s.label(name).unwrap_or_default().to_owned()
     }
 
-    fn container(&self, s: &Series) -> ContainerKey {
+    fn container<'s>(&self, s: &'s Series) -> ContainerKey<'s>
+    where
+        'a: 's,
+    {
+        let label = |name| s.label(name).unwrap_or_default();
         ContainerKey {
-            cluster: self.cluster(s),
-            namespace: Self::label(s, "namespace"),
-            pod: Self::label(s, "pod"),
-            uid: Self::label(s, "uid"),
-            container: Self::label(s, "container"),
-            node: Self::label(s, "node"),
+            cluster: self.cluster_str(s),
+            namespace: label("namespace"),
+            pod: label("pod"),
+            uid: label("uid"),
+            container: label("container"),
+            node: label("node"),
         }
     }
 
@@ -138,11 +157,14 @@ impl Keys<'_> {
         }
     }
 
-    fn per_container(&self, r: &QueryResult) -> HashMap<ContainerKey, f64> {
+    fn per_container<'s>(&self, r: &'s QueryResult) -> JoinMap<ContainerKey<'s>, f64>
+    where
+        'a: 's,
+    {
         values(r, |s| self.container(s))
     }
 
-    fn per_node(&self, r: &QueryResult) -> HashMap<NodeKey, f64> {
+    fn per_node(&self, r: &QueryResult) -> JoinMap<NodeKey, f64> {
         values(r, |s| self.node(s))
     }
 }
@@ -150,8 +172,11 @@ impl Keys<'_> {
 /// The last finite value of each series, keyed; duplicate keys add up
 /// (they only arise from series the backend kept apart by a label we do
 /// not key on).
-fn values<K: std::hash::Hash + Eq>(r: &QueryResult, key: impl Fn(&Series) -> K) -> HashMap<K, f64> {
-    let mut out = HashMap::with_capacity(r.series.len());
+fn values<'r, K: std::hash::Hash + Eq>(
+    r: &'r QueryResult,
+    key: impl Fn(&'r Series) -> K,
+) -> JoinMap<K, f64> {
+    let mut out = JoinMap::with_capacity_and_hasher(r.series.len(), Default::default());
     for s in &r.series {
         if let Some(v) = s.last_value().filter(|v| v.is_finite()) {
             *out.entry(key(s)).or_insert(0.0) += v;
@@ -239,10 +264,8 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let step = cfg.resolution;
     let mut set = AllocationSet::new(window);
 
-    let per_c = |id: &str| -> Result<HashMap<ContainerKey, f64>> {
-        Ok(keys.per_container(results.get(id)?))
-    };
-    let per_n = |id: &str| -> Result<HashMap<NodeKey, f64>> { Ok(keys.per_node(results.get(id)?)) };
+    let per_c = |id: &str| results.get(id).map(|r| keys.per_container(r));
+    let per_n = |id: &str| results.get(id).map(|r| keys.per_node(r));
 
     let steps = per_c(ids::RUN_STEPS)?;
     let first = per_c(ids::RUN_FIRST)?;
@@ -386,7 +409,7 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let is_priced = |n: &NodeKey| node_priced.get(n).is_some_and(|v| *v > 0.0);
     let mut allocated: BTreeMap<NodeKey, [f64; 6]> = BTreeMap::new();
     let mut default_priced_nodes: BTreeMap<NodeKey, usize> = BTreeMap::new();
-    let get = |m: &HashMap<ContainerKey, f64>, k: &ContainerKey| m.get(k).copied().unwrap_or(0.0);
+    let get = |m: &JoinMap<ContainerKey, f64>, k: &ContainerKey| m.get(k).copied().unwrap_or(0.0);
 
     let mut c = Containers {
         allocs: BTreeMap::new(),
@@ -402,15 +425,15 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             continue;
         }
         let node = NodeKey {
-            cluster: k.cluster.clone(),
-            node: k.node.clone(),
+            cluster: k.cluster.to_owned(),
+            node: k.node.to_owned(),
         };
         let name = format!(
             "{}/{}/{}/{}/{}",
             k.cluster, k.node, k.namespace, k.pod, k.container
         );
         let mut a = Allocation::new(name, window);
-        let ts = |m: &HashMap<ContainerKey, f64>| {
+        let ts = |m: &JoinMap<ContainerKey, f64>| {
             m.get(k)
                 .and_then(|t| DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64))
         };
@@ -425,13 +448,10 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         // completion between the lookback before the last step's end and
         // a step after it. Elsewhere (started before the window, a
         // container that stopped before its pod) the steps stand.
-        let nodeless = ContainerKey {
-            node: String::new(),
-            ..k.clone()
-        };
+        let nodeless = ContainerKey { node: "", ..*k };
         let pod_uid = ContainerKey {
-            container: String::new(),
-            ..nodeless.clone()
+            container: "",
+            ..nodeless
         };
         let mut edge_hours = 0.0;
         if let Some(s) = started.get(&nodeless).copied().and_then(to_time)
@@ -455,9 +475,9 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         // Edges are priced at the container's average rate over its steps.
         let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0);
         let pod = PodKey {
-            cluster: k.cluster.clone(),
-            namespace: k.namespace.clone(),
-            pod: k.pod.clone(),
+            cluster: k.cluster.to_owned(),
+            namespace: k.namespace.to_owned(),
+            pod: k.pod.to_owned(),
         };
         let ns = PodKey {
             pod: String::new(),
@@ -468,11 +488,11 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         let mut labels = node_labels.get(&node).cloned().unwrap_or_default();
         labels.extend(own_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         a.properties = AllocationProperties {
-            cluster: k.cluster.clone(),
-            node: k.node.clone(),
-            namespace: k.namespace.clone(),
-            pod: k.pod.clone(),
-            container: k.container.clone(),
+            cluster: k.cluster.to_owned(),
+            node: k.node.to_owned(),
+            namespace: k.namespace.to_owned(),
+            pod: k.pod.to_owned(),
+            container: k.container.to_owned(),
             controller,
             controller_kind,
             provider_id: provider_ids.get(&node).cloned().unwrap_or_default(),
@@ -520,7 +540,7 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         }
         c.run_hours
             .insert(a.name.clone(), counted_hours + edge_hours);
-        c.uids.insert(a.name.clone(), k.uid.clone());
+        c.uids.insert(a.name.clone(), k.uid.to_owned());
         c.pod_labels
             .insert((pod.cluster, pod.namespace, pod.pod), own_labels);
         c.allocs.insert(a.name.clone(), a);
@@ -545,7 +565,7 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         if n <= 0.0 {
             continue;
         }
-        let g = |m: &HashMap<NodeKey, f64>| m.get(node).copied().unwrap_or(0.0);
+        let g = |m: &JoinMap<NodeKey, f64>| m.get(node).copied().unwrap_or(0.0);
         let hours = [
             g(&node_cpu) * r_hours,
             g(&node_ram) * r_hours,
