@@ -76,6 +76,21 @@ fn files(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Puts `cluster`'s set for `day_index` over a stored file that does not
+/// decode, and checks the policy replaced it for that reason.
+async fn good_build_replaces_unreadable(store: &EtlStore, cluster: &str, day_index: i64) {
+    let good = cluster_set(cluster, day_index, 1.0);
+    let out = store
+        .put(&good, &meta(&good, cluster), &OverwritePolicy::default())
+        .await
+        .unwrap();
+    assert!(
+        out.decision.reason().contains("unreadable"),
+        "{:?}",
+        out.decision
+    );
+}
+
 /// Writes `clusters` × `days` (skipping `skip`) and returns Σ total cost.
 async fn write_fleet(
     store: &EtlStore,
@@ -372,16 +387,7 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         let listed = store.stored(Resolution::Daily).await.unwrap();
         let (_, empty_meta) = listed.iter().find(|(k, _)| *k == k8).unwrap();
         assert!(empty_meta.is_err(), "{empty_meta:?}");
-        let day8 = cluster_set("prod-eu", 8, 1.0);
-        let out = store
-            .put(&day8, &meta(&day8, "prod-eu"), &OverwritePolicy::default())
-            .await
-            .unwrap();
-        assert!(
-            out.decision.reason().contains("unreadable"),
-            "{:?}",
-            out.decision
-        );
+        good_build_replaces_unreadable(&store, "prod-eu", 8).await;
         store.delete(&k8).await.unwrap();
 
         // Pruning deletes from a bucket too; the planner's listing reads
@@ -541,16 +547,7 @@ fn stored_metas_and_delete() {
         std::fs::write(path(a14), b"").unwrap();
         let listed = store.stored(Resolution::Daily).await.unwrap();
         assert!(listed[0].1.is_err(), "{:?}", listed[0].1);
-        let good = cluster_set("a", 0, 1.0);
-        let out = store
-            .put(&good, &meta(&good, "a"), &OverwritePolicy::default())
-            .await
-            .unwrap();
-        assert!(
-            out.decision.reason().contains("unreadable"),
-            "{:?}",
-            out.decision
-        );
+        good_build_replaces_unreadable(&store, "a", 0).await;
 
         store.delete(a14).await.unwrap();
         store.delete(a14).await.unwrap();
