@@ -199,6 +199,24 @@ pub(crate) async fn assume_role(
     ))
 }
 
+/// The status and body of a credentials request; a transport failure
+/// (no answer, a cut body) is transient, and says what was asked.
+async fn answer(
+    what: &str,
+    sent: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> Result<(StatusCode, String), SignError> {
+    let response = sent.await.map_err(|e| SignError {
+        message: format!("{what}: {}", error_chain(&e)),
+        transient: true,
+    })?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| SignError {
+        message: format!("{what}: reading the answer: {}", error_chain(&e)),
+        transient: true,
+    })?;
+    Ok((status, body))
+}
+
 /// Send an STS request and read the credentials from its answer.
 async fn sts_call(
     ctx: &Context,
@@ -208,15 +226,7 @@ async fn sts_call(
     endpoint: &str,
 ) -> Result<Credentials, SignError> {
     let what = format!("STS {action} of role {role_arn} at {endpoint}");
-    let response = ctx.http.sts.execute(request).await.map_err(|e| SignError {
-        message: format!("{what}: {}", error_chain(&e)),
-        transient: true,
-    })?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| SignError {
-        message: format!("{what}: reading the answer: {}", error_chain(&e)),
-        transient: true,
-    })?;
+    let (status, body) = answer(&what, ctx.http.sts.execute(request)).await?;
     if !status.is_success() {
         let (code, message) = sts_error(&body);
         let transient = status.is_server_error()
@@ -373,15 +383,7 @@ pub(crate) async fn container(ctx: &Context) -> Result<Lookup, SignError> {
         value.set_sensitive(true);
         request = request.header("authorization", value);
     }
-    let response = request.send().await.map_err(|e| SignError {
-        message: format!("{what}: {}", error_chain(&e)),
-        transient: true,
-    })?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| SignError {
-        message: format!("{what}: reading the answer: {}", error_chain(&e)),
-        transient: true,
-    })?;
+    let (status, body) = answer(&what, request.send()).await?;
     if !status.is_success() {
         return Err(SignError {
             message: format!("{what}: HTTP {status}, body starts with {}", excerpt(&body)),
