@@ -333,42 +333,52 @@ impl Scenario {
         Ok(o.stats)
     }
 
-    fn write_ksm<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+    /// An info-style kube-state-metrics family (value 1 while the object
+    /// exists): one series per item of every cluster, with the labels and
+    /// span `each` gives.
+    fn info_family<'a, T: 'a, W: Write>(
+        &'a self,
+        o: &mut Out<'_, W>,
+        name: &str,
+        items: impl Fn(&'a Cluster) -> &'a [T],
+        each: impl Fn(&'a Cluster, &'a T) -> (LabelSet, Span),
+    ) -> io::Result<()> {
+        o.family(name, "gauge")?;
+        for c in &self.clusters {
+            for item in items(c) {
+                let (ls, span) = each(c, item);
+                o.ksm(name, &c.name, &ls, span, |_| 1.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_ksm<'a, W: Write>(&'a self, o: &mut Out<'_, W>) -> io::Result<()> {
         let always = Span::new(ms(self.start), OPEN_END);
         let (start, linger) = (ms(self.start), self.linger_ms());
 
-        o.family("kube_namespace_labels", "gauge")?;
-        for c in &self.clusters {
-            for ns in &c.namespaces {
-                let mut ls = vec![l("namespace", &ns.name)];
-                ls.extend(prefixed("label_", &ns.labels));
-                o.ksm("kube_namespace_labels", &c.name, &ls, always, |_| 1.0)?;
-            }
-        }
-        o.family("kube_namespace_annotations", "gauge")?;
-        for c in &self.clusters {
-            for ns in &c.namespaces {
-                let mut ls = vec![l("namespace", &ns.name)];
-                ls.extend(prefixed("annotation_", &ns.annotations));
-                o.ksm("kube_namespace_annotations", &c.name, &ls, always, |_| 1.0)?;
-            }
-        }
+        let namespaces = |c: &'a Cluster| c.namespaces.as_slice();
+        self.info_family(o, "kube_namespace_labels", namespaces, |_, ns| {
+            let mut ls = vec![l("namespace", &ns.name)];
+            ls.extend(prefixed("label_", &ns.labels));
+            (ls, always)
+        })?;
+        self.info_family(o, "kube_namespace_annotations", namespaces, |_, ns| {
+            let mut ls = vec![l("namespace", &ns.name)];
+            ls.extend(prefixed("annotation_", &ns.annotations));
+            (ls, always)
+        })?;
 
-        o.family("kube_node_info", "gauge")?;
-        for c in &self.clusters {
-            for n in &c.nodes {
-                let ls = [l("node", &n.name), l("provider_id", &n.provider_id)];
-                o.ksm("kube_node_info", &c.name, &ls, n.active(), |_| 1.0)?;
-            }
-        }
-        o.family("kube_node_labels", "gauge")?;
-        for c in &self.clusters {
-            for n in &c.nodes {
-                let mut ls = vec![l("node", &n.name)];
-                ls.extend(prefixed("label_", &n.labels));
-                o.ksm("kube_node_labels", &c.name, &ls, n.active(), |_| 1.0)?;
-            }
-        }
+        let nodes = |c: &'a Cluster| c.nodes.as_slice();
+        self.info_family(o, "kube_node_info", nodes, |_, n| {
+            let ls = vec![l("node", &n.name), l("provider_id", &n.provider_id)];
+            (ls, n.active())
+        })?;
+        self.info_family(o, "kube_node_labels", nodes, |_, n| {
+            let mut ls = vec![l("node", &n.name)];
+            ls.extend(prefixed("label_", &n.labels));
+            (ls, n.active())
+        })?;
         o.family("kube_node_status_capacity", "gauge")?;
         for c in &self.clusters {
             for n in &c.nodes {
@@ -387,76 +397,41 @@ impl Scenario {
             }
         }
 
-        o.family("kube_pod_info", "gauge")?;
-        for c in &self.clusters {
-            for p in &c.pods {
-                let mut ls = pod_labels(c, p, self);
-                ls.push(l("node", &p.node));
-                o.ksm(
-                    "kube_pod_info",
-                    &c.name,
-                    &ls,
-                    p.exists(start, linger),
-                    |_| 1.0,
-                )?;
-            }
-        }
-        o.family("kube_pod_labels", "gauge")?;
-        for c in &self.clusters {
-            for p in &c.pods {
-                let mut ls = pod_labels(c, p, self);
-                ls.extend(prefixed("label_", &p.labels));
-                o.ksm(
-                    "kube_pod_labels",
-                    &c.name,
-                    &ls,
-                    p.exists(start, linger),
-                    |_| 1.0,
-                )?;
-            }
-        }
-        o.family("kube_pod_annotations", "gauge")?;
-        for c in &self.clusters {
-            for p in &c.pods {
-                let mut ls = pod_labels(c, p, self);
-                ls.extend(prefixed("annotation_", &p.annotations));
-                o.ksm(
-                    "kube_pod_annotations",
-                    &c.name,
-                    &ls,
-                    p.exists(start, linger),
-                    |_| 1.0,
-                )?;
-            }
-        }
-        o.family("kube_pod_owner", "gauge")?;
-        for c in &self.clusters {
-            for p in &c.pods {
-                let mut ls = pod_labels(c, p, self);
-                match &p.owner {
-                    Some(owner) => {
-                        let (kind, name) = owner.pod_owner(&c.name, &p.namespace);
-                        ls.extend([
-                            l("owner_kind", kind),
-                            l("owner_name", name),
-                            l("owner_is_controller", "true"),
-                        ]);
-                    }
-                    None => ls.extend([
-                        l("owner_kind", "<none>"),
-                        l("owner_name", "<none>"),
-                        l("owner_is_controller", "<none>"),
-                    ]),
+        let pods = |c: &'a Cluster| c.pods.as_slice();
+        self.info_family(o, "kube_pod_info", pods, |c, p| {
+            let mut ls = pod_labels(c, p, self);
+            ls.push(l("node", &p.node));
+            (ls, p.exists(start, linger))
+        })?;
+        self.info_family(o, "kube_pod_labels", pods, |c, p| {
+            let mut ls = pod_labels(c, p, self);
+            ls.extend(prefixed("label_", &p.labels));
+            (ls, p.exists(start, linger))
+        })?;
+        self.info_family(o, "kube_pod_annotations", pods, |c, p| {
+            let mut ls = pod_labels(c, p, self);
+            ls.extend(prefixed("annotation_", &p.annotations));
+            (ls, p.exists(start, linger))
+        })?;
+        self.info_family(o, "kube_pod_owner", pods, |c, p| {
+            let mut ls = pod_labels(c, p, self);
+            match &p.owner {
+                Some(owner) => {
+                    let (kind, name) = owner.pod_owner(&c.name, &p.namespace);
+                    ls.extend([
+                        l("owner_kind", kind),
+                        l("owner_name", name),
+                        l("owner_is_controller", "true"),
+                    ]);
                 }
-                o.ksm(
-                    "kube_pod_owner",
-                    &c.name,
-                    &ls,
-                    p.exists(start, linger),
-                    |_| 1.0,
-                )?;
+                None => ls.extend([
+                    l("owner_kind", "<none>"),
+                    l("owner_name", "<none>"),
+                    l("owner_is_controller", "<none>"),
+                ]),
             }
-        }
+            (ls, p.exists(start, linger))
+        })?;
         o.family("kube_replicaset_owner", "gauge")?;
         for c in &self.clusters {
             // A ReplicaSet exists from its first pod's creation to its
