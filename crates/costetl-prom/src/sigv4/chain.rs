@@ -499,17 +499,5 @@ fn static_keys(ctx: &Context, profile: &Profile, label: &str) -> Option<Resolved
     ))
 }
 
-/// `e` and its sources, joined by `: `.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+/// The credential paths' errors name their causes the way the client's do.
+pub(crate) use crate::client::error_chain;
