@@ -27,9 +27,13 @@
 //! terminated pods whose requests linger in kube-state-metrics, duplicate
 //! exporters).
 //!
-//! The `costetl-sim` binary wraps both outputs:
+//! [`generate()`] builds a realistic scenario of any size (clusters, nodes,
+//! pods, hours) from a seed, for benchmarks.
+//!
+//! The `costetl-sim` binary wraps these:
 //!
 //! ```text
+//! costetl-sim generate --clusters 2 --nodes 60 --pods 1000 --hours 24 --seed 1 --out S.json
 //! costetl-sim openmetrics --scenario S.json --out metrics.om
 //! costetl-sim expected --scenario S.json --window 2023-11-14T00:00:00Z,2023-11-15T00:00:00Z --out expected.json
 //! ```
@@ -84,11 +88,13 @@
 
 pub mod error;
 pub mod expected;
+pub mod generate;
 pub mod openmetrics;
 pub mod scenario;
 
 pub use error::{Error, Result};
 pub use expected::{ALLOCATION_NODE_LABELS, LbCost, NodeCost, PvCost};
+pub use generate::{GenerateOptions, generate};
 pub use openmetrics::WriteStats;
 pub use scenario::{
     Claim, Cluster, Container, Gap, Level, LoadBalancer, Namespace, Network, NetworkPrices, Node,

@@ -6,6 +6,11 @@
 //!   --out expected.json` writes the exact allocations for the window as
 //!   OpenCost allocation JSON (one set).
 //!
+//! - `costetl-sim generate --clusters C --nodes N --pods P --hours H
+//!   --scrape-seconds S --seed X --start <RFC3339> --out scenario.json`
+//!   writes a generated scenario (deterministic from the seed): C
+//!   clusters of N nodes each, P pod objects in all.
+//!
 //! `--out -` (the default) writes to standard output. Exit codes: 0 on
 //! success, 1 on a runtime error (bad scenario, window outside it, IO), 2
 //! on a usage error.
@@ -18,7 +23,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use costetl_core::Window;
-use costetl_sim::Scenario;
+use costetl_sim::{GenerateOptions, Scenario};
 
 /// Synthetic Kubernetes cluster: metrics and the allocations they imply.
 #[derive(Debug, Parser)]
@@ -51,6 +56,43 @@ enum Command {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
+    /// Write a generated scenario (realistic, deterministic from the seed)
+    /// as JSON: nodes of several instance types (spot, re-priced, joining,
+    /// leaving), DaemonSets, Deployments, StatefulSets with volumes, Jobs,
+    /// bare pods, services with load balancers, restarts, moves.
+    Generate {
+        /// Clusters.
+        #[arg(long, default_value_t = 2)]
+        clusters: u32,
+        /// Nodes per cluster.
+        #[arg(long, default_value_t = 60)]
+        nodes: u32,
+        /// Pod objects in all, split evenly over the clusters (about 1.8
+        /// containers each).
+        #[arg(long, default_value_t = 1000)]
+        pods: u32,
+        /// Length of the scenario in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Seconds between scrapes.
+        #[arg(long, default_value_t = 30)]
+        scrape_seconds: u32,
+        /// Seed of the random generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First scrape, RFC 3339.
+        #[arg(long, default_value = "2023-11-14T00:00:00Z", value_parser = parse_time)]
+        start: DateTime<Utc>,
+        /// Output file, `-` for standard output.
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+    },
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// Only explicit RFC 3339 pairs: relative windows would depend on the
@@ -96,6 +138,44 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             w.write_all(costetl_core::json::set_to_string(&set).as_bytes())?;
             w.write_all(b"\n")?;
             w.flush()?;
+        }
+        Command::Generate {
+            clusters,
+            nodes,
+            pods,
+            hours,
+            scrape_seconds,
+            seed,
+            start,
+            out,
+        } => {
+            let s = costetl_sim::generate(&GenerateOptions {
+                clusters,
+                nodes,
+                pods,
+                hours,
+                scrape_seconds,
+                seed,
+                start,
+            })?;
+            let mut w = output(&out)?;
+            w.write_all(s.to_json().as_bytes())?;
+            w.write_all(b"\n")?;
+            w.flush()?;
+            let all = || s.clusters.iter();
+            eprintln!(
+                "generated {} cluster(s), {} nodes, {} pods, {} containers, {} volumes, {} services over {}",
+                s.clusters.len(),
+                all().map(|c| c.nodes.len()).sum::<usize>(),
+                all().map(|c| c.pods.len()).sum::<usize>(),
+                all()
+                    .flat_map(|c| &c.pods)
+                    .map(|p| p.containers.len())
+                    .sum::<usize>(),
+                all().map(|c| c.persistent_volumes.len()).sum::<usize>(),
+                all().map(|c| c.services.len()).sum::<usize>(),
+                s.window(),
+            );
         }
     }
     Ok(())

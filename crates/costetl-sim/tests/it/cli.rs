@@ -74,3 +74,41 @@ fn errors_are_reported() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn generate_writes_a_scenario_that_loads() {
+    let run = |out: &PathBuf| {
+        let o = bin()
+            .args([
+                "generate",
+                "--clusters",
+                "2",
+                "--nodes",
+                "5",
+                "--pods",
+                "40",
+                "--hours",
+                "3",
+                "--scrape-seconds",
+                "60",
+                "--seed",
+                "9",
+                "--start",
+                "2023-11-14T00:00:00Z",
+                "--out",
+            ])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("40 pods"));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (a, b) = (tmp("cli-generate-a.json"), tmp("cli-generate-b.json"));
+    let text = run(&a);
+    assert_eq!(text, run(&b), "the same seed writes the same file");
+    let s = costetl_sim::Scenario::from_path(&a).unwrap();
+    assert_eq!(s.clusters.iter().map(|c| c.pods.len()).sum::<usize>(), 40);
+    assert_eq!(s.scrape_interval_seconds, 60);
+    assert!(s.expected_allocations(s.window()).unwrap().total_cost() > 0.0);
+}
