@@ -45,6 +45,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::error::{Error, Result};
 use crate::plan::EngineConfig;
+use crate::plan::promql::{Selectors, dur, quote};
 use crate::promjson::{self, QueryResult, Series};
 use crate::source::{MetricsSource, QueryKind, QuerySpec};
 
@@ -369,29 +370,10 @@ struct Check {
     query: QuerySpec,
 }
 
-/// PromQL duration text, in the largest whole unit.
-fn dur(d: TimeDelta) -> String {
-    let s = d.num_seconds();
-    if d.subsec_nanos() != 0 {
-        return format!("{}ms", d.num_milliseconds());
-    }
-    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s != 0 && s % n == 0 {
-            return format!("{}{unit}", s / n);
-        }
-    }
-    format!("{s}s")
-}
-
-/// A PromQL string literal.
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 /// The pieces every query is built from.
 struct Builder<'a> {
     k: &'a str,
-    filter: Option<String>,
+    s: Selectors,
     lookback: String,
     step: String,
 }
@@ -399,15 +381,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// `{matchers…, <cluster filter>}`, or nothing.
     fn sel(&self, matchers: &[&str]) -> String {
-        let mut parts: Vec<&str> = matchers.to_vec();
-        if let Some(f) = &self.filter {
-            parts.push(f);
-        }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("{{{}}}", parts.join(", "))
-        }
+        self.s.sel(matchers)
     }
 
     fn last(&self, metric: &str, matchers: &[&str]) -> String {
@@ -423,10 +397,7 @@ fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
     let k = cfg.cluster_label.as_str();
     let b = Builder {
         k,
-        filter: cfg
-            .cluster_filter
-            .as_ref()
-            .map(|c| format!("{k}={}", quote(c))),
+        s: Selectors::new(cfg),
         lookback: dur(opts.lookback),
         step: dur(cfg.resolution),
     };

@@ -20,7 +20,6 @@
 
 pub mod aggregate;
 pub mod allocation;
-mod attribution;
 pub mod diagnose;
 pub mod engine;
 pub mod error;

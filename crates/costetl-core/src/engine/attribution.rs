@@ -1,0 +1,619 @@
+//! Costs that belong to pods rather than containers, spread over the
+//! containers of each pod: persistent volumes, load balancers (through the
+//! services selecting the pod) and network traffic.
+//!
+//! The engine first builds one allocation per container; this module then
+//! adds what the plan's PV, LB and network queries measured. What has no
+//! consumer is never dropped: it lands in an `__unmounted__` allocation, in
+//! the namespace that owns it (an unmounted claim, a load balancer whose
+//! service selects no running pod) or at cluster level (a volume nobody
+//! claims), so Σ allocations = Σ PV + LB + network cost, like OpenCost's
+//! `__unmounted__` but without losing the namespace.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::allocation::{Allocation, LbAllocation, PvAllocation, PvKey};
+use crate::error::Result;
+use crate::plan::{QueryId, TERM_LABEL, TermPods};
+use crate::promjson::Series;
+use crate::properties::{Labels, UNMOUNTED};
+use crate::window::Window;
+
+use super::containers::Containers;
+use super::inputs::Inputs;
+use super::keys::{Keys, value};
+use super::results::Results;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Allocations for costs without a consumer, by (cluster, namespace);
+/// namespace `__unmounted__` for cluster-level ones.
+#[derive(Default)]
+struct Unmounted {
+    by_ns: BTreeMap<(String, String), Allocation>,
+}
+
+impl Unmounted {
+    fn get(&mut self, window: Window, cluster: &str, namespace: Option<&str>) -> &mut Allocation {
+        let ns = namespace.filter(|n| !n.is_empty()).unwrap_or(UNMOUNTED);
+        self.by_ns
+            .entry((cluster.to_owned(), ns.to_owned()))
+            .or_insert_with(|| {
+                let mut a =
+                    Allocation::new(format!("{cluster}//{ns}/{UNMOUNTED}/{UNMOUNTED}"), window);
+                a.properties.cluster = cluster.to_owned();
+                a.properties.namespace = ns.to_owned();
+                a.properties.pod = UNMOUNTED.to_owned();
+                a.properties.container = UNMOUNTED.to_owned();
+                a
+            })
+    }
+}
+
+fn label(s: &Series, name: &str) -> String {
+    s.label(name).unwrap_or_default().to_owned()
+}
+
+/// Index of container names by a pod-level key.
+fn index<K: std::hash::Hash + Eq>(
+    allocs: &BTreeMap<String, Allocation>,
+    key: impl Fn(&str, &Allocation) -> K,
+) -> HashMap<K, Vec<String>> {
+    let mut out: HashMap<K, Vec<String>> = HashMap::new();
+    for (name, a) in allocs {
+        out.entry(key(name, a)).or_default().push(name.clone());
+    }
+    out
+}
+
+/// Add PV, LB and network costs to `c`; returns the `__unmounted__`
+/// allocations and appends warnings.
+pub(crate) fn attribute(
+    window: Window,
+    results: &Results,
+    keys: &Keys<'_>,
+    r_hours: f64,
+    shared: &[ClaimKey],
+    c: &mut Containers,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Allocation>> {
+    let mut unmounted = Unmounted::default();
+    let shares = claim_shares(results, keys, shared)?;
+    volumes(window, results, keys, r_hours, &shares, c, &mut unmounted)?;
+    load_balancers(window, results, keys, r_hours, c, &mut unmounted)?;
+    network(window, results, keys, r_hours, c, &mut unmounted, warnings)?;
+    Ok(unmounted.by_ns.into_values().collect())
+}
+
+/// A claim: (cluster, namespace, name).
+pub(crate) type ClaimKey = (String, String, String);
+
+/// A pod incarnation: (pod, uid).
+type PodUid = (String, String);
+
+/// Claims that more than one running pod mounts during the window, with a
+/// selector for those pods: how a step is split among them depends on
+/// which run at once, which a follow-up (`pv_shares`) measures.
+pub(crate) fn shared_claims(
+    results: &Results,
+    keys: &Keys<'_>,
+    inputs: &Inputs<'_>,
+) -> Result<Vec<(ClaimKey, TermPods)>> {
+    let running: HashSet<(&str, &str, &str, &str)> = inputs
+        .containers
+        .iter()
+        .map(|c| (c.key.cluster, c.key.namespace, c.key.pod, c.key.uid))
+        .collect();
+    let mut by_claim: BTreeMap<ClaimKey, BTreeSet<PodUid>> = BTreeMap::new();
+    for s in &results.get(QueryId::Mounts)?.series {
+        let (cluster, ns, pod, uid) = (
+            keys.cluster_str(s),
+            s.label("namespace").unwrap_or_default(),
+            s.label("pod").unwrap_or_default(),
+            s.label("uid").unwrap_or_default(),
+        );
+        if running.contains(&(cluster, ns, pod, uid)) {
+            by_claim
+                .entry((
+                    cluster.to_owned(),
+                    ns.to_owned(),
+                    label(s, "persistentvolumeclaim"),
+                ))
+                .or_default()
+                .insert((pod.to_owned(), uid.to_owned()));
+        }
+    }
+    Ok(by_claim
+        .into_iter()
+        .filter(|(_, pods)| pods.len() > 1)
+        .map(|(claim, pods)| {
+            let t = TermPods {
+                cluster: claim.0.clone(),
+                namespaces: [claim.1.clone()].into(),
+                pods: pods.into_iter().map(|(p, _)| p).collect(),
+                ..TermPods::default()
+            };
+            (claim, t)
+        })
+        .collect())
+}
+
+/// Per shared claim and mounting pod: its steps, each counted as
+/// 1 / (mounters running then).
+fn claim_shares(
+    results: &Results,
+    keys: &Keys<'_>,
+    shared: &[ClaimKey],
+) -> Result<HashMap<ClaimKey, HashMap<PodUid, f64>>> {
+    let mut out: HashMap<ClaimKey, HashMap<PodUid, f64>> = HashMap::new();
+    if shared.is_empty() {
+        return Ok(out);
+    }
+    for s in &results.get(QueryId::PvShares)?.series {
+        let term: Option<usize> = s.label(TERM_LABEL).and_then(|t| t.parse().ok());
+        let (Some(claim), Some(v)) = (term.and_then(|t| shared.get(t)), value(s)) else {
+            continue;
+        };
+        if keys.cluster_str(s) == claim.0 && s.label("namespace") == Some(claim.1.as_str()) {
+            *out.entry(claim.clone())
+                .or_default()
+                .entry((label(s, "pod"), label(s, "uid")))
+                .or_default() += v;
+        }
+    }
+    Ok(out)
+}
+
+/// Persistent volumes. A PV's cost over the window is its average capacity
+/// in GiB × Σ its $/GiB-h over steps (exact while the capacity is
+/// constant). Per step it belongs in equal shares to the running pods that
+/// mount its claim; steps with no running mounter stay with the claim's
+/// namespace, steps without a claim with the cluster (`__unmounted__`).
+///
+/// A claim one running pod mounts is its for the pod's running steps; one
+/// several pods mount is split by the `pv_shares` follow-up.
+fn volumes(
+    window: Window,
+    results: &Results,
+    keys: &Keys<'_>,
+    r_hours: f64,
+    shares: &HashMap<ClaimKey, HashMap<PodUid, f64>>,
+    c: &mut Containers,
+    unmounted: &mut Unmounted,
+) -> Result<()> {
+    let pv_label = |s: &Series, name: &str| (keys.cluster(s), label(s, name));
+    let read = |id: QueryId, name: &str| -> Result<HashMap<(String, String), f64>> {
+        let mut m = HashMap::new();
+        for s in &results.get(id)?.series {
+            if let Some(v) = value(s) {
+                m.insert(pv_label(s, name), v);
+            }
+        }
+        Ok(m)
+    };
+    let bytes = read(QueryId::PvBytes, "persistentvolume")?;
+    let steps = read(QueryId::PvSteps, "persistentvolume")?;
+    let prices = read(QueryId::PvPrice, "volumename")?;
+    let mut provider: HashMap<(String, String), String> = HashMap::new();
+    for s in &results.get(QueryId::PvInfo)?.series {
+        if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
+            provider.insert(pv_label(s, "volumename"), p.to_owned());
+        }
+    }
+    // Claims bound to each volume, with the steps they were bound.
+    let mut claims: HashMap<(String, String), Vec<(String, String, f64)>> = HashMap::new();
+    for s in &results.get(QueryId::Claims)?.series {
+        if let Some(v) = value(s) {
+            claims.entry(pv_label(s, "volumename")).or_default().push((
+                label(s, "namespace"),
+                label(s, "persistentvolumeclaim"),
+                v,
+            ));
+        }
+    }
+    // Container allocations of the pods mounting each claim, by pod.
+    let by_pod = index(&c.allocs, |name, a| {
+        (
+            a.properties.cluster.clone(),
+            a.properties.namespace.clone(),
+            a.properties.pod.clone(),
+            c.uids.get(name).cloned().unwrap_or_default(),
+        )
+    });
+    let mut mounters: HashMap<ClaimKey, Vec<(PodUid, Vec<String>)>> = HashMap::new();
+    for s in &results.get(QueryId::Mounts)?.series {
+        let pod = (
+            keys.cluster(s),
+            label(s, "namespace"),
+            label(s, "pod"),
+            label(s, "uid"),
+        );
+        if let Some(names) = by_pod.get(&pod) {
+            mounters
+                .entry((pod.0, pod.1, label(s, "persistentvolumeclaim")))
+                .or_default()
+                .push(((pod.2, pod.3), names.clone()));
+        }
+    }
+
+    for (pv, &pv_bytes) in &bytes {
+        let n = steps.get(pv).copied().unwrap_or(0.0);
+        if n <= 0.0 {
+            continue;
+        }
+        let (cluster, name) = pv;
+        let total_cost = pv_bytes / n / GIB * prices.get(pv).copied().unwrap_or(0.0) * r_hours;
+        let total_bytes = pv_bytes * r_hours;
+        let pv_key = PvKey {
+            cluster: cluster.clone(),
+            name: name.clone(),
+        };
+        let part = |fraction: f64| PvAllocation {
+            byte_hours: total_bytes * fraction,
+            cost: total_cost * fraction,
+            provider_id: provider.get(pv).cloned().unwrap_or_default(),
+        };
+        let mut claimed = 0.0;
+        for (namespace, claim, claim_steps) in claims.get(pv).into_iter().flatten() {
+            let claim_steps = claim_steps.min(n - claimed);
+            claimed += claim_steps;
+            let claim_key = (cluster.clone(), namespace.clone(), claim.clone());
+            let pods = mounters
+                .get(&claim_key)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let steps_of = match shares.get(&claim_key) {
+                Some(measured) => pods
+                    .iter()
+                    .map(|(p, _)| measured.get(p).copied().unwrap_or(0.0))
+                    .collect(),
+                // One running mounter (see `shared_claims`): its steps, as a
+                // pod runs while any of its containers does.
+                None => pods
+                    .iter()
+                    .map(|(_, names)| {
+                        names
+                            .iter()
+                            .map(|x| c.steps.get(x).copied().unwrap_or(0.0))
+                            .fold(0.0, f64::max)
+                            .min(claim_steps)
+                    })
+                    .collect(),
+            };
+            let shares: Vec<f64> = steps_of;
+            let covered: f64 = shares.iter().sum();
+            for ((_, names), steps) in pods.iter().zip(&shares) {
+                let share = steps / n / names.len() as f64;
+                for x in names {
+                    if let Some(a) = c.allocs.get_mut(x) {
+                        add_pv(a, &pv_key, part(share));
+                    }
+                }
+            }
+            let idle_fraction = (claim_steps - covered) / n;
+            if idle_fraction > 0.0 {
+                let a = unmounted.get(window, cluster, Some(namespace));
+                add_pv(a, &pv_key, part(idle_fraction));
+                a.unmounted_pv_cost += total_cost * idle_fraction;
+            }
+        }
+        let unclaimed = (n - claimed) / n;
+        if unclaimed > 0.0 {
+            let a = unmounted.get(window, cluster, None);
+            add_pv(a, &pv_key, part(unclaimed));
+            a.unmounted_pv_cost += total_cost * unclaimed;
+        }
+    }
+    Ok(())
+}
+
+fn add_pv(a: &mut Allocation, key: &PvKey, part: PvAllocation) {
+    let e = a.pvs.entry(key.clone()).or_default();
+    e.byte_hours += part.byte_hours;
+    e.cost += part.cost;
+    if e.provider_id.is_empty() {
+        e.provider_id = part.provider_id;
+    }
+}
+
+/// A service's selector matches a pod when it is non-empty and every one
+/// of its labels is on the pod (Kubernetes' equality-based selector).
+fn selects(selector: &Labels, pod: &Labels) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| pod.get(k) == Some(v))
+}
+
+/// Whether `ip` is an RFC 1918 (private) IPv4 address.
+fn is_private(ip: &str) -> bool {
+    ip.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|a| a.is_private())
+}
+
+/// Services per container, and LB cost split over the containers of the
+/// pods a service selects by their run hours.
+fn load_balancers(
+    window: Window,
+    results: &Results,
+    keys: &Keys<'_>,
+    r_hours: f64,
+    c: &mut Containers,
+    unmounted: &mut Unmounted,
+) -> Result<()> {
+    // (cluster, namespace) → [(service, selector)]
+    let mut services: BTreeMap<(String, String), Vec<(String, Labels)>> = BTreeMap::new();
+    for s in &results.get(QueryId::ServiceSelectors)?.series {
+        let selector: Labels = s
+            .labels
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("label_").map(|k| (k.to_owned(), v.clone())))
+            .collect();
+        services
+            .entry((keys.cluster(s), label(s, "namespace")))
+            .or_default()
+            .push((label(s, "service"), selector));
+    }
+    // Which containers each service selects.
+    let mut selected: HashMap<(String, String, String), Vec<String>> = HashMap::new();
+    for (name, a) in c.allocs.iter_mut() {
+        let p = &a.properties;
+        let ns_key = (p.cluster.clone(), p.namespace.clone());
+        let Some(list) = services.get(&ns_key) else {
+            continue;
+        };
+        let empty = Labels::new();
+        let pod_labels = c
+            .pod_labels
+            .get(&(p.cluster.clone(), p.namespace.clone(), p.pod.clone()))
+            .unwrap_or(&empty);
+        let mut mine: Vec<String> = list
+            .iter()
+            .filter(|(_, sel)| selects(sel, pod_labels))
+            .map(|(svc, _)| svc.clone())
+            .collect();
+        mine.sort();
+        mine.dedup();
+        for svc in &mine {
+            selected
+                .entry((ns_key.0.clone(), ns_key.1.clone(), svc.clone()))
+                .or_default()
+                .push(name.clone());
+        }
+        a.properties.services = mine;
+    }
+
+    let lb_key = |s: &Series| {
+        (
+            keys.cluster(s),
+            label(s, "namespace"),
+            label(s, "service_name"),
+            label(s, "ingress_ip"),
+        )
+    };
+    let mut steps: HashMap<(String, String, String, String), f64> = HashMap::new();
+    for s in &results.get(QueryId::LbSteps)?.series {
+        if let Some(v) = value(s) {
+            steps.insert(lb_key(s), v);
+        }
+    }
+    for s in &results.get(QueryId::LbCost)?.series {
+        let Some(v) = value(s) else { continue };
+        let key = lb_key(s);
+        let cost = v * r_hours;
+        let hours = steps.get(&key).copied().unwrap_or(0.0) * r_hours;
+        let (cluster, namespace, service, ip) = key;
+        let entry = |share: f64| LbAllocation {
+            service: format!("{namespace}/{service}"),
+            cost: cost * share,
+            private: is_private(&ip),
+            ip: ip.clone(),
+            hours,
+        };
+        let lb_name = format!("{cluster}/{namespace}/{service}");
+        let names = selected
+            .get(&(cluster.clone(), namespace.clone(), service.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let total: f64 = names
+            .iter()
+            .map(|n| c.run_hours.get(n).copied().unwrap_or(0.0))
+            .sum();
+        if total > 0.0 {
+            for n in &names {
+                let share = c.run_hours.get(n).copied().unwrap_or(0.0) / total;
+                if let Some(a) = c.allocs.get_mut(n) {
+                    a.load_balancer_cost += cost * share;
+                    add_lb(a, &lb_name, entry(share));
+                }
+            }
+        } else {
+            let a = unmounted.get(window, &cluster, Some(&namespace));
+            a.load_balancer_cost += cost;
+            add_lb(a, &lb_name, entry(1.0));
+            if !a.properties.services.contains(&service) {
+                a.properties.services.push(service.clone());
+                a.properties.services.sort();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_lb(a: &mut Allocation, name: &str, part: LbAllocation) {
+    match a.load_balancers.get_mut(name) {
+        Some(e) => {
+            e.cost += part.cost;
+            e.hours = e.hours.max(part.hours);
+        }
+        None => {
+            a.load_balancers.insert(name.to_owned(), part);
+        }
+    }
+}
+
+/// Egress classes as the network-costs daemonset labels them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Egress {
+    Zone,
+    Region,
+    Internet,
+}
+
+impl Egress {
+    fn of(s: &Series) -> Option<Self> {
+        let yes = |n: &str| s.label(n) == Some("true");
+        if yes("internet") {
+            Some(Self::Internet)
+        } else if yes("same_zone") {
+            // Traffic within a zone is free.
+            None
+        } else if yes("same_region") {
+            Some(Self::Zone)
+        } else {
+            Some(Self::Region)
+        }
+    }
+
+    fn named(class: &str) -> Option<Self> {
+        match class {
+            "zone" => Some(Self::Zone),
+            "region" => Some(Self::Region),
+            "internet" => Some(Self::Internet),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes sent and received per pod (cAdvisor, by node) and priced egress
+/// (network-costs daemonset, by pod name), split evenly over the pod's
+/// containers.
+fn network(
+    window: Window,
+    results: &Results,
+    keys: &Keys<'_>,
+    r_hours: f64,
+    c: &mut Containers,
+    unmounted: &mut Unmounted,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let r_secs = r_hours * 3600.0;
+    let by_pod_node = index(&c.allocs, |_, a| {
+        (
+            a.properties.cluster.clone(),
+            a.properties.namespace.clone(),
+            a.properties.pod.clone(),
+            a.properties.node.clone(),
+        )
+    });
+    for (id, transmit) in [(QueryId::NetTransfer, true), (QueryId::NetReceive, false)] {
+        for s in &results.get(id)?.series {
+            let Some(v) = value(s) else { continue };
+            let key = (
+                keys.cluster(s),
+                label(s, "namespace"),
+                label(s, "pod"),
+                label(s, "node"),
+            );
+            let Some(names) = by_pod_node.get(&key) else {
+                continue;
+            };
+            let share = v * r_secs / names.len() as f64;
+            for n in names {
+                if let Some(a) = c.allocs.get_mut(n) {
+                    if transmit {
+                        a.network_transfer_bytes += share;
+                    } else {
+                        a.network_receive_bytes += share;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut prices: HashMap<(String, Egress), f64> = HashMap::new();
+    for s in &results.get(QueryId::NetPrices)?.series {
+        if let (Some(class), Some(v)) = (s.label("class").and_then(Egress::named), value(s)) {
+            prices.insert((keys.cluster(s), class), v);
+        }
+    }
+    let by_pod = index(&c.allocs, |_, a| {
+        (
+            a.properties.cluster.clone(),
+            a.properties.namespace.clone(),
+            a.properties.pod.clone(),
+        )
+    });
+    let mut unpriced: BTreeMap<String, f64> = BTreeMap::new();
+    for s in &results.get(QueryId::NetEgress)?.series {
+        let (Some(v), Some(class)) = (value(s), Egress::of(s)) else {
+            continue;
+        };
+        let cluster = keys.cluster(s);
+        let namespace = label(s, "namespace");
+        let pod = label(s, "pod_name");
+        let gib = v * r_secs / GIB;
+        let Some(price) = prices.get(&(cluster.clone(), class)) else {
+            *unpriced.entry(cluster.clone()).or_default() += gib;
+            continue;
+        };
+        let cost = gib * price;
+        let add = |a: &mut Allocation, share: f64| {
+            let part = cost * share;
+            match class {
+                Egress::Zone => a.network_cross_zone_cost += part,
+                Egress::Region => a.network_cross_region_cost += part,
+                Egress::Internet => a.network_internet_cost += part,
+            }
+            a.network_cost += part;
+        };
+        match by_pod.get(&(cluster.clone(), namespace.clone(), pod.clone())) {
+            Some(names) => {
+                let share = 1.0 / names.len() as f64;
+                for n in names {
+                    if let Some(a) = c.allocs.get_mut(n) {
+                        add(a, share);
+                    }
+                }
+            }
+            None => add(unmounted.get(window, &cluster, Some(&namespace)), 1.0),
+        }
+    }
+    for (cluster, gib) in unpriced {
+        warnings.push(format!(
+            "cluster {cluster}: {gib:.3} GiB of pod egress has no kubecost_network_*_egress_cost \
+             price series; not charged"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_need_every_label_and_are_never_empty() {
+        let pod: Labels = [
+            ("app".to_owned(), "web".to_owned()),
+            ("tier".to_owned(), "fe".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let sel = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(selects(&sel(&[("app", "web")]), &pod));
+        assert!(!selects(&sel(&[("app", "web"), ("x", "y")]), &pod));
+        assert!(!selects(&sel(&[("app", "db")]), &pod));
+        assert!(!selects(&Labels::new(), &pod));
+    }
+
+    #[test]
+    fn private_addresses() {
+        assert!(is_private("10.1.2.3"));
+        assert!(is_private("192.168.0.1"));
+        assert!(!is_private("34.1.2.3"));
+        assert!(!is_private("not-an-ip"));
+    }
+}

@@ -1,0 +1,324 @@
+//! One allocation per container: running time and edges, max(request,
+//! usage) per step, priced at the node's price per step.
+//!
+//! Σ_t max(q, u_t) over running steps = q·N + Σ_t max(0, u_t − q) for a
+//! constant request q: the excess is zero unless usage crosses the request
+//! (then a follow-up measures it), and a container without a request is
+//! charged its usage. At a constant price the cost is that times the price;
+//! at a varying one, follow-ups give Σ running × price (× q) and Σ excess ×
+//! price directly.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::allocation::{Allocation, RawAllocationOnly};
+use crate::error::Result;
+use crate::plan::{EngineConfig, QueryId, Resource, TERM_LABEL};
+use crate::promjson::Series;
+use crate::window::Window;
+
+use super::inputs::{
+    Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, node_key, run_price_id, slot,
+    usage_price_id,
+};
+use super::keys::{Keys, NodeKey, PodKey, value};
+use super::metadata::Metadata;
+use super::results::Results;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Follow-up sums per container: [query][container] (index by
+/// [`Followup`]).
+pub(crate) struct FollowupSums {
+    by_id: BTreeMap<QueryId, Vec<f64>>,
+}
+
+impl FollowupSums {
+    /// Read the per-container follow-ups (`covers`: the containers of
+    /// each term) from `results`.
+    pub(crate) fn read(
+        inputs: &Inputs<'_>,
+        covers: &BTreeMap<(QueryId, usize), Vec<usize>>,
+        results: &Results,
+        keys: &Keys<'_>,
+    ) -> Result<Self> {
+        let mut by_id: BTreeMap<QueryId, Vec<f64>> = BTreeMap::new();
+        let ids: std::collections::BTreeSet<QueryId> = covers.keys().map(|(id, _)| *id).collect();
+        for id in ids {
+            let sums = by_id
+                .entry(id)
+                .or_insert_with(|| vec![0.0; inputs.containers.len()]);
+            for s in &results.get(id)?.series {
+                let (Some(term), Some(v)) = (term_of(s), value(s)) else {
+                    continue;
+                };
+                let Some(members) = covers.get(&(id, term)) else {
+                    continue;
+                };
+                for (i, share) in owners(inputs, keys, s) {
+                    if members.contains(&i) {
+                        sums[i] += v * share;
+                    }
+                }
+            }
+        }
+        Ok(Self { by_id })
+    }
+
+    fn get(&self, id: QueryId, i: usize) -> f64 {
+        self.by_id.get(&id).map_or(0.0, |v| v[i])
+    }
+}
+
+fn term_of(s: &Series) -> Option<usize> {
+    s.label(TERM_LABEL)?.parse().ok()
+}
+
+/// The containers a result series belongs to: by uid for kube-state-metrics
+/// series, by node for cAdvisor's.
+fn owners(inputs: &Inputs<'_>, keys: &Keys<'_>, s: &Series) -> Vec<(usize, f64)> {
+    if s.label("uid").is_some() {
+        inputs
+            .index
+            .get(&keys.container(s))
+            .map(|&i| vec![(i, 1.0)])
+            .unwrap_or_default()
+    } else {
+        inputs.cadvisor_shares(&keys.cadvisor(s))
+    }
+}
+
+/// What building the container allocations produced besides them.
+pub(crate) struct Built {
+    /// Per node: Σ allocated [CPU $, RAM $, GPU $, core-h, byte-h, GPU-h].
+    pub(crate) allocated: BTreeMap<NodeKey, [f64; 6]>,
+    /// Nodes priced with defaults and their allocation counts.
+    pub(crate) default_priced: BTreeMap<NodeKey, usize>,
+}
+
+/// Everything per container the attribution of pod-level costs needs.
+pub(crate) struct Containers {
+    pub(crate) allocs: BTreeMap<String, Allocation>,
+    /// Run hours of each (restart gaps excluded) for proportional splits.
+    pub(crate) run_hours: std::collections::HashMap<String, f64>,
+    /// Running steps of each.
+    pub(crate) steps: std::collections::HashMap<String, f64>,
+    /// The pod uid of each container allocation (names do not carry it).
+    pub(crate) uids: std::collections::HashMap<String, String>,
+    /// Pod labels as kube-state-metrics reported them (before node labels
+    /// were merged in), by (cluster, namespace, pod).
+    pub(crate) pod_labels:
+        std::collections::HashMap<(String, String, String), crate::properties::Labels>,
+}
+
+/// The sub-step edges kube-state-metrics gives, to the millisecond.
+pub(crate) struct Edges<'r> {
+    started: super::keys::JoinMap<super::keys::ContainerKey<'r>, f64>,
+    completed: super::keys::JoinMap<super::keys::ContainerKey<'r>, f64>,
+}
+
+impl<'r> Edges<'r> {
+    pub(crate) fn read(results: &'r Results, keys: &Keys<'r>) -> Result<Self> {
+        Ok(Self {
+            started: super::keys::maxima(results.get(QueryId::ContainerStarted)?, |s| {
+                keys.container(s)
+            }),
+            completed: super::keys::maxima(results.get(QueryId::PodCompleted)?, |s| {
+                keys.container(s)
+            }),
+        })
+    }
+}
+
+fn to_time(t: f64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64)
+}
+
+/// Build one allocation per running container into `out`.
+pub(crate) fn build(
+    window: Window,
+    cfg: &EngineConfig,
+    inputs: &Inputs<'_>,
+    extra: &FollowupSums,
+    edges: &Edges<'_>,
+    meta: &Metadata,
+    out: &mut Containers,
+) -> Built {
+    let step = cfg.resolution;
+    let r_hours = step.num_milliseconds() as f64 / 3_600_000.0;
+    let mut built = Built {
+        allocated: BTreeMap::new(),
+        default_priced: BTreeMap::new(),
+    };
+    for (i, c) in inputs.containers.iter().enumerate() {
+        let k = &c.key;
+        let node = node_key(c);
+        let name = format!(
+            "{}/{}/{}/{}/{}",
+            k.cluster, c.node, k.namespace, k.pod, k.container
+        );
+        let mut a = Allocation::new(name, window);
+        let (edge_hours, start, end) = place(window, step, c, edges);
+        a.start = start;
+        a.end = end;
+        let counted_hours = c.steps * r_hours;
+        // Edges are priced at the container's average rate over its steps.
+        let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
+        let pod = PodKey {
+            cluster: k.cluster.to_owned(),
+            namespace: k.namespace.to_owned(),
+            pod: k.pod.to_owned(),
+        };
+        a.properties = meta.properties(&pod, &node, k.container);
+        let n = c.steps;
+        let [cpu, ram, gpu] = RESOURCES.map(|r| amounts(inputs, extra, i, c, r));
+        a.cpu_core_hours = cpu.0 * scale;
+        a.ram_byte_hours = ram.0 * scale;
+        a.gpu_hours = gpu.0 * scale;
+        a.cpu_core_request_average = c.request[0];
+        a.ram_bytes_request_average = c.request[1];
+        a.gpu_request_average = c.request[2];
+        a.cpu_core_usage_average = c.usage[0] / n;
+        a.ram_bytes_usage_average = c.usage[1] / n;
+        if c.usage_max.iter().any(Option::is_some) {
+            a.raw_allocation_only = Some(RawAllocationOnly {
+                cpu_core_usage_max: c.usage_max[0].unwrap_or(0.0),
+                ram_bytes_usage_max: c.usage_max[1].unwrap_or(0.0),
+            });
+        }
+        match (cpu.1, ram.1, gpu.1) {
+            (Some(cc), Some(rc), Some(gc)) => {
+                a.cpu_cost = cc * scale;
+                a.ram_cost = rc * scale;
+                a.gpu_cost = gc * scale;
+            }
+            _ => {
+                let p = cfg.default_pricing;
+                a.cpu_cost = a.cpu_core_hours * p.cpu;
+                a.ram_cost = a.ram_byte_hours / GIB * p.ram_gib;
+                a.gpu_cost = a.gpu_hours * p.gpu;
+                a.default_priced = true;
+                *built.default_priced.entry(node.clone()).or_default() += 1;
+            }
+        }
+        let acc = built.allocated.entry(node).or_default();
+        for (slot, v) in acc.iter_mut().zip([
+            a.cpu_cost,
+            a.ram_cost,
+            a.gpu_cost,
+            a.cpu_core_hours,
+            a.ram_byte_hours,
+            a.gpu_hours,
+        ]) {
+            *slot += v;
+        }
+        out.run_hours
+            .insert(a.name.clone(), counted_hours + edge_hours);
+        out.steps.insert(a.name.clone(), n);
+        out.uids.insert(a.name.clone(), k.uid.to_owned());
+        out.pod_labels.insert(
+            (pod.cluster.clone(), pod.namespace.clone(), pod.pod.clone()),
+            meta.pod_labels(&pod),
+        );
+        out.allocs.insert(a.name.clone(), a);
+    }
+    built
+}
+
+/// (Σ max(request, usage) over steps, Σ of that × price over steps when
+/// the node is priced) for one resource, in the resource's units (RAM
+/// cost per GiB).
+fn amounts(
+    inputs: &Inputs<'_>,
+    extra: &FollowupSums,
+    i: usize,
+    c: &Container<'_>,
+    r: Resource,
+) -> (f64, Option<f64>) {
+    let s = slot(r);
+    let q = c.request[s];
+    let excess = if c.crosses(r) {
+        extra.get(excess_id(r), i)
+    } else {
+        0.0
+    };
+    let alloc = if q > 0.0 {
+        q * c.steps + excess
+    } else if r == Resource::Gpu {
+        0.0
+    } else {
+        c.usage[s]
+    };
+    let per_unit = if r == Resource::Ram { 1.0 / GIB } else { 1.0 };
+    let cost = match inputs.price(c, r) {
+        None => None,
+        Some(Price::Constant(p)) => Some(alloc * p * per_unit),
+        Some(Price::Varying) => Some(
+            per_unit
+                * if q > 0.0 {
+                    q * extra.get(run_price_id(r), i)
+                        + if c.crosses(r) {
+                            extra.get(excess_price_id(r), i)
+                        } else {
+                            0.0
+                        }
+                } else if r == Resource::Gpu {
+                    0.0
+                } else {
+                    extra.get(usage_price_id(r), i)
+                },
+        ),
+    };
+    (alloc, cost)
+}
+
+/// The running steps say a container ran over [first step, last step + r);
+/// kube-state-metrics' start and completion times move those edges to the
+/// exact instants when they are plausibly the same edges: a start within
+/// two steps before the first running step, a completion between the
+/// lookback before the last step's end and a step after it. Elsewhere
+/// (started before the window, a container that stopped before its pod)
+/// the steps stand. Returns (hours added, start, end).
+fn place(
+    window: Window,
+    step: TimeDelta,
+    c: &Container<'_>,
+    edges: &Edges<'_>,
+) -> (f64, DateTime<Utc>, DateTime<Utc>) {
+    let lookback = TimeDelta::minutes(5);
+    let mut start = c
+        .first
+        .and_then(to_time)
+        .unwrap_or(window.start())
+        .max(window.start());
+    let mut end = c
+        .last
+        .and_then(to_time)
+        .map_or(window.end(), |t| t + step)
+        .min(window.end());
+    let nodeless = c.key;
+    let pod_uid = super::keys::ContainerKey {
+        container: "",
+        ..nodeless
+    };
+    let mut edge_hours = 0.0;
+    if let Some(s) = edges.started.get(&nodeless).copied().and_then(to_time)
+        && s >= window.start()
+        && s >= start - step * 2
+        && s < start + step
+    {
+        edge_hours += (start - s).as_seconds_f64() / 3600.0;
+        start = s;
+    }
+    if let Some(e) = edges.completed.get(&pod_uid).copied().and_then(to_time)
+        && e <= window.end()
+        && e > start
+        && e >= end - lookback - step
+        && e <= end + step
+    {
+        edge_hours += (e - end).as_seconds_f64() / 3600.0;
+        end = e;
+    }
+    (edge_hours, start, end)
+}

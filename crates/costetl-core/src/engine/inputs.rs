@@ -1,0 +1,426 @@
+//! The first round's numbers joined per container and per node, and the
+//! follow-up terms they call for.
+//!
+//! A container is (cluster, namespace, pod, uid, container); its node is
+//! its pod uid's node (`kube_pod_info`; a pod never changes node). cAdvisor
+//! series carry the node but no uid, so their numbers join on (cluster,
+//! namespace, pod, container, node); a pod name re-created on the same node
+//! within the window shares one cAdvisor series, split by running steps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Result;
+use crate::plan::{Followups, QueryId, Resource, Term, TermPods};
+use crate::promjson::Series;
+
+use super::keys::{CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, maxima, sums, value};
+use super::results::Results;
+
+/// CPU, RAM, GPU.
+pub(crate) const RESOURCES: [Resource; 3] = [Resource::Cpu, Resource::Ram, Resource::Gpu];
+
+pub(crate) fn slot(r: Resource) -> usize {
+    match r {
+        Resource::Cpu => 0,
+        Resource::Ram => 1,
+        Resource::Gpu => 2,
+    }
+}
+
+fn resource_of(s: &Series) -> Option<Resource> {
+    match s.label("resource")? {
+        "cpu" => Some(Resource::Cpu),
+        "memory" => Some(Resource::Ram),
+        "nvidia_com_gpu" => Some(Resource::Gpu),
+        _ => None,
+    }
+}
+
+/// One container's first-round numbers (sums are over steps).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Container<'s> {
+    pub(crate) key: ContainerKey<'s>,
+    pub(crate) node: &'s str,
+    pub(crate) steps: f64,
+    pub(crate) first: Option<f64>,
+    pub(crate) last: Option<f64>,
+    /// Request per resource (0 without one) and whether it changed.
+    pub(crate) request: [f64; 3],
+    pub(crate) request_changed: [bool; 3],
+    /// Σ usage over running steps and the largest step (CPU, RAM).
+    pub(crate) usage: [f64; 2],
+    pub(crate) usage_max: [Option<f64>; 2],
+}
+
+impl Container<'_> {
+    /// Usage crosses the request at some step: Σ max(request, usage)
+    /// needs the excess follow-up.
+    pub(crate) fn crosses(&self, r: Resource) -> bool {
+        let i = slot(r);
+        r != Resource::Gpu
+            && self.request[i] > 0.0
+            && self.usage_max[i].is_some_and(|m| m > self.request[i])
+    }
+}
+
+/// How a node is priced over the window, per resource.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Price {
+    /// The same $/h at every step the node has capacity.
+    Constant(f64),
+    /// Changes, or missing at some steps: priced per step by follow-ups.
+    Varying,
+}
+
+/// One node's first-round numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) steps: f64,
+    /// Σ capacity over steps (cores, bytes, GPUs).
+    pub(crate) capacity: [f64; 3],
+    /// Σ $/h over steps, per resource.
+    pub(crate) price_sum: [f64; 3],
+    /// Steps with a CPU price.
+    pub(crate) priced_steps: f64,
+    pub(crate) price: [Price; 3],
+}
+
+impl Node {
+    /// A node with no CPU price series is priced with defaults.
+    pub(crate) fn is_priced(&self) -> bool {
+        self.priced_steps > 0.0
+    }
+}
+
+/// The first round, joined.
+pub(crate) struct Inputs<'s> {
+    pub(crate) containers: Vec<Container<'s>>,
+    pub(crate) nodes: BTreeMap<NodeKey, Node>,
+    /// cAdvisor key → indices of the containers it belongs to.
+    pub(crate) cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>>,
+    /// Container key → index.
+    pub(crate) index: JoinMap<ContainerKey<'s>, usize>,
+}
+
+impl<'s> Inputs<'s> {
+    pub(crate) fn read(results: &'s Results, keys: &Keys<'s>) -> Result<Self> {
+        let steps = maxima(results.get(QueryId::RunSteps)?, |s| keys.container(s));
+        let first = maxima(results.get(QueryId::RunFirst)?, |s| keys.container(s));
+        let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
+        let nodes_by_uid = pod_nodes(results, keys)?;
+
+        let mut running: Vec<(ContainerKey<'s>, f64)> =
+            steps.into_iter().filter(|(_, n)| *n > 0.0).collect();
+        running.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut containers: Vec<Container<'s>> = running
+            .into_iter()
+            .map(|(key, n)| Container {
+                key,
+                node: nodes_by_uid.get(&key).copied().unwrap_or_default(),
+                steps: n,
+                first: first.get(&key).copied(),
+                last: last.get(&key).copied(),
+                ..Container::default()
+            })
+            .collect();
+        let mut index = JoinMap::default();
+        let mut cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>> = JoinMap::default();
+        for (i, c) in containers.iter().enumerate() {
+            index.insert(c.key, i);
+            cadvisor.entry(cadvisor_key(c)).or_default().push(i);
+        }
+        requests(results, keys, &index, &mut containers)?;
+        usage(results, keys, &cadvisor, &mut containers)?;
+        Ok(Self {
+            containers,
+            nodes: nodes(results, keys)?,
+            cadvisor,
+            index,
+        })
+    }
+
+    /// The containers a cAdvisor series belongs to, each with its share
+    /// (running steps over those of all incarnations on that node).
+    pub(crate) fn cadvisor_shares(&self, key: &CadvisorKey<'_>) -> Vec<(usize, f64)> {
+        let Some(idx) = self.cadvisor.get(key) else {
+            return Vec::new();
+        };
+        let total: f64 = idx.iter().map(|&i| self.containers[i].steps).sum();
+        idx.iter()
+            .map(|&i| (i, self.containers[i].steps / total.max(f64::MIN_POSITIVE)))
+            .collect()
+    }
+
+    /// The node's price for `r`, when the node is priced.
+    pub(crate) fn price(&self, c: &Container<'_>, r: Resource) -> Option<Price> {
+        let n = self.nodes.get(&node_key(c))?;
+        n.is_priced().then_some(n.price[slot(r)])
+    }
+
+    /// The follow-up terms this window needs, and for each (query, term)
+    /// the containers it covers.
+    pub(crate) fn followups(&self) -> (Followups, BTreeMap<(QueryId, usize), Vec<usize>>) {
+        let mut groups: BTreeMap<(QueryId, GroupKey), Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.containers.iter().enumerate() {
+            for r in RESOURCES {
+                let s = slot(r);
+                let varying = self.price(c, r) == Some(Price::Varying);
+                let has_request = c.request[s] > 0.0;
+                let crosses = c.crosses(r);
+                let cluster = c.key.cluster.to_owned();
+                let request = crosses.then(|| c.request[s].to_bits());
+                let node = varying.then(|| c.node.to_owned());
+                let mut add = |id: QueryId, request: Option<u64>, node: Option<String>| {
+                    groups
+                        .entry((id, (cluster.clone(), request, node)))
+                        .or_default()
+                        .push(i);
+                };
+                if crosses {
+                    add(excess_id(r), request, None);
+                }
+                if varying {
+                    if has_request {
+                        add(run_price_id(r), None, node.clone());
+                        if crosses {
+                            add(excess_price_id(r), request, node);
+                        }
+                    } else if r != Resource::Gpu {
+                        add(usage_price_id(r), None, node);
+                    }
+                }
+            }
+        }
+        let mut f = Followups::default();
+        let mut covers = BTreeMap::new();
+        for ((id, (cluster, request, node)), members) in groups {
+            let mut pods = TermPods {
+                cluster,
+                node,
+                ..TermPods::default()
+            };
+            for &i in &members {
+                let k = &self.containers[i].key;
+                pods.namespaces.insert(k.namespace.to_owned());
+                pods.pods.insert(k.pod.to_owned());
+                pods.containers.insert(k.container.to_owned());
+            }
+            let term = f.push(
+                id,
+                Term {
+                    pods,
+                    request: request.map(f64::from_bits),
+                },
+            );
+            covers.insert((id, term), members);
+        }
+        (f, covers)
+    }
+}
+
+/// (cluster, request bits, node) of a follow-up group.
+type GroupKey = (String, Option<u64>, Option<String>);
+
+pub(crate) fn excess_id(r: Resource) -> QueryId {
+    match r {
+        Resource::Cpu => QueryId::CpuExcess,
+        _ => QueryId::RamExcess,
+    }
+}
+
+pub(crate) fn excess_price_id(r: Resource) -> QueryId {
+    match r {
+        Resource::Cpu => QueryId::CpuExcessPrice,
+        _ => QueryId::RamExcessPrice,
+    }
+}
+
+pub(crate) fn usage_price_id(r: Resource) -> QueryId {
+    match r {
+        Resource::Cpu => QueryId::CpuUsagePrice,
+        _ => QueryId::RamUsagePrice,
+    }
+}
+
+pub(crate) fn run_price_id(r: Resource) -> QueryId {
+    match r {
+        Resource::Cpu => QueryId::CpuRunPrice,
+        Resource::Ram => QueryId::RamRunPrice,
+        Resource::Gpu => QueryId::GpuRunPrice,
+    }
+}
+
+pub(crate) fn node_key(c: &Container<'_>) -> NodeKey {
+    NodeKey {
+        cluster: c.key.cluster.to_owned(),
+        node: c.node.to_owned(),
+    }
+}
+
+fn cadvisor_key<'s>(c: &Container<'s>) -> CadvisorKey<'s> {
+    CadvisorKey {
+        cluster: c.key.cluster,
+        namespace: c.key.namespace,
+        pod: c.key.pod,
+        container: c.key.container,
+        node: c.node,
+    }
+}
+
+/// The node of each container's pod uid. A container whose pod has no
+/// `kube_pod_info` with its uid (kube-state-metrics v1 put the uid on
+/// fewer series) takes the node of the only pod of that name.
+fn pod_nodes<'s>(
+    results: &'s Results,
+    keys: &Keys<'s>,
+) -> Result<JoinMap<ContainerKey<'s>, &'s str>> {
+    let info = results.get(QueryId::PodNode)?;
+    let steps = results.get(QueryId::RunSteps)?;
+    let mut by_uid: JoinMap<ContainerKey<'s>, &'s str> = JoinMap::default();
+    let mut by_name: JoinMap<ContainerKey<'s>, BTreeSet<&'s str>> = JoinMap::default();
+    for s in &info.series {
+        let k = ContainerKey {
+            container: "",
+            ..keys.container(s)
+        };
+        let node = s.label("node").unwrap_or_default();
+        by_uid.insert(k, node);
+        by_name
+            .entry(ContainerKey { uid: "", ..k })
+            .or_default()
+            .insert(node);
+    }
+    let mut out = JoinMap::default();
+    for s in &steps.series {
+        let c = keys.container(s);
+        let pod = ContainerKey { container: "", ..c };
+        let node = by_uid.get(&pod).copied().or_else(|| {
+            let names = by_name.get(&ContainerKey { uid: "", ..pod })?;
+            (names.len() == 1).then(|| *names.iter().next().expect("one"))
+        });
+        if let Some(n) = node {
+            out.insert(c, n);
+        }
+    }
+    Ok(out)
+}
+
+fn requests<'s>(
+    results: &'s Results,
+    keys: &Keys<'s>,
+    index: &JoinMap<ContainerKey<'s>, usize>,
+    containers: &mut [Container<'s>],
+) -> Result<()> {
+    let min = results.get(QueryId::RequestMin)?;
+    let max = results.get(QueryId::RequestMax)?;
+    for (r, is_max) in [(min, false), (max, true)] {
+        for s in &r.series {
+            let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
+                continue;
+            };
+            let Some(&i) = index.get(&keys.container(s)) else {
+                continue;
+            };
+            let c = &mut containers[i];
+            let j = slot(res);
+            if is_max {
+                c.request_changed[j] |= c.request[j] != v;
+                c.request[j] = v;
+            } else {
+                c.request[j] = v;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn usage<'s>(
+    results: &'s Results,
+    keys: &Keys<'s>,
+    cadvisor: &JoinMap<CadvisorKey<'s>, Vec<usize>>,
+    containers: &mut [Container<'s>],
+) -> Result<()> {
+    for (j, sum_id, max_id) in [
+        (0, QueryId::CpuUsage, QueryId::CpuMax),
+        (1, QueryId::RamUsage, QueryId::RamMax),
+    ] {
+        let total = sums(results.get(sum_id)?, |s| keys.cadvisor(s));
+        let peak = maxima(results.get(max_id)?, |s| keys.cadvisor(s));
+        for (k, idx) in cadvisor {
+            let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
+            for &i in idx {
+                let c = &mut containers[i];
+                // CPU is a sum over steps, shared by running steps; RAM an
+                // average over the steps seen, held over running steps.
+                if let Some(v) = total.get(k) {
+                    c.usage[j] = if j == 0 { v * c.steps / n } else { v * c.steps };
+                }
+                c.usage_max[j] = peak.get(k).copied();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> {
+    let steps = maxima(results.get(QueryId::NodeSteps)?, |s| keys.node(s));
+    let capacity = results.get(QueryId::NodeCapacity)?;
+    let gpus = maxima(results.get(QueryId::NodeGpus)?, |s| keys.node(s));
+    let per_price = |id| -> Result<JoinMap<(NodeKey, usize), f64>> {
+        Ok(maxima(results.get(id)?, |s| {
+            let i = match s.label("price") {
+                Some("cpu") => 0,
+                Some("ram") => 1,
+                _ => 2,
+            };
+            (keys.node(s), i)
+        }))
+    };
+    let (price_sum, price_steps, price_changes) = (
+        per_price(QueryId::PriceSum)?,
+        per_price(QueryId::PriceSteps)?,
+        per_price(QueryId::PriceChanges)?,
+    );
+    let mut out: BTreeMap<NodeKey, Node> = BTreeMap::new();
+    for (k, n) in steps {
+        if n <= 0.0 {
+            continue;
+        }
+        let get = |m: &JoinMap<(NodeKey, usize), f64>, i| m.get(&(k.clone(), i)).copied();
+        let price = std::array::from_fn(|i| {
+            let (sum, count) = (get(&price_sum, i), get(&price_steps, i).unwrap_or(0.0));
+            let changes = get(&price_changes, i).unwrap_or(0.0);
+            match sum {
+                // No price for a resource at all (a node without GPUs).
+                None if count == 0.0 => Price::Constant(0.0),
+                Some(s) if changes == 0.0 && count >= n => Price::Constant(s / count),
+                _ => Price::Varying,
+            }
+        });
+        out.insert(
+            k.clone(),
+            Node {
+                steps: n,
+                capacity: [0.0; 3],
+                price_sum: std::array::from_fn(|i| get(&price_sum, i).unwrap_or(0.0)),
+                priced_steps: get(&price_steps, 0).unwrap_or(0.0),
+                price,
+            },
+        );
+    }
+    for s in &capacity.series {
+        let (Some(r), Some(v)) = (resource_of(s), value(s)) else {
+            continue;
+        };
+        if let Some(n) = out.get_mut(&keys.node(s)) {
+            n.capacity[slot(r)] = n.capacity[slot(r)].max(v);
+        }
+    }
+    // `node_gpu_count` (the cost exporter's) wins over the capacity.
+    for (k, g) in gpus {
+        if let Some(n) = out.get_mut(&k) {
+            n.capacity[2] = g;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,149 @@
+//! Join keys read off series labels, with the configured cluster label and
+//! default cluster.
+
+use std::collections::HashMap;
+
+use crate::plan::EngineConfig;
+use crate::promjson::{QueryResult, Series};
+
+/// The join maps hash with foldhash (seeded, hashbrown's default): keys
+/// come from the cluster, not from an attacker on the request path, and
+/// foldhash hashes them several times faster than std's SipHash.
+pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One container of one pod incarnation, borrowed from the series' labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ContainerKey<'s> {
+    pub(crate) cluster: &'s str,
+    pub(crate) namespace: &'s str,
+    pub(crate) pod: &'s str,
+    pub(crate) uid: &'s str,
+    pub(crate) container: &'s str,
+}
+
+/// One container as cAdvisor names it: no uid, but the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct CadvisorKey<'s> {
+    pub(crate) cluster: &'s str,
+    pub(crate) namespace: &'s str,
+    pub(crate) pod: &'s str,
+    pub(crate) container: &'s str,
+    pub(crate) node: &'s str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NodeKey {
+    pub(crate) cluster: String,
+    pub(crate) node: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct PodKey {
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    pub(crate) pod: String,
+}
+
+/// Reads series labels with the configured cluster label and default.
+pub(crate) struct Keys<'a> {
+    pub(crate) cfg: &'a EngineConfig,
+}
+
+impl<'a> Keys<'a> {
+    pub(crate) fn cluster(&self, s: &Series) -> String {
+        self.cluster_str(s).to_owned()
+    }
+
+    pub(crate) fn cluster_str<'s>(&self, s: &'s Series) -> &'s str
+    where
+        'a: 's,
+    {
+        match s.label(&self.cfg.cluster_label) {
+            Some(c) if !c.is_empty() => c,
+            _ => &self.cfg.default_cluster,
+        }
+    }
+
+    pub(crate) fn label(s: &Series, name: &str) -> String {
+        s.label(name).unwrap_or_default().to_owned()
+    }
+
+    pub(crate) fn container<'s>(&self, s: &'s Series) -> ContainerKey<'s>
+    where
+        'a: 's,
+    {
+        let label = |name| s.label(name).unwrap_or_default();
+        ContainerKey {
+            cluster: self.cluster_str(s),
+            namespace: label("namespace"),
+            pod: label("pod"),
+            uid: label("uid"),
+            container: label("container"),
+        }
+    }
+
+    pub(crate) fn cadvisor<'s>(&self, s: &'s Series) -> CadvisorKey<'s>
+    where
+        'a: 's,
+    {
+        let label = |name| s.label(name).unwrap_or_default();
+        CadvisorKey {
+            cluster: self.cluster_str(s),
+            namespace: label("namespace"),
+            pod: label("pod"),
+            container: label("container"),
+            node: label("node"),
+        }
+    }
+
+    pub(crate) fn node(&self, s: &Series) -> NodeKey {
+        NodeKey {
+            cluster: self.cluster(s),
+            node: Self::label(s, "node"),
+        }
+    }
+
+    pub(crate) fn pod(&self, s: &Series) -> PodKey {
+        PodKey {
+            cluster: self.cluster(s),
+            namespace: Self::label(s, "namespace"),
+            pod: Self::label(s, "pod"),
+        }
+    }
+}
+
+/// The finite value of a series' last sample.
+pub(crate) fn value(s: &Series) -> Option<f64> {
+    s.last_value().filter(|v| v.is_finite())
+}
+
+/// The last finite value of each series, keyed; values of one key add up
+/// (they arise from series the query kept apart by a label we do not key
+/// on, such as cAdvisor's cgroup `id` of a restarted container).
+pub(crate) fn sums<'r, K: std::hash::Hash + Eq>(
+    r: &'r QueryResult,
+    key: impl Fn(&'r Series) -> K,
+) -> JoinMap<K, f64> {
+    let mut out = JoinMap::with_capacity_and_hasher(r.series.len(), Default::default());
+    for s in &r.series {
+        if let Some(v) = value(s) {
+            *out.entry(key(s)).or_insert(0.0) += v;
+        }
+    }
+    out
+}
+
+/// The largest finite value per key.
+pub(crate) fn maxima<'r, K: std::hash::Hash + Eq>(
+    r: &'r QueryResult,
+    key: impl Fn(&'r Series) -> K,
+) -> JoinMap<K, f64> {
+    let mut out = JoinMap::with_capacity_and_hasher(r.series.len(), Default::default());
+    for s in &r.series {
+        if let Some(v) = value(s) {
+            let e = out.entry(key(s)).or_insert(v);
+            *e = e.max(v);
+        }
+    }
+    out
+}

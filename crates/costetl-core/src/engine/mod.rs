@@ -1,0 +1,176 @@
+//! The engine: from query results to a priced [`AllocationSet`] with idle,
+//! and the runtime-agnostic driver that fetches a plan from any
+//! [`MetricsSource`](crate::source::MetricsSource).
+//!
+//! [`compute`] is pure: it takes the decoded results of one window's
+//! queries ([`plan::plan`](crate::plan::plan), then the follow-ups
+//! [`followups`] names) and joins them per container. Conservation holds by
+//! construction: per node and resource, Σ allocations + idle = node cost;
+//! idle below zero is kept and reported as over-allocation, never clamped.
+//!
+//! Map: `results` (results by id, fetch statistics), `keys` (join keys off
+//! labels), `inputs` (the first round joined per container and node, and
+//! the follow-ups it needs), `containers` (one allocation per container),
+//! `nodes` (node cost and idle), `metadata` (labels, owners, node labels),
+//! `attribution` (volumes, load balancers, network), `driver` (fetch,
+//! probe, split, halve).
+
+mod attribution;
+mod containers;
+mod driver;
+mod inputs;
+mod keys;
+mod metadata;
+mod nodes;
+mod results;
+
+pub use driver::{
+    Computation, allocations, fetch, fetch_window, probe_range_semantics, query_windows,
+};
+pub use results::{FetchStats, Results};
+
+use crate::error::Result;
+use crate::plan::{self, EngineConfig, Followups, QueryId, RangeSemantics};
+use crate::promjson::Series;
+use crate::set::AllocationSet;
+use crate::source::QuerySpec;
+use crate::window::Window;
+
+use containers::{Containers, Edges, FollowupSums};
+use inputs::Inputs;
+use keys::Keys;
+use metadata::Metadata;
+
+/// The second-round queries the first round's `results` call for (usage
+/// crossing requests, node prices that change); empty when none.
+pub fn followups(
+    window: Window,
+    results: &Results,
+    cfg: &EngineConfig,
+    sem: RangeSemantics,
+) -> Result<Vec<QuerySpec>> {
+    let keys = Keys { cfg };
+    let inputs = Inputs::read(results, &keys)?;
+    let (f, _, _) = second_round(results, &keys, &inputs)?;
+    plan::followups(window, cfg, sem, &f)
+}
+
+/// The follow-up terms, the containers of each per-container term, and the
+/// claims of the `pv_shares` terms in term order.
+fn second_round(
+    results: &Results,
+    keys: &Keys<'_>,
+    inputs: &Inputs<'_>,
+) -> Result<(Followups, Covers, Vec<attribution::ClaimKey>)> {
+    let (mut f, covers) = inputs.followups();
+    let claims = attribution::shared_claims(results, keys, inputs)?;
+    let mut keys_in_order = Vec::with_capacity(claims.len());
+    for (claim, pods) in claims {
+        f.push(
+            QueryId::PvShares,
+            plan::Term {
+                pods,
+                request: None,
+            },
+        );
+        keys_in_order.push(claim);
+    }
+    Ok((f, covers, keys_in_order))
+}
+
+type Covers = std::collections::BTreeMap<(QueryId, usize), Vec<usize>>;
+
+/// Compute the allocation set of one window from the results of
+/// [`plan::plan`] and [`followups`] for that window.
+pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<AllocationSet> {
+    let keys = Keys { cfg };
+    let mut set = AllocationSet::new(window);
+    backend_warnings(results, &mut set.warnings);
+    input_warnings(results, cfg, &mut set.warnings)?;
+
+    let inputs = Inputs::read(results, &keys)?;
+    let (_, covers, shared) = second_round(results, &keys, &inputs)?;
+    let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
+    let meta = Metadata::read(results, &keys, cfg)?;
+    let edges = Edges::read(results, &keys)?;
+    let mut c = Containers {
+        allocs: Default::default(),
+        run_hours: Default::default(),
+        steps: Default::default(),
+        uids: Default::default(),
+        pod_labels: Default::default(),
+    };
+    let built = containers::build(window, cfg, &inputs, &extra, &edges, &meta, &mut c);
+    let r_hours = cfg.resolution.num_milliseconds() as f64 / 3_600_000.0;
+    let unmounted = attribution::attribute(
+        window,
+        results,
+        &keys,
+        r_hours,
+        &shared,
+        &mut c,
+        &mut set.warnings,
+    )?;
+    for a in c.allocs.into_values().chain(unmounted) {
+        set.insert(a);
+    }
+    let pricing = cfg.default_pricing;
+    for (node, count) in &built.default_priced {
+        set.warnings.push(format!(
+            "node {}/{} has no price series: {count} allocation(s) priced with default prices \
+             (CPU ${}/core-h, RAM ${}/GiB-h, GPU ${}/GPU-h)",
+            node.cluster, node.node, pricing.cpu, pricing.ram_gib, pricing.gpu
+        ));
+    }
+    for idle in nodes::idle(
+        window,
+        cfg,
+        &inputs.nodes,
+        built.allocated,
+        &meta.provider_ids,
+        &mut set.warnings,
+    ) {
+        set.insert(idle);
+    }
+    Ok(set)
+}
+
+/// The backend's own warnings (Thanos partial responses, Mimir truncation,
+/// Prometheus' PromQL infos) travel with the set.
+fn backend_warnings(results: &Results, warnings: &mut Vec<String>) {
+    for (id, r) in results.sorted() {
+        for w in &r.warnings {
+            warnings.push(format!("query {id}: backend warning: {w}"));
+        }
+        for i in &r.infos {
+            warnings.push(format!("query {id}: backend info: {i}"));
+        }
+    }
+}
+
+/// Warnings about the inputs themselves: series without the cluster label,
+/// duplicate kube-state-metrics.
+fn input_warnings(results: &Results, cfg: &EngineConfig, warnings: &mut Vec<String>) -> Result<()> {
+    for s in &results.get(QueryId::MissingCluster)?.series {
+        warnings.push(format!(
+            "{} series of {} have no {} label; attributed to cluster {:?}",
+            s.last_value().unwrap_or(0.0),
+            s.label("__name__").unwrap_or("?"),
+            cfg.cluster_label,
+            cfg.default_cluster
+        ));
+    }
+    if let Some(n) = results
+        .get(QueryId::Duplicates)?
+        .series
+        .first()
+        .and_then(Series::last_value)
+        && n > 0.0
+    {
+        warnings.push(format!(
+            "{n} containers have duplicate kube_pod_container_status_running series \
+             (two kube-state-metrics or an HA pair scraped); counted once"
+        ));
+    }
+    Ok(())
+}

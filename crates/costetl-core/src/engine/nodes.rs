@@ -1,0 +1,91 @@
+//! Node cost and idle: per node and resource, idle = node cost − Σ
+//! allocated. Negative idle is kept (and warned about as over-allocation),
+//! never clamped, so allocations + idle = node cost exactly.
+
+use std::collections::BTreeMap;
+
+use crate::allocation::Allocation;
+use crate::plan::EngineConfig;
+use crate::properties::IDLE;
+use crate::window::Window;
+
+use super::inputs::Node;
+use super::keys::NodeKey;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The idle allocation of every node with capacity, and warnings.
+///
+/// Node cost per resource is the average capacity × Σ price over the steps
+/// priced (exact when the capacity is constant, whatever the price does);
+/// a node with no price series is priced with the defaults.
+pub(crate) fn idle(
+    window: Window,
+    cfg: &EngineConfig,
+    nodes: &BTreeMap<NodeKey, Node>,
+    mut allocated: BTreeMap<NodeKey, [f64; 6]>,
+    provider_ids: &std::collections::HashMap<NodeKey, String>,
+    warnings: &mut Vec<String>,
+) -> Vec<Allocation> {
+    let r_hours = cfg.resolution.num_milliseconds() as f64 / 3_600_000.0;
+    let pricing = cfg.default_pricing;
+    let mut out = Vec::new();
+    for (node, n) in nodes {
+        let hours = n.capacity.map(|c| c * r_hours);
+        let cost = if n.is_priced() {
+            if n.priced_steps < n.steps {
+                warnings.push(format!(
+                    "node {}/{} has prices for {} of its {} steps; unpriced steps cost nothing",
+                    node.cluster, node.node, n.priced_steps, n.steps
+                ));
+            }
+            let avg = n.capacity.map(|c| c / n.steps);
+            [
+                avg[0] * n.price_sum[0] * r_hours,
+                avg[1] / GIB * n.price_sum[1] * r_hours,
+                avg[2] * n.price_sum[2] * r_hours,
+            ]
+        } else {
+            [
+                hours[0] * pricing.cpu,
+                hours[1] / GIB * pricing.ram_gib,
+                hours[2] * pricing.gpu,
+            ]
+        };
+        let used = allocated.remove(node).unwrap_or_default();
+        let mut idle = Allocation::new(format!("{}/{}/{IDLE}", node.cluster, node.node), window);
+        idle.properties.cluster = node.cluster.clone();
+        idle.properties.node = node.node.clone();
+        idle.properties.provider_id = provider_ids.get(node).cloned().unwrap_or_default();
+        idle.cpu_cost = cost[0] - used[0];
+        idle.ram_cost = cost[1] - used[1];
+        idle.gpu_cost = cost[2] - used[2];
+        idle.cpu_core_hours = hours[0] - used[3];
+        idle.ram_byte_hours = hours[1] - used[4];
+        idle.gpu_hours = hours[2] - used[5];
+        idle.default_priced = !n.is_priced();
+        // A few cents of float noise is not over-allocation.
+        let tolerance = 1e-9 * (cost[0] + cost[1] + cost[2]).abs().max(1.0);
+        for (what, v) in [
+            ("CPU", idle.cpu_cost),
+            ("RAM", idle.ram_cost),
+            ("GPU", idle.gpu_cost),
+        ] {
+            if v < -tolerance {
+                warnings.push(format!(
+                    "node {}/{} is over-allocated: {what} idle is {v:.6} (more requested or used \
+                     than its capacity)",
+                    node.cluster, node.node
+                ));
+            }
+        }
+        out.push(idle);
+    }
+    for node in allocated.keys() {
+        warnings.push(format!(
+            "allocations on node {}/{} whose capacity is unknown: no idle computed for it",
+            node.cluster, node.node
+        ));
+    }
+    out
+}

@@ -1,0 +1,70 @@
+//! Decoded query results by id, and what fetching them cost.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::plan::QueryId;
+use crate::promjson::QueryResult;
+use crate::source::SourceErrorKind;
+
+/// Decoded results of one window's queries, by query id.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    by_id: HashMap<String, QueryResult>,
+}
+
+impl Results {
+    /// Record the result of query `id`.
+    pub fn insert(&mut self, id: impl Into<String>, r: QueryResult) {
+        self.by_id.insert(id.into(), r);
+    }
+
+    /// Add every result of `other`.
+    pub fn extend(&mut self, other: Results) {
+        self.by_id.extend(other.by_id);
+    }
+
+    /// The result of `id`; an error naming the query when it was not
+    /// supplied.
+    pub(crate) fn get(&self, id: QueryId) -> Result<&QueryResult> {
+        self.by_id.get(id.as_str()).ok_or_else(|| Error::Source {
+            query: id.as_str().to_owned(),
+            message: "no result was supplied for this query".into(),
+            kind: SourceErrorKind::Permanent,
+        })
+    }
+
+    /// Every result, ordered by id (for deterministic warnings).
+    pub(crate) fn sorted(&self) -> Vec<(&str, &QueryResult)> {
+        let mut v: Vec<(&str, &QueryResult)> =
+            self.by_id.iter().map(|(k, r)| (k.as_str(), r)).collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+}
+
+/// What fetching one window cost: the figure to compare with OpenCost's
+/// plan on the same data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    /// Queries sent.
+    pub queries: usize,
+    /// Response bytes received.
+    pub bytes: usize,
+    /// Series received.
+    pub series: usize,
+    /// Samples received.
+    pub samples: usize,
+    /// The largest single response, in bytes.
+    pub largest: usize,
+}
+
+impl FetchStats {
+    pub(crate) fn add(&mut self, o: FetchStats) {
+        self.queries += o.queries;
+        self.bytes += o.bytes;
+        self.series += o.series;
+        self.samples += o.samples;
+        self.largest = self.largest.max(o.largest);
+    }
+}
