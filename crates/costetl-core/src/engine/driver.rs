@@ -79,6 +79,21 @@ pub async fn probe_range_semantics<S: MetricsSource>(
     })
 }
 
+/// Learn cAdvisor's scrape interval (`None` without CPU series).
+pub async fn probe_scrape_interval<S: MetricsSource>(
+    src: &S,
+    window: Window,
+) -> Result<Option<TimeDelta>> {
+    let q = plan::scrape_probe(window);
+    let (results, _) = fetch(src, std::slice::from_ref(&q), 1).await?;
+    Ok(results
+        .get(plan::QueryId::ScrapeProbe)?
+        .series
+        .first()
+        .and_then(Series::last_value)
+        .and_then(plan::scrape_interval_from_probe))
+}
+
 /// Everything [`allocations`] produced besides the sets.
 #[derive(Clone, Debug)]
 pub struct Computation {
@@ -90,7 +105,8 @@ pub struct Computation {
     pub semantics: RangeSemantics,
 }
 
-/// Compute allocations for `window` from `src`: probe the backend, split
+/// Compute allocations for `window` from `src`: probe the backend (range
+/// semantics, and the scrape interval unless configured), split
 /// the window into query windows, fetch each window's queries and join
 /// them.
 ///
@@ -105,6 +121,11 @@ pub async fn allocations<S: MetricsSource>(
     cfg: &EngineConfig,
 ) -> Result<Computation> {
     let semantics = probe_range_semantics(src, window).await?;
+    let mut cfg = cfg.clone();
+    if cfg.scrape_interval.is_none() {
+        cfg.scrape_interval = probe_scrape_interval(src, window).await?;
+    }
+    let cfg = &cfg;
     let mut sets = Vec::new();
     let mut stats = FetchStats::default();
     let max = cfg

@@ -25,7 +25,8 @@ mod nodes;
 mod results;
 
 pub use driver::{
-    Computation, allocations, fetch, fetch_window, probe_range_semantics, query_windows,
+    Computation, allocations, fetch, fetch_window, probe_range_semantics, probe_scrape_interval,
+    query_windows,
 };
 pub use results::{FetchStats, Results};
 

@@ -62,6 +62,10 @@ pub struct EngineConfig {
     /// over 11,000 points per series, and other backends cap subqueries
     /// similarly, so windows are split to stay within it.
     pub max_steps_per_query: i64,
+    /// cAdvisor's scrape interval; `None` (the default): learnt from the
+    /// data by [`crate::engine::allocations`]. Per-step CPU rates span at
+    /// least two scrapes, so that a step always has a rate.
+    pub scrape_interval: Option<TimeDelta>,
     /// Node labels copied onto the allocations of the node's pods (names as
     /// in Kubernetes, e.g. `topology.kubernetes.io/zone`); pod labels win
     /// on a clash. OpenCost's `ALLOCATION_NODE_LABELS_INCLUDE_LIST`.
@@ -89,6 +93,7 @@ impl Default for EngineConfig {
             concurrency: 5,
             min_query_window: TimeDelta::hours(1),
             max_steps_per_query: 11_000,
+            scrape_interval: None,
             node_labels: DEFAULT_NODE_LABELS
                 .iter()
                 .map(|s| (*s).to_owned())

@@ -31,6 +31,8 @@ macro_rules! query_ids {
 query_ids! {
     /// Subquery semantics probe.
     RangeProbe = "range_probe",
+    /// Scrape interval probe.
+    ScrapeProbe = "scrape_probe",
     /// Per container: running steps.
     RunSteps = "run_steps",
     /// Per container: first running step (unix seconds).

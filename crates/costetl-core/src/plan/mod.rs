@@ -59,6 +59,26 @@ pub fn range_probe(window: Window) -> QuerySpec {
     }
 }
 
+/// The probe that learns cAdvisor's scrape interval: the most samples any
+/// CPU counter has in an hour of the window (`scrape_interval_from_probe`).
+pub fn scrape_probe(window: Window) -> QuerySpec {
+    let hour = chrono::TimeDelta::hours(1);
+    let range = promql::dur(window.duration().max(hour));
+    QuerySpec {
+        id: QueryId::ScrapeProbe.as_str().into(),
+        promql: format!(
+            "max(max_over_time(count_over_time(container_cpu_usage_seconds_total{{container!=\"\"}}[1h])[{range}:1h]))"
+        ),
+        kind: QueryKind::Instant { time: window.end() },
+    }
+}
+
+/// The scrape interval an hour's sample count implies (whole seconds).
+pub fn scrape_interval_from_probe(samples_per_hour: f64) -> Option<chrono::TimeDelta> {
+    (samples_per_hour.is_finite() && samples_per_hour >= 1.0)
+        .then(|| chrono::TimeDelta::seconds((3600.0 / samples_per_hour).round() as i64))
+}
+
 /// Interpret the probe's value.
 pub fn range_semantics_from_probe(steps: f64) -> Option<RangeSemantics> {
     match steps as i64 {

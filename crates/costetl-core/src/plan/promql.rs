@@ -158,9 +158,11 @@ impl Grid {
             end: window.end(),
             sub: format!("[{}:{}]", dur(range), dur(r)),
             whole: format!("[{}]", dur(window.duration())),
-            // One extra minute keeps two samples in the window at 60 s
-            // scrape intervals.
-            rate_range: dur(r + TimeDelta::minutes(1)),
+            // Two scrape intervals past the step (at least a minute) keep
+            // two samples in the rate's window.
+            rate_range: dur(r
+                + (cfg.scrape_interval.unwrap_or(TimeDelta::seconds(30)) * 2)
+                    .max(TimeDelta::minutes(1))),
             rate_lead: dur(r),
         })
     }
