@@ -8,6 +8,7 @@
   live.py requery URL PID DIR OUT.json       re-issue each captured query alone, sequentially: wall,
                                              Prometheus CPU (/proc/PID/stat utime+stime) and bytes
   live.py rss PID                            the process's VmHWM and VmRSS in bytes (/proc/PID/status)
+  live.py rss-reset PID                      reset its VmHWM to its current RSS (/proc/PID/clear_refs)
   live.py report RESULTS.json                the Markdown tables of a results file
 """
 import json
@@ -163,6 +164,17 @@ def seconds(d):
     return int(d[:-1]) * {"s": 1, "m": 60, "h": 3600}[d[-1]]
 
 
+def rss_reset(pid):
+    # "5" resets the peak RSS (Linux 4.0+). Without the right to, the
+    # peaks that follow are since the start, which the report says.
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        print(json.dumps({"reset": True}))
+    except OSError as e:
+        print(json.dumps({"reset": False, "error": str(e)}))
+
+
 def mib(b):
     return f"{b / 2**20:,.1f} MiB"
 
@@ -178,20 +190,25 @@ def report(path):
           f"backfill {s['backfill_s']} s, start {s['start_s']} s, warm-up read {s['warm_s']} s; "
           f"query timeout {s['query_timeout']}; load average at start {s['loadavg']}. "
           f"costetl at {s['commit']}{' (uncommitted changes in crates/)' if s['dirty'] else ''}.\n")
-    print("| plan | resolution | queries | wall s | Prometheus CPU s | bytes | series | largest response bytes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| plan | resolution | queries | wall s | Prometheus CPU s | bytes | series | largest response bytes "
+          "| Prometheus peak RSS |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for p in r["plans"]:
         largest = f"{p['largest_bytes']:,}" if p.get("largest_bytes") is not None else "n/a"
         status = "" if p["exit"] == 0 else f" (failed, exit {p['exit']})"
         if p.get("errors"):
             status += f" ({len(p['errors'])} error responses)"
+        peak = p.get("prometheus_peak_rss") or {}
+        peak_s = mib(peak["VmHWM"]) + ("" if peak.get("reset") else " (since start)") if peak.get("VmHWM") else "n/a"
         print(f"| {p['plan']}{status} | {p['resolution']} | {p.get('queries', 'n/a')} | {p['wall_s']} | "
-              f"{p['prometheus_cpu_s']} | {p.get('bytes', 0):,} | {p.get('series', 0):,} | {largest} |")
+              f"{p['prometheus_cpu_s']} | {p.get('bytes', 0):,} | {p.get('series', 0):,} | {largest} | {peak_s} |")
     for p in r["plans"]:
         for e in p.get("errors") or []:
             print(f"\n{p['plan']} at {p['resolution']}: {e}")
-    print(f"\nPrometheus peak RSS (VmHWM): {mib(r['prometheus_rss']['after_ready']['VmHWM'])} after start, "
-          f"{mib(r['prometheus_rss']['end']['VmHWM'])} at the end.\n")
+    rss = r["prometheus_rss"]
+    print(f"\nPrometheus peak RSS (VmHWM): {mib(rss['after_ready']['VmHWM'])} after start and warm-up, "
+          f"{mib(rss['peak'])} over the whole run; per plan, the peak while it ran (reset before each). "
+          f"RSS at the end: {mib(rss['end']['VmRSS'])}.\n")
     failed = [f"{p['plan']} at {p['resolution']}" for p in r["plans"] if p["exit"] != 0 or p.get("errors")]
     for res, rows in r["per_query"].items():
         print(f"costetl's 10 most expensive queries at {res}, each issued alone "
@@ -235,6 +252,8 @@ def main():
         requery(*args)
     elif cmd == "rss":
         rss(*args)
+    elif cmd == "rss-reset":
+        rss_reset(*args)
     elif cmd == "report":
         report(*args)
     else:

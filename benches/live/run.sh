@@ -150,20 +150,25 @@ cat >"$work/setup.json" <<EOF
 EOF
 
 # 3 and 4. Each resolution: costetl's plan, OpenCost's plan, then costetl's
-# queries one at a time.
+# queries one at a time. Prometheus's peak RSS is reset before each plan
+# and read after it.
 IFS=, read -r -a res_list <<<"$resolutions"
 for res in "${res_list[@]}"; do
     cap=$work/capture-$res
     log "costetl capture at $res"
+    live rss-reset "$prom_pid" >"$work/rss-reset-costetl-$res.json"
     "$tools/backend_cost.sh" "$prom_pid" timeout 3600 "$costetl" capture --prometheus "$url" \
         --window "$start,$end" --resolution "$res" --out "$cap" \
         >"$work/cost-costetl-$res.json" 2>"$work/costetl-$res.log"
+    live rss "$prom_pid" >"$work/rss-costetl-$res.json"
     tail -1 "$work/costetl-$res.log" >&2
     if [ -f "$cap/manifest.json" ]; then live capture-stats "$cap"; else echo '{}'; fi >"$work/stats-costetl-$res.json"
 
     log "OpenCost plan at $res"
+    live rss-reset "$prom_pid" >"$work/rss-reset-opencost-$res.json"
     "$tools/backend_cost.sh" "$prom_pid" timeout 3600 python3 "$tools/opencost_plan.py" "$url" \
         "$end_unix" "$range" "$res" >"$work/cost-opencost-$res.json" 2>"$work/opencost-$res.log"
+    live rss "$prom_pid" >"$work/rss-opencost-$res.json"
     grep '^{' "$work/opencost-$res.log" | tail -1 >"$work/stats-opencost-$res.json" || echo '{}' >"$work/stats-opencost-$res.json"
     tail -1 "$work/opencost-$res.log" >&2
 
@@ -193,6 +198,10 @@ for res in resolutions:
                "wall_s": cost["wall_s"], "prometheus_cpu_s": cost["server_cpu_s"], "exit": cost["exit"],
                "bytes": stats.get("bytes", 0), "series": stats.get("series", 0),
                "largest_bytes": stats.get("largest_bytes"), "errors": stats.get("errors", [])}
+        peak = load(f"rss-{plan}-{res}.json")
+        if peak:
+            peak["reset"] = (load(f"rss-reset-{plan}-{res}.json") or {}).get("reset", False)
+        row["prometheus_peak_rss"] = peak
         if plan == "opencost":
             row.update(samples=stats.get("samples"), queries_wall_s=stats.get("wall_s"),
                        slowest_query_s=stats.get("slowest_s"))
@@ -200,8 +209,10 @@ for res in resolutions:
     rows = load(f"requery-{res}.json")
     if rows is not None:
         per_query[res] = rows
-result = {"setup": load("setup.json"), "plans": plans,
-          "prometheus_rss": {"after_ready": load("rss-ready.json"), "end": load("rss-end.json")},
+rss = {"after_ready": load("rss-ready.json"), "end": load("rss-end.json")}
+rss["peak"] = max([rss["after_ready"]["VmHWM"], rss["end"]["VmHWM"]] +
+                  [p["prometheus_peak_rss"]["VmHWM"] for p in plans if p["prometheus_peak_rss"]])
+result = {"setup": load("setup.json"), "plans": plans, "prometheus_rss": rss,
           "per_query": per_query}
 with open(out, "w") as f:
     json.dump(result, f, indent=1)
