@@ -210,6 +210,7 @@ def report(path):
           f"{mib(rss['peak'])} over the whole run; per plan, the peak while it ran (reset before each). "
           f"RSS at the end: {mib(rss['end']['VmRSS'])}.\n")
     failed = [f"{p['plan']} at {p['resolution']}" for p in r["plans"] if p["exit"] != 0 or p.get("errors")]
+    answered = {x["id"] for rows in r["per_query"].values() for x in rows if x["series"] > 0}
     for res, rows in r["per_query"].items():
         print(f"costetl's 10 most expensive queries at {res}, each issued alone "
               f"(sum of all {len(rows)}: {sum(x['wall_s'] for x in rows):.2f} s wall, "
@@ -224,10 +225,12 @@ def report(path):
         empty = [x["id"] for x in rows if x["series"] == 0 and not x.get("error")]
         if empty:
             print(f"\nEmpty answers at {res}: {', '.join(empty)}.")
-        if seconds(res) < s["scrape_seconds"]:
-            print(f"\nNote: {res} is shorter than the {s['scrape_seconds']} s scrape interval, so a rate() over "
-                  f"two steps can hold fewer than two samples and answer nothing; run with "
-                  f"--scrape-seconds {seconds(res)} or less to compare plans at this resolution.")
+        lost = [i for i in empty if i in answered]
+        if lost:
+            print(f"\nWarning: at {res}, {', '.join(lost)} answered nothing but answer at another resolution"
+                  + (f" ({res} is shorter than the {s['scrape_seconds']} s scrape interval: a rate() over two "
+                     f"steps can hold fewer than two samples)" if seconds(res) < s["scrape_seconds"] else "")
+                  + ".")
         slow = [x["id"] for x in rows if x["wall_s"] > 108]
         failed.extend(f"{x['id']} re-issued alone at {res}" for x in rows if x.get("error"))
         if slow:
