@@ -119,11 +119,22 @@ pub(crate) struct Edges<'r> {
 }
 
 impl<'r> Edges<'r> {
-    pub(crate) fn read(results: &'r Results, keys: &Keys<'r>) -> Result<Self> {
-        Ok(Self {
-            started: super::keys::maxima(results.get(QueryId::ContainerStarted)?, |s| {
+    /// Start times come with the partial containers' follow-ups (`f`);
+    /// completion times with the first round.
+    pub(crate) fn read(
+        results: &'r Results,
+        keys: &Keys<'r>,
+        f: &crate::plan::Followups,
+    ) -> Result<Self> {
+        let started = if f.terms.contains_key(&QueryId::ContainerStarted) {
+            super::keys::maxima(results.get(QueryId::ContainerStarted)?, |s| {
                 keys.container(s)
-            }),
+            })
+        } else {
+            Default::default()
+        };
+        Ok(Self {
+            started,
             completed: super::keys::maxima(results.get(QueryId::PodCompleted)?, |s| {
                 keys.container(s)
             }),

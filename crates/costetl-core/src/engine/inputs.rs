@@ -9,9 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::TimeDelta;
+
 use crate::error::Result;
 use crate::plan::{Followups, QueryId, Resource, Term, TermPods};
 use crate::promjson::Series;
+use crate::window::Window;
 
 use super::keys::{CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, maxima, sums, value};
 use super::results::Results;
@@ -103,11 +106,20 @@ pub(crate) struct Inputs<'s> {
 }
 
 impl<'s> Inputs<'s> {
-    pub(crate) fn read(results: &'s Results, keys: &Keys<'s>) -> Result<Self> {
+    /// The first round of `window` at resolution `step`. Containers that
+    /// ran at every step get their edges here; the others from
+    /// [`Inputs::read_edges`].
+    pub(crate) fn read(
+        results: &'s Results,
+        keys: &Keys<'s>,
+        window: Window,
+        step: TimeDelta,
+    ) -> Result<Self> {
         let steps = maxima(results.get(QueryId::RunSteps)?, |s| keys.container(s));
-        let first = maxima(results.get(QueryId::RunFirst)?, |s| keys.container(s));
-        let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
         let nodes_by_uid = pod_nodes(results, keys)?;
+        let all_steps = (window.duration().num_milliseconds() / step.num_milliseconds()) as f64;
+        let secs = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis() as f64 / 1000.0;
+        let whole = (secs(window.start()), secs(window.end() - step));
 
         let mut running: Vec<(ContainerKey<'s>, f64)> =
             steps.into_iter().filter(|(_, n)| *n > 0.0).collect();
@@ -118,8 +130,8 @@ impl<'s> Inputs<'s> {
                 key,
                 node: nodes_by_uid.get(&key).copied().unwrap_or_default(),
                 steps: n,
-                first: first.get(&key).copied(),
-                last: last.get(&key).copied(),
+                first: (n >= all_steps).then_some(whole.0),
+                last: (n >= all_steps).then_some(whole.1),
                 ..Container::default()
             })
             .collect();
@@ -137,6 +149,35 @@ impl<'s> Inputs<'s> {
             cadvisor,
             index,
         })
+    }
+
+    /// Containers that did not run at every step: their edges come from
+    /// follow-ups.
+    pub(crate) fn partial(&self) -> impl Iterator<Item = (usize, &Container<'s>)> {
+        self.containers
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.first.is_none())
+    }
+
+    /// First and last running steps of the partial containers, from the
+    /// follow-ups (when `f` asked for them).
+    pub(crate) fn read_edges(
+        &mut self,
+        results: &'s Results,
+        keys: &Keys<'s>,
+        f: &Followups,
+    ) -> Result<()> {
+        if !f.terms.contains_key(&QueryId::RunFirst) {
+            return Ok(());
+        }
+        let first = maxima(results.get(QueryId::RunFirst)?, |s| keys.container(s));
+        let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
+        for c in self.containers.iter_mut().filter(|c| c.first.is_none()) {
+            c.first = first.get(&c.key).copied();
+            c.last = last.get(&c.key).copied();
+        }
+        Ok(())
     }
 
     /// The containers a cAdvisor series belongs to, each with its share
@@ -193,6 +234,31 @@ impl<'s> Inputs<'s> {
         }
         let mut f = Followups::default();
         let mut covers = BTreeMap::new();
+        let mut partial: BTreeMap<&str, TermPods> = BTreeMap::new();
+        for (_, c) in self.partial() {
+            let t = partial.entry(c.key.cluster).or_insert_with(|| TermPods {
+                cluster: c.key.cluster.to_owned(),
+                ..TermPods::default()
+            });
+            t.namespaces.insert(c.key.namespace.to_owned());
+            t.pods.insert(c.key.pod.to_owned());
+            t.containers.insert(c.key.container.to_owned());
+        }
+        for pods in partial.into_values() {
+            for id in [
+                QueryId::RunFirst,
+                QueryId::RunLast,
+                QueryId::ContainerStarted,
+            ] {
+                f.push(
+                    id,
+                    Term {
+                        pods: pods.clone(),
+                        request: None,
+                    },
+                );
+            }
+        }
         for ((id, (cluster, request, node)), members) in groups {
             let mut pods = TermPods {
                 cluster,

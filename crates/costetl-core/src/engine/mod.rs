@@ -51,7 +51,7 @@ pub fn followups(
     sem: RangeSemantics,
 ) -> Result<Vec<QuerySpec>> {
     let keys = Keys { cfg };
-    let inputs = Inputs::read(results, &keys)?;
+    let inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
     let (f, _, _) = second_round(results, &keys, &inputs)?;
     plan::followups(window, cfg, sem, &f)
 }
@@ -89,11 +89,12 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     backend_warnings(results, &mut set.warnings);
     input_warnings(results, cfg, &mut set.warnings)?;
 
-    let inputs = Inputs::read(results, &keys)?;
-    let (_, covers, shared) = second_round(results, &keys, &inputs)?;
+    let mut inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
+    let (f, covers, shared) = second_round(results, &keys, &inputs)?;
+    inputs.read_edges(results, &keys, &f)?;
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
     let meta = Metadata::read(results, &keys, cfg)?;
-    let edges = Edges::read(results, &keys)?;
+    let edges = Edges::read(results, &keys, &f)?;
     let mut c = Containers {
         allocs: Default::default(),
         run_hours: Default::default(),

@@ -1,6 +1,9 @@
-//! The second round: per-step products the first round cannot give, asked
-//! for only the containers that need them.
+//! The second round: what the first round cannot give, asked for only the
+//! containers that need it.
 //!
+//! - A container that did not run at every step of the window needs its
+//!   first and last running step and its start time (kube-state-metrics),
+//!   for its exact edges; one that ran throughout has them already.
 //! - A container whose usage crosses its request needs
 //!   Σ max(0, usage − request) over its steps: `clamp_min(usage − q, 0)`,
 //!   one term per distinct request value `q`.
@@ -195,6 +198,28 @@ impl Builder<'_> {
         };
         let priced = |x: String, r: Resource| format!("(({x} * {}) >= 0)", self.price(r, &t.pods));
         let running = || self.selector("kube_pod_container_status_running", &t.pods, false);
+        match id {
+            RunFirst => {
+                return format!(
+                    "min by ({by_container}) (min_over_time(timestamp({} > 0){sub}))",
+                    running()
+                );
+            }
+            RunLast => {
+                return format!(
+                    "max by ({by_container}) (max_over_time(timestamp({} > 0){sub}))",
+                    running()
+                );
+            }
+            ContainerStarted => {
+                return format!(
+                    "min by ({by_container}) (min_over_time({}{}))",
+                    self.selector("kube_pod_container_state_started", &t.pods, false),
+                    self.g.whole
+                );
+            }
+            _ => {}
+        }
         if id == PvShares {
             let pods = format!(
                 "max by ({k}, namespace, pod, uid) ({} > 0)",

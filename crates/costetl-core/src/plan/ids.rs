@@ -35,11 +35,8 @@ query_ids! {
     ScrapeProbe = "scrape_probe",
     /// Per container: running steps.
     RunSteps = "run_steps",
-    /// Per container: first running step (unix seconds).
-    RunFirst = "run_first",
-    /// Per container: last running step (unix seconds).
-    RunLast = "run_last",
-    /// Containers with more than one running series (two kube-state-metrics).
+    /// Containers with more than one running series at the last step (two
+    /// kube-state-metrics).
     Duplicates = "duplicates",
     /// Per pod uid: its node.
     PodNode = "pod_node",
@@ -55,8 +52,6 @@ query_ids! {
     RamUsage = "ram_usage",
     /// Per container: max working set of a step.
     RamMax = "ram_max",
-    /// Earliest container start seen (unix seconds).
-    ContainerStarted = "container_started",
     /// Pod completion time (unix seconds).
     PodCompleted = "pod_completed",
     /// Per node: steps with capacity.
@@ -115,6 +110,14 @@ query_ids! {
     ReplicasetOwners = "replicaset_owners",
     /// Series without the cluster label, by name.
     MissingCluster = "missing_cluster",
+    /// Follow-up, for containers that did not run all window: first
+    /// running step (unix seconds).
+    RunFirst = "run_first",
+    /// Follow-up: last running step (unix seconds).
+    RunLast = "run_last",
+    /// Follow-up: earliest container start seen (unix seconds), from
+    /// kube-state-metrics.
+    ContainerStarted = "container_started",
     /// Follow-up: Σ max(0, CPU usage − request) per step, for containers
     /// whose usage crosses their request.
     CpuExcess = "cpu_excess",

@@ -127,10 +127,19 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             s.sel(&[&format!("resource=~\"{resources}\"")])
         )
     };
-    let prices = format!(
-        "label_replace({}, \"price\", \"$1\", \"__name__\", \"node_(.+)_hourly_cost\")",
-        s.sel(&["__name__=~\"node_(cpu|ram|gpu)_hourly_cost\""])
-    );
+    // Per price metric a subquery of the bare selector (Prometheus'
+    // cheapest path), tagged once outside: `label_replace` inside the
+    // subquery would run at every step.
+    let prices = |f: &str| {
+        ["cpu", "ram", "gpu"]
+            .map(|p| {
+                format!(
+                    "label_replace(avg by ({k}, node) ({f}(node_{p}_hourly_cost{}{sub})), \"price\", \"{p}\", \"\", \"\")",
+                    s.sel(&[])
+                )
+            })
+            .join(" or ")
+    };
     let net = |m: &str, extra: &[&str], by: &str| {
         format!(
             "sum by ({k}, {by}) (sum_over_time({}{sub}))",
@@ -151,20 +160,12 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             RunSteps,
             format!("max by ({by_container}) (sum_over_time({running}{sub}))"),
         ),
+        // At the last step (the lookback finds every series running
+        // then): a second kube-state-metrics is scraped all day, not for
+        // a moment.
         step(
-            RunFirst,
-            format!("min by ({by_container}) (min_over_time(timestamp({running} > 0){sub}))"),
-        ),
-        step(
-            RunLast,
-            format!("max by ({by_container}) (max_over_time(timestamp({running} > 0){sub}))"),
-        ),
-        at_end(
             Duplicates,
-            format!(
-                "count(count by ({by_container}) ({}) > 1)",
-                last("kube_pod_container_status_running", &[])
-            ),
+            format!("count(count by ({by_container}) ({running}) > 1)"),
         ),
         at_end(
             PodNode,
@@ -201,13 +202,6 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             format!("max by ({by_cadvisor}) (max_over_time({wss}{sub}))"),
         ),
         at_end(
-            ContainerStarted,
-            format!(
-                "min by ({by_container}) (min_over_time(kube_pod_container_state_started{}{whole}))",
-                s.sel(&[])
-            ),
-        ),
-        at_end(
             PodCompleted,
             format!(
                 "max by ({k}, namespace, pod, uid) (max_over_time(kube_pod_completion_time{}{whole}))",
@@ -236,19 +230,11 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
                 s.sel(&[])
             ),
         ),
-        // Two cost exporters average, as OpenCost's `avg by` does.
-        step(
-            PriceSum,
-            format!("avg by ({k}, node, price) (sum_over_time({prices}{sub}))"),
-        ),
-        step(
-            PriceSteps,
-            format!("max by ({k}, node, price) (count_over_time({prices}{sub}))"),
-        ),
-        step(
-            PriceChanges,
-            format!("max by ({k}, node, price) (changes({prices}{sub}))"),
-        ),
+        // Two cost exporters average, as OpenCost's `avg by` does
+        // (per step for the sum; for steps and changes, an upper bound).
+        step(PriceSum, prices("sum_over_time")),
+        step(PriceSteps, prices("count_over_time")),
+        step(PriceChanges, prices("changes")),
         at_end(
             NodeInfo,
             format!(
@@ -433,8 +419,15 @@ mod tests {
             for bad in [" on (", "group_left", " unless ", "ignoring"] {
                 assert!(!q.promql.contains(bad), "{}: {}", q.id, q.promql);
             }
-            if q.promql.contains(':') && q.promql.contains(" or ") {
-                panic!("{}: `or` next to a subquery: {}", q.id, q.promql);
+            // `or` only at the top level, between whole subqueries.
+            for part in q.promql.split(" or ") {
+                let open = part.matches('(').count();
+                let close = part.matches(')').count();
+                assert_eq!(
+                    open, close,
+                    "{}: `or` inside an expression: {}",
+                    q.id, q.promql
+                );
             }
         }
     }
