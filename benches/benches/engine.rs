@@ -1,5 +1,7 @@
 //! Criterion benchmarks of the engine on a generated large cluster-day
 //! (300 nodes, 10,000 pods, 20,000 containers; see `docs/benchmarks.md`).
+//! The bodies are both rounds of queries, the plan and the follow-ups the
+//! engine asks for after it; every stage below works on both.
 //!
 //! `cargo bench -p costetl-benches`
 
@@ -14,7 +16,7 @@ fn day() -> Day {
     let day = generate(&Scale::LARGE);
     assert!(
         day.unknown_queries.is_empty(),
-        "the generator does not cover queries {:?} of the plan",
+        "the generator does not cover queries {:?} of the plan or its follow-ups",
         day.unknown_queries
     );
     day
