@@ -8,7 +8,7 @@
 //! Each body holds the label sets the query's `by (…)` clause leaves, and
 //! values with the meaning the engine reads them with:
 //! - kube-state-metrics per container (`run_steps`, `run_first`,
-//!   `run_last`, `container_started`, `request_min`/`request_max` with
+//!   `run_last`, `container_started`, `request_max` with
 //!   `resource` = `cpu|memory|nvidia_com_gpu`): `cluster_id, container,
 //!   namespace, pod, uid`;
 //! - cAdvisor (`cpu_usage`, `cpu_max`, `ram_usage`, `ram_max`): the

@@ -40,7 +40,7 @@ impl Cluster {
         match id {
             // Prometheus 3: left-open subquery ranges, 2 steps in `[2m:1m]`.
             RangeProbe => out.series::<&str, &str>(&[], 2.0),
-            RunSteps | RunFirst | RunLast | ContainerStarted | RequestMin | RequestMax => {
+            RunSteps | RunFirst | RunLast | ContainerStarted | RequestMax => {
                 self.ksm_containers(id, &mut out, rng)
             }
             CpuUsage | CpuMax | RamUsage | RamMax => self.cadvisor(q, &mut out, rng)?,

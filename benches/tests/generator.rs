@@ -119,7 +119,7 @@ fn check_labels(day: &Day) {
                 .collect()
         };
         match q.id.parse::<QueryId>().unwrap() {
-            QueryId::RequestMin | QueryId::RequestMax => assert_eq!(
+            QueryId::RequestMax => assert_eq!(
                 values("resource"),
                 ["cpu", "memory", "nvidia_com_gpu"]
                     .map(str::to_owned)

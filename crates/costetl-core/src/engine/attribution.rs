@@ -88,6 +88,9 @@ pub(crate) fn attribute(
 /// A claim: (cluster, namespace, name).
 pub(crate) type ClaimKey = (String, String, String);
 
+/// A volume: (cluster, name).
+type PvName = (String, String);
+
 /// A pod incarnation: (pod, uid).
 type PodUid = (String, String);
 
@@ -201,7 +204,7 @@ fn volumes(
         }
     }
     // Claims bound to each volume, with the steps they were bound.
-    let mut claims: HashMap<(String, String), Vec<(String, String, f64)>> = HashMap::new();
+    let mut claims: HashMap<PvName, Vec<(String, String, f64)>> = HashMap::new();
     for s in &results.get(QueryId::Claims)?.series {
         if let Some(v) = value(s) {
             claims.entry(pv_label(s, "volumename")).or_default().push((

@@ -91,7 +91,7 @@ pub async fn probe_scrape_interval<S: MetricsSource>(
         .series
         .first()
         .and_then(Series::last_value)
-        .and_then(plan::scrape_interval_from_probe))
+        .and_then(|n| plan::scrape_interval_from_probe(window, n)))
 }
 
 /// Everything [`allocations`] produced besides the sets.
@@ -120,11 +120,17 @@ pub async fn allocations<S: MetricsSource>(
     window: Window,
     cfg: &EngineConfig,
 ) -> Result<Computation> {
-    let semantics = probe_range_semantics(src, window).await?;
     let mut cfg = cfg.clone();
-    if cfg.scrape_interval.is_none() {
-        cfg.scrape_interval = probe_scrape_interval(src, window).await?;
-    }
+    let semantics = if cfg.scrape_interval.is_none() {
+        let (semantics, interval) = futures::try_join!(
+            probe_range_semantics(src, window),
+            probe_scrape_interval(src, window)
+        )?;
+        cfg.scrape_interval = interval;
+        semantics
+    } else {
+        probe_range_semantics(src, window).await?
+    };
     let cfg = &cfg;
     let mut sets = Vec::new();
     let mut stats = FetchStats::default();

@@ -47,9 +47,8 @@ pub(crate) struct Container<'s> {
     pub(crate) steps: f64,
     pub(crate) first: Option<f64>,
     pub(crate) last: Option<f64>,
-    /// Request per resource (0 without one) and whether it changed.
+    /// Request per resource (0 without one).
     pub(crate) request: [f64; 3],
-    pub(crate) request_changed: [bool; 3],
     /// Σ usage over running steps and the largest step (CPU, RAM).
     pub(crate) usage: [f64; 2],
     pub(crate) usage_max: [Option<f64>; 2],
@@ -377,24 +376,14 @@ fn requests<'s>(
     index: &JoinMap<ContainerKey<'s>, usize>,
     containers: &mut [Container<'s>],
 ) -> Result<()> {
-    let min = results.get(QueryId::RequestMin)?;
-    let max = results.get(QueryId::RequestMax)?;
-    for (r, is_max) in [(min, false), (max, true)] {
-        for s in &r.series {
-            let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
-                continue;
-            };
-            let Some(&i) = index.get(&keys.container(s)) else {
-                continue;
-            };
-            let c = &mut containers[i];
-            let j = slot(res);
-            if is_max {
-                c.request_changed[j] |= c.request[j] != v;
-                c.request[j] = v;
-            } else {
-                c.request[j] = v;
-            }
+    // The largest request in the window: an in-place resize is charged at
+    // its larger value (docs/engine.md, known gaps).
+    for s in &results.get(QueryId::RequestMax)?.series {
+        let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
+            continue;
+        };
+        if let Some(&i) = index.get(&keys.container(s)) {
+            containers[i].request[slot(res)] = v;
         }
     }
     Ok(())

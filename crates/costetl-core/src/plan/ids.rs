@@ -40,8 +40,6 @@ query_ids! {
     Duplicates = "duplicates",
     /// Per pod uid: its node.
     PodNode = "pod_node",
-    /// Per container and resource: smallest request in the window.
-    RequestMin = "request_min",
     /// Per container and resource: largest request in the window.
     RequestMax = "request_max",
     /// Per container: Σ CPU usage over steps.

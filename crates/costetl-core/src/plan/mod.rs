@@ -60,23 +60,29 @@ pub fn range_probe(window: Window) -> QuerySpec {
 }
 
 /// The probe that learns cAdvisor's scrape interval: the most samples any
-/// CPU counter has in an hour of the window (`scrape_interval_from_probe`).
+/// CPU counter has in the window's last hour (`scrape_interval_from_probe`).
 pub fn scrape_probe(window: Window) -> QuerySpec {
-    let hour = chrono::TimeDelta::hours(1);
-    let range = promql::dur(window.duration().max(hour));
     QuerySpec {
         id: QueryId::ScrapeProbe.as_str().into(),
+        // The window's last hour (or all of a shorter window): a day's
+        // samples would cost as much as a query of the plan.
         promql: format!(
-            "max(max_over_time(count_over_time(container_cpu_usage_seconds_total{{container!=\"\"}}[1h])[{range}:1h]))"
+            "max(count_over_time(container_cpu_usage_seconds_total{{container!=\"\"}}[{}]))",
+            promql::dur(window.duration().min(chrono::TimeDelta::hours(1)))
         ),
         kind: QueryKind::Instant { time: window.end() },
     }
 }
 
-/// The scrape interval an hour's sample count implies (whole seconds).
-pub fn scrape_interval_from_probe(samples_per_hour: f64) -> Option<chrono::TimeDelta> {
-    (samples_per_hour.is_finite() && samples_per_hour >= 1.0)
-        .then(|| chrono::TimeDelta::seconds((3600.0 / samples_per_hour).round() as i64))
+/// The scrape interval `samples` in `window`'s last hour imply (whole
+/// seconds).
+pub fn scrape_interval_from_probe(window: Window, samples: f64) -> Option<chrono::TimeDelta> {
+    let span = window
+        .duration()
+        .min(chrono::TimeDelta::hours(1))
+        .as_seconds_f64();
+    (samples.is_finite() && samples >= 2.0)
+        .then(|| chrono::TimeDelta::seconds((span / samples).round() as i64))
 }
 
 /// Interpret the probe's value.
@@ -173,10 +179,6 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
                 "max by ({k}, namespace, pod, uid, node) ({})",
                 last("kube_pod_info", &["node!=\"\""])
             ),
-        ),
-        at_end(
-            RequestMin,
-            format!("min by ({by_container}, resource) (min_over_time({requests}{whole}))"),
         ),
         at_end(
             RequestMax,
