@@ -69,20 +69,27 @@ fn index<K: std::hash::Hash + Eq>(
 /// Add PV, LB and network costs to `c`; returns the `__unmounted__`
 /// allocations and appends warnings.
 pub(crate) fn attribute(
-    window: Window,
-    results: &Results,
-    keys: &Keys<'_>,
-    r_hours: f64,
+    cx: &Ctx<'_>,
     shared: &[ClaimKey],
     c: &mut Containers,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Allocation>> {
     let mut unmounted = Unmounted::default();
-    let shares = claim_shares(results, keys, shared)?;
-    volumes(window, results, keys, r_hours, &shares, c, &mut unmounted)?;
-    load_balancers(window, results, keys, r_hours, c, &mut unmounted)?;
-    network(window, results, keys, r_hours, c, &mut unmounted, warnings)?;
+    let shares = claim_shares(cx.results, cx.keys, shared)?;
+    volumes(cx, &shares, c, &mut unmounted)?;
+    load_balancers(cx, c, &mut unmounted)?;
+    network(cx, c, &mut unmounted, warnings)?;
     Ok(unmounted.by_ns.into_values().collect())
+}
+
+/// What every pod-level cost is read with: the window, the results, the
+/// keys and the step in hours.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) window: Window,
+    pub(crate) results: &'a Results,
+    pub(crate) keys: &'a Keys<'a>,
+    pub(crate) r_hours: f64,
 }
 
 /// A claim: (cluster, namespace, name).
@@ -176,14 +183,17 @@ fn claim_shares(
 /// A claim one running pod mounts is its for the pod's running steps; one
 /// several pods mount is split by the `pv_shares` follow-up.
 fn volumes(
-    window: Window,
-    results: &Results,
-    keys: &Keys<'_>,
-    r_hours: f64,
+    cx: &Ctx<'_>,
     shares: &HashMap<ClaimKey, HashMap<PodUid, f64>>,
     c: &mut Containers,
     unmounted: &mut Unmounted,
 ) -> Result<()> {
+    let Ctx {
+        window,
+        results,
+        keys,
+        r_hours,
+    } = *cx;
     let pv_label = |s: &Series, name: &str| (keys.cluster(s), label(s, name));
     let read = |id: QueryId, name: &str| -> Result<HashMap<(String, String), f64>> {
         let mut m = HashMap::new();
@@ -333,14 +343,13 @@ fn is_private(ip: &str) -> bool {
 
 /// Services per container, and LB cost split over the containers of the
 /// pods a service selects by their run hours.
-fn load_balancers(
-    window: Window,
-    results: &Results,
-    keys: &Keys<'_>,
-    r_hours: f64,
-    c: &mut Containers,
-    unmounted: &mut Unmounted,
-) -> Result<()> {
+fn load_balancers(cx: &Ctx<'_>, c: &mut Containers, unmounted: &mut Unmounted) -> Result<()> {
+    let Ctx {
+        window,
+        results,
+        keys,
+        r_hours,
+    } = *cx;
     // (cluster, namespace) → [(service, selector)]
     let mut services: BTreeMap<(String, String), Vec<(String, Labels)>> = BTreeMap::new();
     for s in &results.get(QueryId::ServiceSelectors)?.series {
@@ -489,14 +498,17 @@ impl Egress {
 /// (network-costs daemonset, by pod name), split evenly over the pod's
 /// containers.
 fn network(
-    window: Window,
-    results: &Results,
-    keys: &Keys<'_>,
-    r_hours: f64,
+    cx: &Ctx<'_>,
     c: &mut Containers,
     unmounted: &mut Unmounted,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
+    let Ctx {
+        window,
+        results,
+        keys,
+        r_hours,
+    } = *cx;
     let r_secs = r_hours * 3600.0;
     let by_pod_node = index(&c.allocs, |_, a| {
         (

@@ -104,15 +104,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     };
     let built = containers::build(window, cfg, &inputs, &extra, &edges, &meta, &mut c);
     let r_hours = cfg.resolution.num_milliseconds() as f64 / 3_600_000.0;
-    let unmounted = attribution::attribute(
+    let cx = attribution::Ctx {
         window,
         results,
-        &keys,
+        keys: &keys,
         r_hours,
-        &shared,
-        &mut c,
-        &mut set.warnings,
-    )?;
+    };
+    let unmounted = attribution::attribute(&cx, &shared, &mut c, &mut set.warnings)?;
     for a in c.allocs.into_values().chain(unmounted) {
         set.insert(a);
     }
