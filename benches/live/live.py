@@ -151,11 +151,14 @@ def requery(url, pid, d, out):
 
 def rss(pid):
     vals = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmHWM", "VmRSS"):
-                vals[k] = int(v.split()[0]) * 1024
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmHWM", "VmRSS"):
+                    vals[k] = int(v.split()[0]) * 1024
+    except FileNotFoundError:
+        print(f"process {pid} is gone", file=sys.stderr)
     print(json.dumps(vals))
 
 
@@ -206,9 +209,9 @@ def report(path):
         for e in p.get("errors") or []:
             print(f"\n{p['plan']} at {p['resolution']}: {e}")
     rss = r["prometheus_rss"]
-    print(f"\nPrometheus peak RSS (VmHWM): {mib(rss['after_ready']['VmHWM'])} after start and warm-up, "
+    print(f"\nPrometheus peak RSS (VmHWM): {mib(rss['after_ready'].get('VmHWM', 0))} after start and warm-up, "
           f"{mib(rss['peak'])} over the whole run; per plan, the peak while it ran (reset before each). "
-          f"RSS at the end: {mib(rss['end']['VmRSS'])}.\n")
+          f"RSS at the end: {mib(rss['end'].get('VmRSS', 0))}.\n")
     failed = [f"{p['plan']} at {p['resolution']}" for p in r["plans"] if p["exit"] != 0 or p.get("errors")]
     answered = {x["id"] for rows in r["per_query"].values() for x in rows if x["series"] > 0}
     for res, rows in r["per_query"].items():

@@ -65,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for bin in prometheus promtool python3 curl; do
+for bin in prometheus promtool python3; do
     command -v "$bin" >/dev/null || { echo "$bin is not installed" >&2; exit 1; }
 done
 
@@ -210,8 +210,8 @@ for res in resolutions:
     if rows is not None:
         per_query[res] = rows
 rss = {"after_ready": load("rss-ready.json"), "end": load("rss-end.json")}
-rss["peak"] = max([rss["after_ready"]["VmHWM"], rss["end"]["VmHWM"]] +
-                  [p["prometheus_peak_rss"]["VmHWM"] for p in plans if p["prometheus_peak_rss"]])
+rss["peak"] = max([rss["after_ready"].get("VmHWM", 0), rss["end"].get("VmHWM", 0)] +
+                  [p["prometheus_peak_rss"].get("VmHWM", 0) for p in plans if p["prometheus_peak_rss"]])
 result = {"setup": load("setup.json"), "plans": plans, "prometheus_rss": rss,
           "per_query": per_query}
 with open(out, "w") as f:
