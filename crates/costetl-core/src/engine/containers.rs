@@ -8,28 +8,29 @@
 //! at a varying one, follow-ups give Σ running × price (× q) and Σ excess ×
 //! price directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::allocation::{Allocation, RawAllocationOnly};
 use crate::error::Result;
-use crate::plan::{EngineConfig, QueryId, Resource, TERM_LABEL};
+use crate::plan::{EngineConfig, Followups, QueryId, Resource, TERM_LABEL};
 use crate::promjson::Series;
+use crate::properties::Labels;
 use crate::window::Window;
 
 use super::inputs::{
     Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, node_key, run_price_id, slot,
     usage_price_id,
 };
-use super::keys::{Keys, NodeKey, PodKey, value};
+use super::keys::{ContainerKey, JoinMap, Keys, NodeKey, PodKey, maxima, value};
 use super::metadata::Metadata;
 use super::results::Results;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// Follow-up sums per container: [query][container] (index by
-/// [`Followup`]).
+/// Follow-up sums by query, one per container (indexed like
+/// `Inputs::containers`).
 pub(crate) struct FollowupSums {
     by_id: BTreeMap<QueryId, Vec<f64>>,
 }
@@ -44,7 +45,7 @@ impl FollowupSums {
         keys: &Keys<'_>,
     ) -> Result<Self> {
         let mut by_id: BTreeMap<QueryId, Vec<f64>> = BTreeMap::new();
-        let ids: std::collections::BTreeSet<QueryId> = covers.keys().map(|(id, _)| *id).collect();
+        let ids: BTreeSet<QueryId> = covers.keys().map(|(id, _)| *id).collect();
         for id in ids {
             let sums = by_id
                 .entry(id)
@@ -101,33 +102,28 @@ pub(crate) struct Built {
 pub(crate) struct Containers {
     pub(crate) allocs: BTreeMap<String, Allocation>,
     /// Run hours of each (restart gaps excluded) for proportional splits.
-    pub(crate) run_hours: std::collections::HashMap<String, f64>,
+    pub(crate) run_hours: HashMap<String, f64>,
     /// Running steps of each.
-    pub(crate) steps: std::collections::HashMap<String, f64>,
+    pub(crate) steps: HashMap<String, f64>,
     /// The pod uid of each container allocation (names do not carry it).
-    pub(crate) uids: std::collections::HashMap<String, String>,
+    pub(crate) uids: HashMap<String, String>,
     /// Pod labels as kube-state-metrics reported them (before node labels
     /// were merged in), by (cluster, namespace, pod).
-    pub(crate) pod_labels:
-        std::collections::HashMap<(String, String, String), crate::properties::Labels>,
+    pub(crate) pod_labels: HashMap<(String, String, String), Labels>,
 }
 
 /// The sub-step edges kube-state-metrics gives, to the millisecond.
 pub(crate) struct Edges<'r> {
-    started: super::keys::JoinMap<super::keys::ContainerKey<'r>, f64>,
-    completed: super::keys::JoinMap<super::keys::ContainerKey<'r>, f64>,
+    started: JoinMap<ContainerKey<'r>, f64>,
+    completed: JoinMap<ContainerKey<'r>, f64>,
 }
 
 impl<'r> Edges<'r> {
     /// Start times come with the partial containers' follow-ups (`f`);
     /// completion times with the first round.
-    pub(crate) fn read(
-        results: &'r Results,
-        keys: &Keys<'r>,
-        f: &crate::plan::Followups,
-    ) -> Result<Self> {
+    pub(crate) fn read(results: &'r Results, keys: &Keys<'r>, f: &Followups) -> Result<Self> {
         let started = if f.terms.contains_key(&QueryId::ContainerStarted) {
-            super::keys::maxima(results.get(QueryId::ContainerStarted)?, |s| {
+            maxima(results.get(QueryId::ContainerStarted)?, |s| {
                 keys.container(s)
             })
         } else {
@@ -135,9 +131,7 @@ impl<'r> Edges<'r> {
         };
         Ok(Self {
             started,
-            completed: super::keys::maxima(results.get(QueryId::PodCompleted)?, |s| {
-                keys.container(s)
-            }),
+            completed: maxima(results.get(QueryId::PodCompleted)?, |s| keys.container(s)),
         })
     }
 }
@@ -309,7 +303,7 @@ fn place(
         .map_or(window.end(), |t| t + step)
         .min(window.end());
     let nodeless = c.key;
-    let pod_uid = super::keys::ContainerKey {
+    let pod_uid = ContainerKey {
         container: "",
         ..nodeless
     };

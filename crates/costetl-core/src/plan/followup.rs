@@ -108,23 +108,26 @@ pub fn followups(
         s: &s,
         default_cluster: &cfg.default_cluster,
     };
+    // Ids that are not follow-ups (a first-round id) have no term text
+    // and are left out.
     Ok(f.terms
         .iter()
-        .filter(|(_, terms)| !terms.is_empty())
-        .map(|(&id, terms)| QuerySpec {
-            id: id.as_str().into(),
-            promql: terms
+        .filter_map(|(&id, terms)| {
+            let parts = terms
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    format!(
-                        "label_replace({}, \"{TERM_LABEL}\", \"{i}\", \"\", \"\")",
-                        b.term(id, t)
-                    )
+                    let term = b.term(id, t)?;
+                    Some(format!(
+                        "label_replace({term}, \"{TERM_LABEL}\", \"{i}\", \"\", \"\")"
+                    ))
                 })
-                .collect::<Vec<_>>()
-                .join(" or "),
-            kind: QueryKind::Instant { time: g.at },
+                .collect::<Option<Vec<_>>>()?;
+            (!parts.is_empty()).then(|| QuerySpec {
+                id: id.as_str().into(),
+                promql: parts.join(" or "),
+                kind: QueryKind::Instant { time: g.at },
+            })
         })
         .collect())
 }
@@ -183,7 +186,7 @@ impl Builder<'_> {
         )
     }
 
-    fn term(&self, id: QueryId, t: &Term) -> String {
+    fn term(&self, id: QueryId, t: &Term) -> Option<String> {
         use QueryId::*;
         let k = &self.s.k;
         let sub = &self.g.sub;
@@ -198,57 +201,45 @@ impl Builder<'_> {
         };
         let priced = |x: String, r: Resource| format!("(({x} * {}) >= 0)", self.price(r, &t.pods));
         let running = || self.selector("kube_pod_container_status_running", &t.pods, false);
-        match id {
-            RunFirst => {
-                return format!(
-                    "min by ({by_container}) (min_over_time(timestamp({} > 0){sub}))",
-                    running()
-                );
+        let per_step =
+            |by: &str, inner: String| format!("max by ({by}) (sum_over_time({inner}{sub}))");
+        let edge = |f: &str| {
+            format!(
+                "{f} by ({by_container}) ({f}_over_time(timestamp({} > 0){sub}))",
+                running()
+            )
+        };
+        Some(match id {
+            RunFirst => edge("min"),
+            RunLast => edge("max"),
+            ContainerStarted => format!(
+                "min by ({by_container}) (min_over_time({}{}))",
+                self.selector("kube_pod_container_state_started", &t.pods, false),
+                self.g.whole
+            ),
+            PvShares => {
+                let pods = format!("max by ({k}, namespace, pod, uid) ({} > 0)", running());
+                format!(
+                    "max by ({k}, namespace, pod, uid) (sum_over_time(({pods} / scalar(count({pods}))){sub}))"
+                )
             }
-            RunLast => {
-                return format!(
-                    "max by ({by_container}) (max_over_time(timestamp({} > 0){sub}))",
-                    running()
-                );
-            }
-            ContainerStarted => {
-                return format!(
-                    "min by ({by_container}) (min_over_time({}{}))",
-                    self.selector("kube_pod_container_state_started", &t.pods, false),
-                    self.g.whole
-                );
-            }
-            _ => {}
-        }
-        if id == PvShares {
-            let pods = format!(
-                "max by ({k}, namespace, pod, uid) ({} > 0)",
-                self.selector("kube_pod_container_status_running", &t.pods, false)
-            );
-            return format!(
-                "max by ({k}, namespace, pod, uid) (sum_over_time(({pods} / scalar(count({pods}))){sub}))"
-            );
-        }
-        let (by, inner) = match id {
-            CpuExcess => (by_cadvisor, excess(Resource::Cpu)),
-            RamExcess => (by_cadvisor, excess(Resource::Ram)),
-            CpuExcessPrice => (by_cadvisor, priced(excess(Resource::Cpu), Resource::Cpu)),
-            RamExcessPrice => (by_cadvisor, priced(excess(Resource::Ram), Resource::Ram)),
-            CpuUsagePrice => (
-                by_cadvisor,
+            CpuExcess => per_step(&by_cadvisor, excess(Resource::Cpu)),
+            RamExcess => per_step(&by_cadvisor, excess(Resource::Ram)),
+            CpuExcessPrice => per_step(&by_cadvisor, priced(excess(Resource::Cpu), Resource::Cpu)),
+            RamExcessPrice => per_step(&by_cadvisor, priced(excess(Resource::Ram), Resource::Ram)),
+            CpuUsagePrice => per_step(
+                &by_cadvisor,
                 priced(self.usage(Resource::Cpu, &t.pods), Resource::Cpu),
             ),
-            RamUsagePrice => (
-                by_cadvisor,
+            RamUsagePrice => per_step(
+                &by_cadvisor,
                 priced(self.usage(Resource::Ram, &t.pods), Resource::Ram),
             ),
-            GpuRunPrice => (by_container, priced(running(), Resource::Gpu)),
-            RamRunPrice => (by_container, priced(running(), Resource::Ram)),
-            // Anything else asked for as a follow-up is a running × CPU
-            // price term.
-            _ => (by_container, priced(running(), Resource::Cpu)),
-        };
-        format!("max by ({by}) (sum_over_time({inner}{sub}))")
+            CpuRunPrice => per_step(&by_container, priced(running(), Resource::Cpu)),
+            RamRunPrice => per_step(&by_container, priced(running(), Resource::Ram)),
+            GpuRunPrice => per_step(&by_container, priced(running(), Resource::Gpu)),
+            _ => return None,
+        })
     }
 }
 
@@ -302,10 +293,24 @@ mod tests {
             ram.contains(r#"scalar(avg(node_ram_hourly_cost{cluster_id="c", node="n1"}))"#),
             "{ram}"
         );
-        assert!(ram.contains("kube_pod_container_status_running{"), "{ram}");
+        // kube-state-metrics' running series carry no node label: the
+        // node selects only the price.
         assert!(
-            !ram.contains("node=\"n1\"}["),
-            "running has no node label: {ram}"
+            ram.contains(
+                r#"kube_pod_container_status_running{cluster_id="c", namespace=~"data", pod=~"db\\.x|postgres-0", container=~"pg"} * scalar"#
+            ),
+            "{ram}"
         );
+        // A first-round id is no follow-up.
+        let mut g = Followups::default();
+        g.push(
+            QueryId::RunSteps,
+            Term {
+                pods: pods(None),
+                request: None,
+            },
+        );
+        let none = followups(w, &EngineConfig::default(), RangeSemantics::LeftOpen, &g).unwrap();
+        assert!(none.is_empty());
     }
 }
