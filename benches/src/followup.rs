@@ -25,8 +25,9 @@ use crate::rng::Rng;
 /// What a term evaluates per step and sums (or takes the edge of).
 #[derive(Clone, Debug, PartialEq)]
 enum Shape {
-    /// `min|max_over_time(timestamp(kube_pod_container_status_running{…} > 0)[…])`:
-    /// the first (last) running step, unix seconds.
+    /// `max_over_time((kube_pod_container_status_running{…} / time())[…])`
+    /// (1 / the first running step) or `… * time()` (the last running step,
+    /// unix seconds).
     RunEdge { last: bool },
     /// `min_over_time(kube_pod_container_state_started{…}[…])`.
     Started,
@@ -165,7 +166,8 @@ impl Cluster {
                         } else {
                             c.runs.first()?.0.from
                         };
-                        push(None, start + 60.0 * f64::from(step));
+                        let t = start + 60.0 * f64::from(step);
+                        push(None, if *last { t } else { 1.0 / t });
                     }
                     Shape::Started => push(None, self.started(p)),
                     // `(running × price) >= 0`: 0 while not running, kept.
@@ -230,10 +232,10 @@ fn parse_term(text: &str, cluster_label: &str) -> Option<Term> {
         None => None,
     };
     let running = "kube_pod_container_status_running{";
-    let shape = if selector.contains(&format!("timestamp({running}")) {
-        if selector.contains("min_over_time(timestamp(") {
+    let shape = if selector.contains(&format!("max_over_time(({running}")) {
+        if selector.contains(" / time())") {
             Shape::RunEdge { last: false }
-        } else if selector.contains("max_over_time(timestamp(") {
+        } else if selector.contains(" * time())") {
             Shape::RunEdge { last: true }
         } else {
             return None;
@@ -369,7 +371,7 @@ mod tests {
             ["default-cluster".to_owned(), String::new()].into()
         );
 
-        let first = r#"label_replace(min by (cluster_id, namespace, pod, uid, container) (min_over_time(timestamp(kube_pod_container_status_running{cluster_id="c", namespace=~"a", pod=~"p", container=~"c"} > 0)[1d:1m])), "costetl_term", "0", "", "")"#;
+        let first = r#"label_replace(max by (cluster_id, namespace, pod, uid, container) (max_over_time((kube_pod_container_status_running{cluster_id="c", namespace=~"a", pod=~"p", container=~"c"} / time())[1d:1m])), "costetl_term", "0", "", "")"#;
         let t = parse_term(first, "cluster_id").unwrap();
         assert_eq!(t.shape, Shape::RunEdge { last: false });
 

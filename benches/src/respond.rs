@@ -86,8 +86,9 @@ impl Cluster {
             for (i, c) in p.containers.iter().enumerate() {
                 match id {
                     QueryId::RunSteps => series.push((p, i, None, f64::from(c.steps()))),
+                    // 1 / the first running step (see the follow-up's text).
                     QueryId::RunFirst => {
-                        series.push((p, i, None, start + 60.0 * f64::from(p.first)));
+                        series.push((p, i, None, 1.0 / (start + 60.0 * f64::from(p.first))));
                     }
                     QueryId::RunLast => {
                         series.push((p, i, None, start + 60.0 * f64::from(p.last)));

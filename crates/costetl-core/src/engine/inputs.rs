@@ -172,9 +172,11 @@ impl<'s> Inputs<'s> {
         }
         let first = maxima(results.get(QueryId::RunFirst)?, |s| keys.container(s));
         let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
+        // 0 (never running) and anything not a time are no edge.
+        let time = |t: f64| (t.is_finite() && t > 0.0).then_some(t);
         for c in self.containers.iter_mut().filter(|c| c.first.is_none()) {
-            c.first = first.get(&c.key).copied();
-            c.last = last.get(&c.key).copied();
+            c.first = first.get(&c.key).map(|v| 1.0 / v).and_then(time);
+            c.last = last.get(&c.key).copied().and_then(time);
         }
         Ok(())
     }

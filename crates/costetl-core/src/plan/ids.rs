@@ -108,7 +108,7 @@ query_ids! {
     ReplicasetOwners = "replicaset_owners",
     /// Series without the cluster label, by name.
     MissingCluster = "missing_cluster",
-    /// Follow-up, for containers that did not run all window: first
+    /// Follow-up, for containers that did not run all window: 1 / first
     /// running step (unix seconds).
     RunFirst = "run_first",
     /// Follow-up: last running step (unix seconds).
