@@ -43,7 +43,12 @@ export PROMETHEUS_QUERY_TIMEOUT=$query_timeout LIVE_TIMEOUT_S=$timeout_s
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-tools=$(cd "$root/../shared/tools" && pwd)
+# OpenCost's plan and backend_cost.sh: ../shared/tools next to the project
+# (every developer's and CI's checkout has it), or $COSTETL_SHARED_TOOLS.
+tools=$(cd "${COSTETL_SHARED_TOOLS:-$root/../shared/tools}" 2>/dev/null && pwd) || {
+    echo "benches/live: no ${COSTETL_SHARED_TOOLS:-$root/../shared/tools} (opencost_plan.py, backend_cost.sh); set COSTETL_SHARED_TOOLS" >&2
+    exit 2
+}
 live() { python3 "$here/live.py" "$@"; }
 now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 2))"; }
