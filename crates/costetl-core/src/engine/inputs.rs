@@ -102,6 +102,8 @@ pub(crate) struct Inputs<'s> {
     pub(crate) cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>>,
     /// Container key → index.
     pub(crate) index: JoinMap<ContainerKey<'s>, usize>,
+    /// Steps in the window.
+    all_steps: f64,
 }
 
 impl<'s> Inputs<'s> {
@@ -147,6 +149,7 @@ impl<'s> Inputs<'s> {
             nodes: nodes(results, keys)?,
             cadvisor,
             index,
+            all_steps,
         })
     }
 
@@ -156,7 +159,7 @@ impl<'s> Inputs<'s> {
         self.containers
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.first.is_none())
+            .filter(|(_, c)| c.steps < self.all_steps)
     }
 
     /// First and last running steps of the partial containers, from the
@@ -174,7 +177,8 @@ impl<'s> Inputs<'s> {
         let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
         // 0 (never running) and anything not a time are no edge.
         let time = |t: f64| (t.is_finite() && t > 0.0).then_some(t);
-        for c in self.containers.iter_mut().filter(|c| c.first.is_none()) {
+        let all_steps = self.all_steps;
+        for c in self.containers.iter_mut().filter(|c| c.steps < all_steps) {
             c.first = first.get(&c.key).map(|v| 1.0 / v).and_then(time);
             c.last = last.get(&c.key).copied().and_then(time);
         }
