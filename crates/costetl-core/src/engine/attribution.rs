@@ -21,10 +21,8 @@ use crate::window::Window;
 
 use super::containers::Containers;
 use super::inputs::Inputs;
-use super::keys::{Keys, value};
+use super::keys::{GIB, Keys, value};
 use super::results::Results;
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Allocations for costs without a consumer, by (cluster, namespace);
 /// namespace `__unmounted__` for cluster-level ones.

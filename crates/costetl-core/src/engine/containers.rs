@@ -23,11 +23,9 @@ use super::inputs::{
     Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, node_key, run_price_id, slot,
     usage_price_id,
 };
-use super::keys::{ContainerKey, JoinMap, Keys, NodeKey, PodKey, maxima, value};
+use super::keys::{ContainerKey, GIB, JoinMap, Keys, NodeKey, PodKey, maxima, step_hours, value};
 use super::metadata::Metadata;
 use super::results::Results;
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Follow-up sums by query, one per container (indexed like
 /// `Inputs::containers`).
@@ -99,6 +97,7 @@ pub(crate) struct Built {
 }
 
 /// Everything per container the attribution of pod-level costs needs.
+#[derive(Default)]
 pub(crate) struct Containers {
     pub(crate) allocs: BTreeMap<String, Allocation>,
     /// Run hours of each (restart gaps excluded) for proportional splits.
@@ -151,7 +150,7 @@ pub(crate) fn build(
     out: &mut Containers,
 ) -> Built {
     let step = cfg.resolution;
-    let r_hours = step.num_milliseconds() as f64 / 3_600_000.0;
+    let r_hours = step_hours(cfg);
     let mut built = Built {
         allocated: BTreeMap::new(),
         default_priced: BTreeMap::new(),
@@ -302,13 +301,12 @@ fn place(
         .and_then(to_time)
         .map_or(window.end(), |t| t + step)
         .min(window.end());
-    let nodeless = c.key;
     let pod_uid = ContainerKey {
         container: "",
-        ..nodeless
+        ..c.key
     };
     let mut edge_hours = 0.0;
-    if let Some(s) = edges.started.get(&nodeless).copied().and_then(to_time)
+    if let Some(s) = edges.started.get(&c.key).copied().and_then(to_time)
         && s >= window.start()
         && s >= start - step * 2
         && s < start + step

@@ -153,13 +153,10 @@ impl<'s> Inputs<'s> {
         })
     }
 
-    /// Containers that did not run at every step: their edges come from
+    /// A container that did not run at every step: its edges come from
     /// follow-ups.
-    pub(crate) fn partial(&self) -> impl Iterator<Item = (usize, &Container<'s>)> {
-        self.containers
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.steps < self.all_steps)
+    fn is_partial(&self, c: &Container<'_>) -> bool {
+        c.steps < self.all_steps
     }
 
     /// First and last running steps of the partial containers, from the
@@ -177,8 +174,11 @@ impl<'s> Inputs<'s> {
         let last = maxima(results.get(QueryId::RunLast)?, |s| keys.container(s));
         // 0 (never running) and anything not a time are no edge.
         let time = |t: f64| (t.is_finite() && t > 0.0).then_some(t);
-        let all_steps = self.all_steps;
-        for c in self.containers.iter_mut().filter(|c| c.steps < all_steps) {
+        let partial: Vec<usize> = (0..self.containers.len())
+            .filter(|&i| self.is_partial(&self.containers[i]))
+            .collect();
+        for i in partial {
+            let c = &mut self.containers[i];
             c.first = first.get(&c.key).map(|v| 1.0 / v).and_then(time);
             c.last = last.get(&c.key).copied().and_then(time);
         }
@@ -240,7 +240,7 @@ impl<'s> Inputs<'s> {
         let mut f = Followups::default();
         let mut covers = BTreeMap::new();
         let mut partial: BTreeMap<&str, TermPods> = BTreeMap::new();
-        for (_, c) in self.partial() {
+        for c in self.containers.iter().filter(|c| self.is_partial(c)) {
             let t = partial.entry(c.key.cluster).or_insert_with(|| TermPods {
                 cluster: c.key.cluster.to_owned(),
                 ..TermPods::default()

@@ -112,6 +112,14 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// Bytes in a GiB: RAM and volume prices are per GiB-hour.
+pub(crate) const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The length of one step of `cfg`'s resolution, in hours.
+pub(crate) fn step_hours(cfg: &EngineConfig) -> f64 {
+    cfg.resolution.num_milliseconds() as f64 / 3_600_000.0
+}
+
 /// The finite value of a series' last sample.
 pub(crate) fn value(s: &Series) -> Option<f64> {
     s.last_value().filter(|v| v.is_finite())

@@ -95,20 +95,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
     let meta = Metadata::read(results, &keys, cfg)?;
     let edges = Edges::read(results, &keys, &f)?;
-    let mut c = Containers {
-        allocs: Default::default(),
-        run_hours: Default::default(),
-        steps: Default::default(),
-        uids: Default::default(),
-        pod_labels: Default::default(),
-    };
+    let mut c = Containers::default();
     let built = containers::build(window, cfg, &inputs, &extra, &edges, &meta, &mut c);
-    let r_hours = cfg.resolution.num_milliseconds() as f64 / 3_600_000.0;
     let cx = attribution::Ctx {
         window,
         results,
         keys: &keys,
-        r_hours,
+        r_hours: keys::step_hours(cfg),
     };
     let unmounted = attribution::attribute(&cx, &shared, &mut c, &mut set.warnings)?;
     for a in c.allocs.into_values().chain(unmounted) {

@@ -10,9 +10,7 @@ use crate::properties::IDLE;
 use crate::window::Window;
 
 use super::inputs::Node;
-use super::keys::NodeKey;
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+use super::keys::{GIB, NodeKey, step_hours};
 
 /// The idle allocation of every node with capacity, and warnings.
 ///
@@ -27,7 +25,7 @@ pub(crate) fn idle(
     provider_ids: &std::collections::HashMap<NodeKey, String>,
     warnings: &mut Vec<String>,
 ) -> Vec<Allocation> {
-    let r_hours = cfg.resolution.num_milliseconds() as f64 / 3_600_000.0;
+    let r_hours = step_hours(cfg);
     let pricing = cfg.default_pricing;
     let mut out = Vec::new();
     for (node, n) in nodes {
