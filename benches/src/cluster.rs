@@ -26,6 +26,8 @@ pub(crate) const EXPORTER_INSTANCE: &str = "10.42.3.7:9003";
 pub(crate) const EXPORTER_JOB: &str = "opencost";
 /// Steps of the day at 1m resolution; step `t` is minute `t` of the day.
 pub(crate) const STEPS: u32 = 1440;
+/// Seconds in a step.
+pub(crate) const STEP_SECS: f64 = 60.0;
 
 /// Resource slots: CPU cores, RAM bytes (priced per GiB), GPUs.
 pub(crate) const CPU: usize = 0;

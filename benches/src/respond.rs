@@ -10,7 +10,7 @@ use costetl_core::source::{QueryKind, QuerySpec};
 use crate::cluster::{
     CLUSTER, CPU, Cluster, EGRESS_BPS, EXPORTER_INSTANCE, EXPORTER_JOB, GPU, KSM_INSTANCE, KSM_JOB,
     LB_HOURLY, NET_BPS, Node, PV_BYTES, PV_EVERY, PV_PRICE_GIB_HOUR, Pod, RAM, SHARED_PV_BYTES,
-    STEPS, Steps, Tariff,
+    STEP_SECS, STEPS, Steps, Tariff,
 };
 use crate::rng::Rng;
 
@@ -153,9 +153,14 @@ impl Cluster {
         } else {
             return None;
         };
-        let over = ["sum_over_time(", "avg_over_time(", "max_over_time("]
-            .into_iter()
-            .position(|f| text.contains(f))?;
+        let over = [
+            "sum_over_time(",
+            "avg_over_time(",
+            "max_over_time(",
+            "increase(",
+        ]
+        .into_iter()
+        .position(|f| text.contains(f))?;
         let by = by_labels(text)?;
         let per_run = by.contains(&"id");
         let combine: fn(f64, f64) -> f64 = match &text[..text.find(" by (")?] {
@@ -171,7 +176,10 @@ impl Cluster {
                     let v = match over {
                         0 => u.sum(*steps, |x| x, Tariff::ONE),
                         1 => u.sum(*steps, |x| x, Tariff::ONE) / f64::from(steps.len()),
-                        _ => u.max(*steps)?,
+                        2 => u.max(*steps)?,
+                        // A counter's increase: the per-step rates times the
+                        // step's seconds.
+                        _ => u.sum(*steps, |x| x, Tariff::ONE) * STEP_SECS,
                     };
                     Some((j, v))
                 });
@@ -504,7 +512,7 @@ impl Cluster {
                         ("pod", &p.name),
                     ];
                     l.sort_unstable();
-                    out.series(&l, f64::from(p.span().len()) * NET_BPS);
+                    out.series(&l, f64::from(p.span().len()) * STEP_SECS * NET_BPS);
                 }
             }
             QueryId::NetEgress => {
@@ -520,7 +528,7 @@ impl Cluster {
                             ("same_zone", zone),
                         ];
                         l.sort_unstable();
-                        out.series(&l, steps * bps);
+                        out.series(&l, steps * STEP_SECS * bps);
                     }
                 }
             }

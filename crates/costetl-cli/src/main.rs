@@ -17,6 +17,8 @@
 //!   store holds and its gaps.
 //! - `costetl mock`: write OpenCost's mock allocation sets as JSON (used to
 //!   regenerate `fixtures/opencost-mock/allocation.json`).
+//! - `costetl rules`: print the recording rules the plan reads when they
+//!   cover a window (Kubecost's, with today's labels, and costetl's own).
 //!
 //! Exit codes: 0 on success, 1 on a runtime error (unreadable input, …),
 //! 2 on a usage error (unknown flag, or a flag value that does not parse:
@@ -36,6 +38,7 @@ mod etl;
 mod input;
 mod mock;
 mod render;
+mod rules;
 mod settings;
 
 use std::fmt;
@@ -69,6 +72,10 @@ enum Command {
     Etl(etl::EtlArgs),
     /// Write OpenCost's mock allocation sets (with cluster idle) as JSON.
     Mock(mock::MockArgs),
+    /// Print recording rules (a Prometheus rule file) that make the plan
+    /// cheaper for the backend; costetl reads them where they cover a
+    /// window.
+    Rules(rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +86,7 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(&args),
         Command::Etl(args) => etl::run(&args),
         Command::Mock(args) => mock::run(&args),
+        Command::Rules(args) => rules::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,6 +72,11 @@ pub struct SettingsArgs {
         value_delimiter = ','
     )]
     pub node_labels: Option<Vec<String>>,
+
+    /// Never read costetl's recording rule (`costetl rules`), even where
+    /// it covers the window.
+    #[arg(long)]
+    pub no_rules: bool,
 }
 
 /// What the layers resolve to.
@@ -205,6 +210,9 @@ impl SettingsArgs {
         if let Some(step) = self.resolution {
             engine.resolution = step;
         }
+        if self.no_rules {
+            engine.rules = costetl_core::plan::RulesMode::Ignore;
+        }
         // One knob: the engine issues as many queries as the source lets
         // run at once.
         engine.concurrency = prometheus.concurrency.max(1);
@@ -330,6 +338,7 @@ mod tests {
             cluster_filter: Some(false),
             concurrency: Some(2),
             node_labels: Some(vec!["a".into(), " ".into(), "b ".into()]),
+            no_rules: true,
         };
         let s = args
             .settings_with(Some("http://flag:9090"), env(&vars))
@@ -342,6 +351,7 @@ mod tests {
         assert_eq!(s.engine.default_cluster, "prod-us");
         assert_eq!(s.engine.cluster_filter, None);
         assert_eq!(s.engine.node_labels, ["a", "b"]);
+        assert_eq!(s.engine.rules, costetl_core::plan::RulesMode::Ignore);
     }
 
     #[test]

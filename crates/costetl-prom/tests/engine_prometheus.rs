@@ -433,7 +433,7 @@ fn queries_too_large_for_the_backend_are_split_and_merged() {
     s.write_openmetrics(&mut text).unwrap();
     let text = std::str::from_utf8(&text).unwrap();
     let limited =
-        PromServer::start_with_openmetrics_args(text, &["--query.max-samples=800"]).unwrap();
+        PromServer::start_with_openmetrics_args(text, &["--query.max-samples=600"]).unwrap();
     let unlimited = PromServer::start_with_openmetrics(text).unwrap();
 
     let split = compute(

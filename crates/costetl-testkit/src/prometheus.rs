@@ -1,6 +1,7 @@
 //! [`PromServer`]: Prometheus serving backfilled OpenMetrics data.
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Instant;
 
 use crate::openmetrics::{self, Summary};
@@ -83,7 +84,59 @@ impl PromServer {
         Self::start_inner(text, extra, web)
     }
 
+    /// As [`PromServer::start_with_openmetrics`], also holding what the
+    /// recording rules in `rules` (a Prometheus rule file) record from
+    /// `start` to `end` (unix seconds), as a ruler would have: a first
+    /// server holds `text`, `promtool tsdb create-blocks-from rules`
+    /// evaluates the rules against it, and the server returned holds both
+    /// sets of blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`PromServer::start_with_openmetrics`]; promtool rejecting the
+    /// rules is [`TestkitError::CommandFailed`].
+    pub fn start_with_openmetrics_and_rules(
+        text: &str,
+        rules: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Self, TestkitError> {
+        let promtool = require_binary("promtool")?;
+        let dir = process::temp_dir("rules")?;
+        let file = dir.path().join("rules.yml");
+        let blocks = dir.path().join("blocks");
+        process::write_file(&file, rules)?;
+        {
+            let raw = Self::start_with_openmetrics(text)?;
+            process::run_command(
+                &promtool,
+                &[
+                    "tsdb".into(),
+                    "create-blocks-from".into(),
+                    "rules".into(),
+                    format!("--url={}", raw.url()).into(),
+                    format!("--start={start}").into(),
+                    format!("--end={end}").into(),
+                    format!("--output-dir={}", blocks.display()).into(),
+                    file.into(),
+                ],
+            )?;
+        }
+        Self::start_full(text, &[], &WebConfig::default(), Some(&blocks))
+    }
+
     fn start_inner(text: &str, extra: &[&str], web: &WebConfig) -> Result<Self, TestkitError> {
+        Self::start_full(text, extra, web, None)
+    }
+
+    /// Backfill `text`, add the blocks under `blocks` (each a block
+    /// directory), start and check.
+    fn start_full(
+        text: &str,
+        extra: &[&str],
+        web: &WebConfig,
+        blocks: Option<&Path>,
+    ) -> Result<Self, TestkitError> {
         let started = Instant::now();
         let deadline = started + START_TIMEOUT;
         let prometheus = require_binary("prometheus")?;
@@ -122,6 +175,9 @@ impl PromServer {
                 tsdb.clone().into(),
             ],
         )?;
+        if let Some(blocks) = blocks {
+            copy_dir(blocks, &tsdb)?;
+        }
 
         // /-/ready turns 200 only after the TSDB, with all backfilled
         // blocks, is open; before that it answers 503.
@@ -170,6 +226,26 @@ impl PromServer {
         }
         Ok(Self(Server::new("prometheus", process, dir)))
     }
+}
+
+/// Copies the tree under `from` into `to` (created as needed).
+fn copy_dir(from: &Path, to: &Path) -> Result<(), TestkitError> {
+    let io = |context: String| move |source| TestkitError::Io { context, source };
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    for entry in std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
+        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(io(format!(
+                "copying {} to {}",
+                src.display(),
+                dst.display()
+            )))?;
+        }
+    }
+    Ok(())
 }
 
 /// Counts the stored samples once the query API answers.

@@ -505,9 +505,8 @@ fn network(
         window,
         results,
         keys,
-        r_hours,
+        ..
     } = *cx;
-    let r_secs = r_hours * 3600.0;
     let by_pod_node = index(&c.allocs, |_, a| {
         (
             a.properties.cluster.clone(),
@@ -528,7 +527,8 @@ fn network(
             let Some(names) = by_pod_node.get(&key) else {
                 continue;
             };
-            let share = v * r_secs / names.len() as f64;
+            // Bytes over the window (`increase`).
+            let share = v / names.len() as f64;
             for n in names {
                 if let Some(a) = c.allocs.get_mut(n) {
                     if transmit {
@@ -562,7 +562,7 @@ fn network(
         let cluster = keys.cluster(s);
         let namespace = label(s, "namespace");
         let pod = label(s, "pod_name");
-        let gib = v * r_secs / GIB;
+        let gib = v / GIB;
         let Some(price) = prices.get(&(cluster.clone(), class)) else {
             *unpriced.entry(cluster.clone()).or_default() += gib;
             continue;

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
-use crate::plan::{self, EngineConfig, RangeSemantics};
+use crate::plan::{self, EngineConfig, RangeSemantics, RulesMode};
 use crate::promjson::{self, Series};
 use crate::set::{AllocationSet, AllocationSetRange};
 use crate::source::{MetricsSource, QuerySpec};
@@ -94,6 +94,22 @@ pub async fn probe_scrape_interval<S: MetricsSource>(
         .and_then(|n| plan::scrape_interval_from_probe(window, n)))
 }
 
+/// Whether costetl's recording rule covers `window`'s start.
+pub async fn probe_rules<S: MetricsSource>(
+    src: &S,
+    window: Window,
+    cfg: &EngineConfig,
+) -> Result<RulesMode> {
+    let q = plan::rules_probe(window, cfg);
+    let (results, _) = fetch(src, std::slice::from_ref(&q), 1).await?;
+    let count = results
+        .get(plan::QueryId::RulesProbe)?
+        .series
+        .first()
+        .and_then(Series::last_value);
+    Ok(plan::rules_mode_from_probe(count))
+}
+
 /// Everything [`allocations`] produced besides the sets.
 #[derive(Clone, Debug)]
 pub struct Computation {
@@ -103,10 +119,13 @@ pub struct Computation {
     pub stats: FetchStats,
     /// The backend's subquery semantics as probed.
     pub semantics: RangeSemantics,
+    /// Whether the plan read costetl's recording rule (`Use`) or not.
+    pub rules: RulesMode,
 }
 
 /// Compute allocations for `window` from `src`: probe the backend (range
-/// semantics, and the scrape interval unless configured), split
+/// semantics; the scrape interval and the recording rule unless
+/// configured), split
 /// the window into query windows, fetch each window's queries and join
 /// them.
 ///
@@ -121,16 +140,23 @@ pub async fn allocations<S: MetricsSource>(
     cfg: &EngineConfig,
 ) -> Result<Computation> {
     let mut cfg = cfg.clone();
-    let semantics = if cfg.scrape_interval.is_none() {
-        let (semantics, interval) = futures::try_join!(
-            probe_range_semantics(src, window),
-            probe_scrape_interval(src, window)
-        )?;
-        cfg.scrape_interval = interval;
-        semantics
-    } else {
-        probe_range_semantics(src, window).await?
-    };
+    let (semantics, interval, rules) = futures::try_join!(
+        probe_range_semantics(src, window),
+        async {
+            match cfg.scrape_interval {
+                Some(_) => Ok(cfg.scrape_interval),
+                None => probe_scrape_interval(src, window).await,
+            }
+        },
+        async {
+            match cfg.rules {
+                RulesMode::Auto => probe_rules(src, window, &cfg).await,
+                mode => Ok(mode),
+            }
+        }
+    )?;
+    cfg.scrape_interval = interval;
+    cfg.rules = rules;
     let cfg = &cfg;
     let mut sets = Vec::new();
     let mut stats = FetchStats::default();
@@ -144,25 +170,31 @@ pub async fn allocations<S: MetricsSource>(
         range: AllocationSetRange::new(sets),
         stats,
         semantics,
+        rules: cfg.rules,
     })
 }
 
-/// Both rounds of one window: the plan, then the follow-ups its results
-/// call for.
+/// Both rounds of one window: the plan's [`FOLLOWUP_INPUTS`](super::FOLLOWUP_INPUTS), then the
+/// follow-ups they call for together with the rest of the plan.
 pub async fn fetch_window<S: MetricsSource>(
     src: &S,
     window: Window,
     cfg: &EngineConfig,
     semantics: RangeSemantics,
 ) -> Result<(Results, FetchStats)> {
-    let queries = plan::plan(window, cfg, semantics)?;
-    let (mut results, mut stats) = fetch(src, &queries, cfg.concurrency).await?;
-    let more = super::followups(window, &results, cfg, semantics)?;
-    if !more.is_empty() {
-        let (r, s) = fetch(src, &more, cfg.concurrency).await?;
-        results.extend(r);
-        stats.add(s);
-    }
+    let (first, rest): (Vec<QuerySpec>, Vec<QuerySpec>) = plan::plan(window, cfg, semantics)?
+        .into_iter()
+        .partition(|q| {
+            q.id.parse()
+                .is_ok_and(|id| super::FOLLOWUP_INPUTS.contains(&id))
+        });
+    let (mut results, mut stats) = fetch(src, &first, cfg.concurrency).await?;
+    // The follow-ups first: at fine resolutions they are the heavier.
+    let mut second = super::followups(window, &results, cfg, semantics)?;
+    second.extend(rest);
+    let (r, s) = fetch(src, &second, cfg.concurrency).await?;
+    results.extend(r);
+    stats.add(s);
     Ok((results, stats))
 }
 

@@ -143,7 +143,7 @@ impl<'s> Inputs<'s> {
             cadvisor.entry(cadvisor_key(c)).or_default().push(i);
         }
         requests(results, keys, &index, &mut containers)?;
-        usage(results, keys, &cadvisor, &mut containers)?;
+        usage(results, keys, &cadvisor, step, &mut containers)?;
         Ok(Self {
             containers,
             nodes: nodes(results, keys)?,
@@ -399,8 +399,10 @@ fn usage<'s>(
     results: &'s Results,
     keys: &Keys<'s>,
     cadvisor: &JoinMap<CadvisorKey<'s>, Vec<usize>>,
+    step: TimeDelta,
     containers: &mut [Container<'s>],
 ) -> Result<()> {
+    let r_secs = step.num_milliseconds() as f64 / 1000.0;
     for (j, sum_id, max_id) in [
         (0, QueryId::CpuUsage, QueryId::CpuMax),
         (1, QueryId::RamUsage, QueryId::RamMax),
@@ -411,10 +413,15 @@ fn usage<'s>(
             let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
             for &i in idx {
                 let c = &mut containers[i];
-                // CPU is a sum over steps, shared by running steps; RAM an
-                // average over the steps seen, held over running steps.
+                // CPU is core-seconds (as core-steps), shared by running
+                // steps; RAM an average of the samples, held over running
+                // steps.
                 if let Some(v) = total.get(k) {
-                    c.usage[j] = if j == 0 { v * c.steps / n } else { v * c.steps };
+                    c.usage[j] = if j == 0 {
+                        v / r_secs * c.steps / n
+                    } else {
+                        v * c.steps
+                    };
                 }
                 c.usage_max[j] = peak.get(k).copied();
             }

@@ -25,8 +25,8 @@ mod nodes;
 mod results;
 
 pub use driver::{
-    Computation, allocations, fetch, fetch_window, probe_range_semantics, probe_scrape_interval,
-    query_windows,
+    Computation, allocations, fetch, fetch_window, probe_range_semantics, probe_rules,
+    probe_scrape_interval, query_windows,
 };
 pub use results::{FetchStats, Results};
 
@@ -42,8 +42,29 @@ use inputs::Inputs;
 use keys::Keys;
 use metadata::Metadata;
 
+/// The queries of [`plan::plan`] that [`followups`] reads. The driver
+/// fetches them first and the rest of the plan beside the follow-ups, so
+/// that no query waits for a round it does not depend on.
+pub const FOLLOWUP_INPUTS: &[QueryId] = &[
+    QueryId::RequestMax,
+    QueryId::CpuUsage,
+    QueryId::CpuMax,
+    QueryId::RamUsage,
+    QueryId::RamMax,
+    QueryId::RunSteps,
+    QueryId::PodNode,
+    QueryId::NodeSteps,
+    QueryId::NodeCapacity,
+    QueryId::NodeGpus,
+    QueryId::PriceSum,
+    QueryId::PriceSteps,
+    QueryId::PriceChanges,
+    QueryId::Mounts,
+];
+
 /// The second-round queries the first round's `results` call for (usage
-/// crossing requests, node prices that change); empty when none.
+/// crossing requests, node prices that change); empty when none. Reads
+/// only the [`FOLLOWUP_INPUTS`].
 pub fn followups(
     window: Window,
     results: &Results,

@@ -4,6 +4,8 @@
 
 use chrono::TimeDelta;
 
+use super::rules::RulesMode;
+
 /// Default prices for nodes without price series (OpenCost's
 /// `DefaultPricing`), in $ per hour.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +72,9 @@ pub struct EngineConfig {
     /// in Kubernetes, e.g. `topology.kubernetes.io/zone`); pod labels win
     /// on a clash. OpenCost's `ALLOCATION_NODE_LABELS_INCLUDE_LIST`.
     pub node_labels: Vec<String>,
+    /// Whether to read costetl's recording rule (`costetl rules`) where it
+    /// covers the window; [`RulesMode::Auto`] (the default) probes.
+    pub rules: RulesMode,
 }
 
 /// Node labels attached to allocations by default: where a pod ran and on
@@ -98,6 +103,7 @@ impl Default for EngineConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            rules: RulesMode::Auto,
         }
     }
 }

@@ -33,6 +33,8 @@ query_ids! {
     RangeProbe = "range_probe",
     /// Scrape interval probe.
     ScrapeProbe = "scrape_probe",
+    /// Whether costetl's recording rules cover the window.
+    RulesProbe = "rules_probe",
     /// Per container: running steps.
     RunSteps = "run_steps",
     /// Containers with more than one running series at the last step (two
@@ -42,13 +44,14 @@ query_ids! {
     PodNode = "pod_node",
     /// Per container and resource: largest request in the window.
     RequestMax = "request_max",
-    /// Per container: Σ CPU usage over steps.
+    /// Per container: CPU core-seconds in the window (`increase`).
     CpuUsage = "cpu_usage",
-    /// Per container: max CPU usage of a step.
+    /// Per container: max CPU usage of a step (or of a scrape interval,
+    /// from the recording rule).
     CpuMax = "cpu_max",
-    /// Per container: average working set over the steps it is seen.
+    /// Per container: average working-set sample in the window.
     RamUsage = "ram_usage",
-    /// Per container: max working set of a step.
+    /// Per container: largest working-set sample in the window.
     RamMax = "ram_max",
     /// Pod completion time (unix seconds).
     PodCompleted = "pod_completed",

@@ -14,16 +14,22 @@
 //!
 //! Map: [`config`] (what the engine is told), [`ids`] (typed query ids),
 //! `promql` (text building and the window's timing), `followup` (the
-//! second-round queries).
+//! second-round queries), `rules` (the recording rules and their probe).
 
 mod config;
 mod followup;
 mod ids;
 pub(crate) mod promql;
+mod rules;
 
 pub use config::{DEFAULT_NODE_LABELS, DefaultPricing, EngineConfig, RangeSemantics};
 pub use followup::{Followups, Resource, TERM_LABEL, Term, TermPods, followups};
 pub use ids::QueryId;
+pub use promql::dur as promql_duration;
+pub use rules::{
+    CPU_IRATE_RULE, Rule, RuleGroup, RulesConfig, RulesMode, rule_groups, rules_mode_from_probe,
+    rules_probe,
+};
 
 use crate::error::Result;
 use crate::source::{QueryKind, QuerySpec};
@@ -146,10 +152,14 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             })
             .join(" or ")
     };
+    // Counters and gauges whose raw samples say it all read each sample
+    // once: `increase` over the window (a subquery of `rate` re-reads each
+    // sample at every step its rate window covers: 11 times at 1m).
+    let samples = &g.samples;
     let net = |m: &str, extra: &[&str], by: &str| {
         format!(
-            "sum by ({k}, {by}) (sum_over_time({}{sub}))",
-            g.forward_rate(&format!("{m}{}", s.sel(extra)))
+            "sum by ({k}, {by}) (increase({m}{}{samples}))",
+            s.sel(extra)
         )
     };
     let net_price = |class: &str| {
@@ -161,7 +171,49 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
 
     use QueryId::*;
     Ok(vec![
-        // Containers: running steps, edges, node, requests, usage.
+        // Containers. The fetch issues queries in this order, so the
+        // heaviest come first and the last to finish are light.
+        at_end(
+            RequestMax,
+            format!("max by ({by_container}, resource) (max_over_time({requests}{whole}))"),
+        ),
+        // Core-seconds: the counter's increase over the window's samples.
+        at_end(
+            CpuUsage,
+            format!(
+                "max by ({by_cadvisor}) (increase({}{samples}))",
+                cadvisor("container_cpu_usage_seconds_total")
+            ),
+        ),
+        match cfg.rules {
+            // The recorded rate of each scrape interval: one raw pass,
+            // whatever the resolution. With the rule evaluated at least once
+            // per scrape it bounds the per-step rate from above, which is
+            // all the follow-ups need to know.
+            RulesMode::Use => at_end(
+                CpuMax,
+                format!(
+                    "max by ({by_cadvisor}) (max_over_time({CPU_IRATE_RULE}{}{samples}))",
+                    s.sel(&[])
+                ),
+            ),
+            RulesMode::Auto | RulesMode::Ignore => step(
+                CpuMax,
+                format!("max by ({by_cadvisor}) (max_over_time({cpu_rate}{sub}))"),
+            ),
+        },
+        // The average and the largest of the samples taken while the
+        // container ran (a step grid would also see a stopped container's
+        // last sample for the lookback after it stopped, and miss samples
+        // between steps coarser than the scrapes).
+        at_end(
+            RamUsage,
+            format!("max by ({by_node}) (avg_over_time({wss}{samples}))"),
+        ),
+        at_end(
+            RamMax,
+            format!("max by ({by_cadvisor}) (max_over_time({wss}{samples}))"),
+        ),
         step(
             RunSteps,
             format!("max by ({by_container}) (sum_over_time({running}{sub}))"),
@@ -181,35 +233,58 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             ),
         ),
         at_end(
-            RequestMax,
-            format!("max by ({by_container}, resource) (max_over_time({requests}{whole}))"),
-        ),
-        step(
-            CpuUsage,
-            format!("max by ({by_cadvisor}) (sum_over_time({cpu_rate}{sub}))"),
-        ),
-        step(
-            CpuMax,
-            format!("max by ({by_cadvisor}) (max_over_time({cpu_rate}{sub}))"),
-        ),
-        // An average, not a sum: in backfilled data (no staleness markers)
-        // a working set stays visible for the lookback after a container
-        // stops, which a sum would count as usage.
-        step(
-            RamUsage,
-            format!("max by ({by_node}) (avg_over_time({wss}{sub}))"),
-        ),
-        step(
-            RamMax,
-            format!("max by ({by_cadvisor}) (max_over_time({wss}{sub}))"),
-        ),
-        at_end(
             PodCompleted,
             format!(
                 "max by ({k}, namespace, pod, uid) (max_over_time(kube_pod_completion_time{}{whole}))",
                 s.sel(&[])
             ),
         ),
+        // Network and metadata (the heavier of the second round's rest).
+        at_end(
+            NetTransfer,
+            net(
+                "container_network_transmit_bytes_total",
+                &["pod!=\"\""],
+                "namespace, pod, node",
+            ),
+        ),
+        at_end(
+            NetReceive,
+            net(
+                "container_network_receive_bytes_total",
+                &["pod!=\"\""],
+                "namespace, pod, node",
+            ),
+        ),
+        at_end(
+            NetEgress,
+            net(
+                "kubecost_pod_network_egress_bytes_total",
+                &[],
+                "namespace, pod_name, internet, same_zone, same_region",
+            ),
+        ),
+        at_end(
+            NetPrices,
+            format!(
+                "{} or {} or {}",
+                net_price("zone"),
+                net_price("region"),
+                net_price("internet")
+            ),
+        ),
+        at_end(PodLabels, last("kube_pod_labels", &[])),
+        at_end(PodAnnotations, last("kube_pod_annotations", &[])),
+        at_end(NamespaceLabels, last("kube_namespace_labels", &[])),
+        at_end(
+            NamespaceAnnotations,
+            last("kube_namespace_annotations", &[]),
+        ),
+        at_end(
+            PodOwners,
+            last("kube_pod_owner", &["owner_is_controller=\"true\""]),
+        ),
+        at_end(ReplicasetOwners, last("kube_replicaset_owner", &[])),
         // Nodes: capacity and prices.
         step(
             NodeSteps,
@@ -289,7 +364,7 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
                 last("kube_pod_spec_volumes_persistentvolumeclaims_info", &[])
             ),
         ),
-        // Load balancers, services, network.
+        // Load balancers and services.
         step(
             LbCost,
             format!(
@@ -307,52 +382,6 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             ),
         ),
         at_end(ServiceSelectors, last("service_selector_labels", &[])),
-        step(
-            NetTransfer,
-            net(
-                "container_network_transmit_bytes_total",
-                &["pod!=\"\""],
-                "namespace, pod, node",
-            ),
-        ),
-        step(
-            NetReceive,
-            net(
-                "container_network_receive_bytes_total",
-                &["pod!=\"\""],
-                "namespace, pod, node",
-            ),
-        ),
-        step(
-            NetEgress,
-            net(
-                "kubecost_pod_network_egress_bytes_total",
-                &[],
-                "namespace, pod_name, internet, same_zone, same_region",
-            ),
-        ),
-        at_end(
-            NetPrices,
-            format!(
-                "{} or {} or {}",
-                net_price("zone"),
-                net_price("region"),
-                net_price("internet")
-            ),
-        ),
-        // Metadata.
-        at_end(PodLabels, last("kube_pod_labels", &[])),
-        at_end(PodAnnotations, last("kube_pod_annotations", &[])),
-        at_end(NamespaceLabels, last("kube_namespace_labels", &[])),
-        at_end(
-            NamespaceAnnotations,
-            last("kube_namespace_annotations", &[]),
-        ),
-        at_end(
-            PodOwners,
-            last("kube_pod_owner", &["owner_is_controller=\"true\""]),
-        ),
-        at_end(ReplicasetOwners, last("kube_replicaset_owner", &[])),
         at_end(
             MissingCluster,
             format!(
@@ -376,16 +405,25 @@ mod tests {
     #[test]
     fn subquery_range_depends_on_semantics() {
         let cfg = EngineConfig::default();
-        let open = plan(day(), &cfg, RangeSemantics::LeftOpen).unwrap();
-        let closed = plan(day(), &cfg, RangeSemantics::LeftClosed).unwrap();
-        assert!(open[0].promql.ends_with("[1d:1m]))"), "{}", open[0].promql);
+        let run_steps = |sem| {
+            plan(day(), &cfg, sem)
+                .unwrap()
+                .into_iter()
+                .find(|q| q.id == QueryId::RunSteps.as_str())
+                .unwrap()
+        };
+        let (open, closed) = (
+            run_steps(RangeSemantics::LeftOpen),
+            run_steps(RangeSemantics::LeftClosed),
+        );
+        assert!(open.promql.ends_with("[1d:1m]))"), "{}", open.promql);
         assert!(
-            closed[0].promql.ends_with("[86370s:1m]))"),
+            closed.promql.ends_with("[86370s:1m]))"),
             "{}",
-            closed[0].promql
+            closed.promql
         );
         let at = day().end() - TimeDelta::minutes(1);
-        assert_eq!(open[0].kind, QueryKind::Instant { time: at });
+        assert_eq!(open.kind, QueryKind::Instant { time: at });
     }
 
     #[test]
@@ -396,7 +434,11 @@ mod tests {
             ..EngineConfig::default()
         };
         let p = plan(day(), &cfg, RangeSemantics::LeftOpen).unwrap();
-        let run = &p[0].promql;
+        let run = &p
+            .iter()
+            .find(|q| q.id == QueryId::RunSteps.as_str())
+            .unwrap()
+            .promql;
         assert!(
             run.contains("kube_pod_container_status_running{cluster=\"prod\\\"1\"}"),
             "{run}"
@@ -432,6 +474,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Functions of the raw samples cover exactly `[start, end)`: the
+    /// range `[D] offset 1ms` evaluated at the window's end, not at the
+    /// last step.
+    #[test]
+    fn raw_sample_queries_are_evaluated_at_the_end() {
+        let p = plan(day(), &EngineConfig::default(), RangeSemantics::LeftClosed).unwrap();
+        let raw: Vec<&str> = p
+            .iter()
+            .filter(|q| q.promql.contains("[1d] offset 1ms"))
+            .map(|q| {
+                assert_eq!(q.kind, QueryKind::Instant { time: day().end() }, "{}", q.id);
+                q.id.as_str()
+            })
+            .collect();
+        assert_eq!(
+            raw,
+            [
+                "cpu_usage",
+                "ram_usage",
+                "ram_max",
+                "net_transfer",
+                "net_receive",
+                "net_egress"
+            ]
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::window::Window;
 use super::config::{EngineConfig, RangeSemantics};
 
 /// PromQL duration text, in the largest whole unit (`1d`, `90s`, `250ms`).
-pub(crate) fn dur(d: TimeDelta) -> String {
+pub fn dur(d: TimeDelta) -> String {
     let s = d.num_seconds();
     if d.subsec_nanos() != 0 {
         return format!("{}ms", d.num_milliseconds());
@@ -97,7 +97,9 @@ impl Selectors {
 ///
 /// Per-step quantities are subqueries `f(x[R:r])` evaluated once at the
 /// last step `end − r`, covering exactly the window's steps; whole-window
-/// lookups (metadata, constancy checks) are range selectors `[D]` at `end`.
+/// lookups (metadata, constancy checks) are range selectors `[D]` at `end`;
+/// functions of the raw samples (`increase`, averages and maxima of gauges)
+/// read `[D] offset 1ms`, one pass over each sample whatever the resolution.
 #[derive(Clone, Debug)]
 pub(crate) struct Grid {
     /// The last step.
@@ -108,6 +110,9 @@ pub(crate) struct Grid {
     pub(crate) sub: String,
     /// `[D]`.
     pub(crate) whole: String,
+    /// `[D] offset 1ms`: exactly the samples in `[start, end)` whatever the
+    /// range semantics (a sample at `end` belongs to the next window).
+    pub(crate) samples: String,
     /// CPU used during step `[t, t + r)` is measured by a rate over a
     /// window ending at `t + r`: `rate(x[rate_range] offset -rate_lead)`.
     pub(crate) rate_range: String,
@@ -158,6 +163,7 @@ impl Grid {
             end: window.end(),
             sub: format!("[{}:{}]", dur(range), dur(r)),
             whole: format!("[{}]", dur(window.duration())),
+            samples: format!("[{}] offset 1ms", dur(window.duration())),
             // Two scrape intervals past the step (at least a minute) keep
             // two samples in the rate's window.
             rate_range: dur(r
