@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use costetl_core::etl::{
-    self, Decision, EtlKey, EtlMeta, FEDERATED_ROOT, FooterLen, OverwritePolicy, Resolution, Stored,
+    self, Decision, EtlKey, EtlMeta, Existing, FEDERATED_ROOT, FooterLen, OverwritePolicy,
+    Resolution, Stored,
 };
-use costetl_core::{AllocationSet, AllocationSetRange, Window};
+use costetl_core::{AllocationSet, AllocationSetRange, Error as CoreError, Window};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -197,13 +198,34 @@ impl EtlStore {
             path: location.to_string(),
             error: source,
         })?;
-        let (existing, version) = match self.fetch_meta(&location).await? {
+        let mut read = self.fetch_meta(&location).await?;
+        if matches!(&read, Some((Err(e), _)) if !is_newer(e)) {
+            // A footer that does not decode may be one bad read on the
+            // wire: read it again, then whole, before calling it unreadable.
+            read = self.fetch_meta(&location).await?;
+            if matches!(&read, Some((Err(e), _)) if !is_newer(e)) {
+                read = self
+                    .fetch(&location)
+                    .await?
+                    .map(|(data, version)| (etl::decode(&data).map(|(_, meta)| meta), version));
+            }
+        }
+        let (existing, version) = match read {
             Some((meta, version)) => (Some(meta), Some(version)),
             None => (None, None),
         };
-        let stored = existing
-            .as_ref()
-            .map(|r| r.as_ref().map_err(String::as_str));
+        let unreadable;
+        let stored = match &existing {
+            None => Existing::Absent,
+            Some(Ok(m)) => Existing::File(m),
+            Some(Err(CoreError::EtlNewerSchema { found, .. })) => {
+                Existing::Newer { version: *found }
+            }
+            Some(Err(e)) => {
+                unreadable = e.to_string();
+                Existing::Unreadable(&unreadable)
+            }
+        };
         let decision = etl::decide(stored, meta, policy);
         let size = bytes.len();
         if let Decision::Write { .. } = decision {
@@ -269,7 +291,7 @@ impl EtlStore {
     async fn fetch_meta(
         &self,
         location: &Path,
-    ) -> Result<Option<(std::result::Result<EtlMeta, String>, UpdateVersion)>> {
+    ) -> Result<Option<(std::result::Result<EtlMeta, CoreError>, UpdateVersion)>> {
         let mut want = META_SUFFIX;
         loop {
             let got = match self
@@ -292,8 +314,7 @@ impl EtlStore {
                     continue;
                 }
             }
-            let meta = etl::decode_meta(&data).map_err(|e| e.to_string());
-            return Ok(Some((meta, version)));
+            return Ok(Some((etl::decode_meta(&data), version)));
         }
     }
 
@@ -363,7 +384,7 @@ impl EtlStore {
             let Some((meta, _)) = self.fetch_meta(&location).await? else {
                 return Ok(None);
             };
-            let meta = meta.and_then(|m| match m.key() {
+            let meta = meta.map_err(|e| e.to_string()).and_then(|m| match m.key() {
                 Ok(k) if k == key => Ok(m),
                 _ => Err(format!(
                     "its meta describes {} {} {}",
@@ -508,4 +529,9 @@ impl EtlStore {
             missing,
         })
     }
+}
+
+/// A file written by a newer costetl: not damaged, and not to be replaced.
+fn is_newer(e: &CoreError) -> bool {
+    matches!(e, CoreError::EtlNewerSchema { .. })
 }

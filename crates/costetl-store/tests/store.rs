@@ -558,3 +558,51 @@ fn stored_metas_and_delete() {
         assert_eq!(store.stored(Resolution::Daily).await.unwrap().len(), 3);
     });
 }
+
+/// A rolling upgrade must not downgrade the fleet: a file written by a
+/// newer costetl (a newer schema version in its footer) is kept, whatever
+/// an older build holds, unless forced.
+#[test]
+fn files_of_a_newer_schema_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let set = cluster_set("a", 0, 1.0);
+    let m = meta(&set, "a");
+    let path = dir.path().join(m.key().unwrap().path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // The footer's `costetl.schema_version` value "1" becomes "2".
+    let mut bytes = costetl_core::etl::encode(&set, &m).unwrap();
+    let key = b"costetl.schema_version";
+    let at = bytes
+        .windows(key.len())
+        .rposition(|w| w == key)
+        .expect("the version key is in the footer")
+        + key.len();
+    let one = at + bytes[at..at + 4].iter().position(|&b| b == b'1').unwrap();
+    bytes[one] = b'2';
+    std::fs::write(&path, &bytes).unwrap();
+    rt().block_on(async {
+        let out = store
+            .put(&set, &m, &OverwritePolicy::default())
+            .await
+            .unwrap();
+        assert!(!written(&out.decision), "{:?}", out.decision);
+        assert!(
+            out.decision.reason().contains("schema version 2, newer"),
+            "{:?}",
+            out.decision
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the newer file is untouched"
+        );
+        let force = OverwritePolicy {
+            force: true,
+            ..OverwritePolicy::default()
+        };
+        assert!(written(
+            &store.put(&set, &m, &force).await.unwrap().decision
+        ));
+    });
+}

@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::SCHEMA_VERSION;
+use super::coverage::Coverage;
 use super::key::{EtlKey, Resolution};
 use crate::allocation::Allocation;
 use crate::error::{Error, Result};
@@ -46,6 +47,10 @@ pub struct EtlMeta {
     /// Σ running hours of non-idle, non-unmounted allocations: how much the
     /// source saw.
     pub container_hours: f64,
+    /// Per namespace and metadata kind, what the file covers (empty in
+    /// files written before it existed).
+    #[serde(default)]
+    pub coverage: Coverage,
     /// The set's warnings.
     pub warnings: Vec<String>,
     /// The set's errors (inputs that failed without stopping the build).
@@ -77,6 +82,7 @@ impl EtlMeta {
                 .filter(|a| !a.is_idle() && !a.is_unmounted())
                 .map(Allocation::hours)
                 .sum(),
+            coverage: Coverage::of(set),
             warnings: set.warnings.clone(),
             errors: set.errors.clone(),
         }
@@ -112,6 +118,7 @@ impl EtlMeta {
                 "container_hours",
                 same_f64(self.container_hours, other.container_hours),
             ),
+            ("coverage", self.coverage == other.coverage),
             ("warnings", self.warnings == other.warnings),
             ("errors", self.errors == other.errors),
         ]

@@ -14,7 +14,9 @@
 //! - [`schema`]: the Arrow schema of each row version.
 //! - [`encode`], [`decode`], [`decode_meta`]: the codec, with a content
 //!   checksum in the footer (the Parquet pages carry none).
-//! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with worse.
+//! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with
+//!   worse, comparing totals and [`coverage`] (per namespace, per kind of
+//!   metadata).
 //! - [`plan`]: which windows a store needs (re)built and which files are
 //!   past retention, for a sync run.
 //!
@@ -30,6 +32,7 @@
 
 mod checksum;
 mod codec;
+pub mod coverage;
 pub mod key;
 pub mod meta;
 mod overwrite;
@@ -38,9 +41,10 @@ pub mod row;
 pub mod schema;
 
 pub use codec::{FooterLen, decode, decode_meta, encode, footer_len};
+pub use coverage::Coverage;
 pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
 pub use meta::EtlMeta;
-pub use overwrite::{Decision, OverwritePolicy, decide};
+pub use overwrite::{Decision, Existing, OverwritePolicy, decide};
 pub use plan::{Build, Need, Plan, Stored, plan, retained};
 pub use row::{AllocationRowV1, LbRowV1, PvRowV1};
 pub use schema::{schema_text, schema_v1};

@@ -69,26 +69,64 @@ fn keep(reason: String) -> Decision {
     Decision::Keep { reason }
 }
 
+/// What the store holds for a key, as far as its footer says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Existing<'a> {
+    /// No file.
+    Absent,
+    /// A file whose footer decoded.
+    File(&'a EtlMeta),
+    /// A file written by a newer costetl (`version` above
+    /// [`SCHEMA_VERSION`]): a rolling upgrade must not downgrade it.
+    Newer {
+        /// The file's schema version.
+        version: u32,
+    },
+    /// A file that did not decode on a second read of its footer nor read
+    /// whole: damaged. Only a complete, error-free, non-empty build replaces
+    /// it (or `force`); a one-off bad read never gets this far.
+    Unreadable(&'a str),
+}
+
 /// Whether `new` may replace what is stored.
 ///
-/// `existing` is `None` when no file exists, `Some(Err(msg))` when the
-/// stored file is unreadable. The rules, first match wins: no file or an
-/// unreadable one → write; a different key → keep (a caller bug); `force`
-/// → write; new errors where the stored file had none → keep; an empty new
-/// build over a non-empty file → keep; a complete build over a provisional
-/// one → write; a provisional build over a complete one → keep; fewer
-/// container-hours or less total cost than the stored file beyond
-/// `tolerance` → keep; an older stored schema version → write (upgrade);
-/// otherwise write (same or more data).
-pub fn decide(
-    existing: Option<Result<&EtlMeta, &str>>,
-    new: &EtlMeta,
-    policy: &OverwritePolicy,
-) -> Decision {
+/// The rules, first match wins: no file → write; a newer schema → keep
+/// unless forced; an unreadable file → write only a complete, error-free,
+/// non-empty build (or forced); a different key → keep (a caller
+/// bug); `force` → write; new errors where the stored file had none →
+/// keep; an empty build over a non-empty file → keep; a provisional build
+/// over a complete one → keep; less than the stored file beyond
+/// `tolerance` in container-hours, total cost, allocations or
+/// [`coverage`](super::Coverage) (a namespace's container-hours, labels,
+/// owners, provider ids, requests, usage) → keep, whatever the stored
+/// file's completeness (a provisional file covers less time, so a complete
+/// rebuild covers at least as much); otherwise write, saying why (closing
+/// the window, upgrading the schema, or the same or more data).
+pub fn decide(existing: Existing<'_>, new: &EtlMeta, policy: &OverwritePolicy) -> Decision {
     let old = match existing {
-        None => return write("no file is stored for this window".to_owned()),
-        Some(Err(msg)) => return write(format!("replacing unreadable file: {msg}")),
-        Some(Ok(old)) => old,
+        Existing::Absent => return write("no file is stored for this window".to_owned()),
+        Existing::Newer { version } if !policy.force => {
+            return keep(format!(
+                "stored file has schema version {version}, newer than this costetl's \
+                 {SCHEMA_VERSION}: keeping it (upgrade costetl; pass force to replace)"
+            ));
+        }
+        Existing::Unreadable(msg) if !policy.force => {
+            return if new.complete && new.errors.is_empty() && new.allocations > 0 {
+                write(format!(
+                    "replacing unreadable file (read twice and whole: {msg}) with a complete build"
+                ))
+            } else {
+                keep(format!(
+                    "stored file is unreadable ({msg}) and the new build is not complete, \
+                     error-free and non-empty: keeping it; pass force to replace"
+                ))
+            };
+        }
+        Existing::Newer { .. } | Existing::Unreadable(_) => {
+            return write("forced over a stored file this costetl cannot read".to_owned());
+        }
+        Existing::File(old) => old,
     };
     let key = |m: &EtlMeta| (m.cluster.clone(), m.resolution, m.window);
     if key(old) != key(new) {
@@ -101,43 +139,14 @@ pub fn decide(
     if policy.force {
         return write("forced".to_owned());
     }
-    if !new.errors.is_empty() && old.errors.is_empty() {
-        let first = new.errors.first().map(String::as_str).unwrap_or_default();
-        return keep(format!(
-            "new build had {} error(s) (first: {first}), stored file none: keeping it; \
-             pass force to replace",
-            new.errors.len()
-        ));
-    }
-    if new.allocations == 0 && old.allocations > 0 {
-        return keep(format!(
-            "new build is empty, stored file has {} allocations: keeping it; pass force to replace",
-            old.allocations
-        ));
+    if let Some(reason) = worse(old, new, policy.tolerance) {
+        return keep(format!("{reason}: keeping it; pass force to replace"));
     }
     if !old.complete && new.complete {
         return write(format!(
-            "stored file was built at {} before the window closed; new build is complete",
+            "stored file was built at {} before the window closed; new build is complete \
+             and covers at least as much",
             old.built_at
-        ));
-    }
-    if !new.complete && old.complete {
-        return keep(format!(
-            "new build at {} is provisional (window still open), stored file is complete: keeping it",
-            new.built_at
-        ));
-    }
-    let floor = 1.0 - policy.tolerance;
-    if new.container_hours < old.container_hours * floor {
-        return keep(format!(
-            "new build saw {:.1} container-hours, stored file {:.1}: keeping it; pass force to replace",
-            new.container_hours, old.container_hours
-        ));
-    }
-    if new.total_cost < old.total_cost * floor {
-        return keep(format!(
-            "new build totals {:.2} cost, stored file {:.2}: keeping it; pass force to replace",
-            new.total_cost, old.total_cost
         ));
     }
     if old.schema_version < SCHEMA_VERSION {
@@ -153,9 +162,55 @@ pub fn decide(
     ))
 }
 
+/// Why `new` is worse than the stored `old`, if it is.
+fn worse(old: &EtlMeta, new: &EtlMeta, tolerance: f64) -> Option<String> {
+    if !new.errors.is_empty() && old.errors.is_empty() {
+        let first = new.errors.first().map(String::as_str).unwrap_or_default();
+        return Some(format!(
+            "new build had {} error(s) (first: {first}), stored file none",
+            new.errors.len()
+        ));
+    }
+    if new.allocations == 0 && old.allocations > 0 {
+        return Some(format!(
+            "new build is empty, stored file has {} allocations",
+            old.allocations
+        ));
+    }
+    if !new.complete && old.complete {
+        return Some(format!(
+            "new build at {} is provisional (window still open), stored file is complete",
+            new.built_at
+        ));
+    }
+    let floor = 1.0 - tolerance;
+    if new.container_hours < old.container_hours * floor {
+        return Some(format!(
+            "new build saw {:.1} container-hours, stored file {:.1}",
+            new.container_hours, old.container_hours
+        ));
+    }
+    if new.total_cost < old.total_cost * floor {
+        return Some(format!(
+            "new build totals {:.2} cost, stored file {:.2}",
+            new.total_cost, old.total_cost
+        ));
+    }
+    if (new.allocations as f64) < old.allocations as f64 * floor {
+        return Some(format!(
+            "new build has {} allocations, stored file {}",
+            new.allocations, old.allocations
+        ));
+    }
+    new.coverage
+        .shortfall(&old.coverage, tolerance)
+        .map(|what| format!("new build covers less: {what}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::etl::coverage::Coverage;
     use crate::etl::key::Resolution;
     use crate::testing::test_day;
     use chrono::TimeDelta;
@@ -173,6 +228,11 @@ mod tests {
             allocations: 2,
             total_cost: 100.0,
             container_hours: 48.0,
+            coverage: Coverage {
+                namespace_hours: [("a".to_owned(), 48.0)].into(),
+                owned: 2,
+                ..Coverage::default()
+            },
             warnings: vec![],
             errors: vec![],
         }
@@ -185,7 +245,7 @@ mod tests {
     }
 
     fn run(old: &EtlMeta, new: &EtlMeta) -> Decision {
-        decide(Some(Ok(old)), new, &OverwritePolicy::default())
+        decide(Existing::File(old), new, &OverwritePolicy::default())
     }
 
     #[track_caller]
@@ -224,23 +284,39 @@ mod tests {
 
     #[test]
     fn no_file_is_written() {
-        let d = decide(None, &meta(), &OverwritePolicy::default());
+        let d = decide(Existing::Absent, &meta(), &OverwritePolicy::default());
         assert_write(&d, "no file is stored");
     }
 
     #[test]
-    fn unreadable_file_is_replaced() {
-        let d = decide(
-            Some(Err("not a readable ETL Parquet file: EOF")),
-            &meta(),
-            &OverwritePolicy::default(),
+    fn unreadable_files_take_only_complete_builds_and_newer_ones_are_kept() {
+        let policy = OverwritePolicy::default();
+        let force = OverwritePolicy {
+            force: true,
+            ..policy.clone()
+        };
+        let unreadable = Existing::Unreadable("not a readable ETL Parquet file: EOF");
+        assert_write(
+            &decide(unreadable, &meta(), &policy),
+            "replacing unreadable file (read twice and whole: not a readable ETL Parquet file: EOF)",
         );
-        assert_eq!(
-            d,
-            Decision::Write {
-                reason: "replacing unreadable file: not a readable ETL Parquet file: EOF".into()
-            }
+        let mut failed = meta();
+        failed.errors.push("query cpu failed".into());
+        assert_keep(
+            &decide(unreadable, &failed, &policy),
+            "stored file is unreadable (not a readable ETL Parquet file: EOF) and the new build",
         );
+        assert_keep(
+            &decide(unreadable, &provisional(meta()), &policy),
+            "not complete",
+        );
+        assert_write(&decide(unreadable, &failed, &force), "forced");
+        let newer = Existing::Newer { version: 9 };
+        assert_keep(
+            &decide(newer, &meta(), &policy),
+            "schema version 9, newer than this costetl's 1",
+        );
+        assert_write(&decide(newer, &meta(), &force), "forced");
     }
 
     #[test]
@@ -252,7 +328,7 @@ mod tests {
         let mut other_cluster = meta();
         other_cluster.cluster = "d".into();
         assert_keep(
-            &decide(Some(Ok(&meta())), &other_cluster, &force),
+            &decide(Existing::File(&meta()), &other_cluster, &force),
             "stored file is for c 1d",
         );
         let mut other_res = meta();
@@ -275,7 +351,7 @@ mod tests {
             force: true,
             ..OverwritePolicy::default()
         };
-        assert_write(&decide(Some(Ok(&meta())), &empty, &force), "forced");
+        assert_write(&decide(Existing::File(&meta()), &empty, &force), "forced");
     }
 
     #[test]
@@ -313,14 +389,39 @@ mod tests {
     }
 
     #[test]
-    fn complete_over_provisional_is_written_even_with_less_data() {
+    fn complete_over_provisional_is_written_only_when_it_covers_as_much() {
         let old = provisional(meta());
-        let mut new = meta();
-        new.container_hours = 12.0;
-        new.total_cost = 10.0;
         assert_write(
-            &run(&old, &new),
+            &run(&old, &meta()),
             "before the window closed; new build is complete",
+        );
+        // Pod-level series missing at the moment the window closed: fewer
+        // hours than the provisional file, kept.
+        let mut less = meta();
+        less.container_hours = 12.0;
+        assert_keep(&run(&old, &less), "new build saw 12.0 container-hours");
+        // Owners lost (the totals unchanged): kept.
+        let mut unowned = meta();
+        unowned.coverage.owned = 0;
+        assert_keep(
+            &run(&old, &unowned),
+            "new build covers less: allocations with an owner: 0, stored 2",
+        );
+    }
+
+    #[test]
+    fn fewer_allocations_or_a_lost_namespace_are_kept() {
+        let mut fewer = meta();
+        fewer.allocations = 1;
+        assert_keep(
+            &run(&meta(), &fewer),
+            "new build has 1 allocations, stored file 2",
+        );
+        let mut moved = meta();
+        moved.coverage.namespace_hours = [("b".to_owned(), 48.0)].into();
+        assert_keep(
+            &run(&meta(), &moved),
+            "new build covers less: namespace a: 0.00 container-hours, stored 48.00",
         );
     }
 
@@ -359,7 +460,7 @@ mod tests {
             ..OverwritePolicy::default()
         };
         new.container_hours = 30.0;
-        assert!(decide(Some(Ok(&meta())), &new, &loose).is_write());
+        assert!(decide(Existing::File(&meta()), &new, &loose).is_write());
     }
 
     #[test]

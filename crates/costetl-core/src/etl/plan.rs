@@ -210,6 +210,7 @@ mod tests {
             allocations: 3,
             total_cost: 10.0,
             container_hours: 24.0,
+            coverage: crate::etl::Coverage::default(),
             warnings: vec![],
             errors: vec![],
         };
