@@ -220,7 +220,9 @@ fn parse_term(text: &str, cluster_label: &str) -> Option<Term> {
         None => (text, None),
     };
     let price = match price {
+        // The price's samples are filtered: `(node_<r>_hourly_cost{…} >= 0 <= 1e6)`.
         Some(p) => {
+            let p = p.trim_start_matches('(');
             let r = match &p[..p.find('{')?] {
                 "node_cpu_hourly_cost" => CPU,
                 "node_ram_hourly_cost" => RAM,
@@ -339,7 +341,7 @@ mod tests {
 
     #[test]
     fn terms_are_read_off_their_promql() {
-        let cpu = r#"label_replace(max by (cluster_id, namespace, pod, container, node, id) (sum_over_time(((clamp_min(rate(container_cpu_usage_seconds_total{cluster_id="bench-1", namespace=~"a|b", pod=~"db\\.x|postgres-0", container=~"pg", node="n1"}[2m] offset -1m) - 0.25, 0) * scalar(avg(node_cpu_hourly_cost{cluster_id="bench-1", node="n1"}))) >= 0)[1d:1m])), "costetl_term", "3", "", "")"#;
+        let cpu = r#"label_replace(max by (cluster_id, namespace, pod, container, node, id) (sum_over_time(((clamp_min(rate(container_cpu_usage_seconds_total{cluster_id="bench-1", namespace=~"a|b", pod=~"db\\.x|postgres-0", container=~"pg", node="n1"}[2m] offset -1m) - 0.25, 0) * scalar(avg((node_cpu_hourly_cost{cluster_id="bench-1", node="n1"} >= 0 <= 1e6)))) >= 0)[1d:1m])), "costetl_term", "3", "", "")"#;
         let t = parse_term(cpu, "cluster_id").unwrap();
         assert_eq!(t.index, "3");
         assert_eq!(
@@ -356,7 +358,7 @@ mod tests {
         assert_eq!(t.node.as_deref(), Some("n1"));
         assert_eq!(t.clusters, ["bench-1".to_owned()].into());
 
-        let run = r#"label_replace(max by (cluster_id, namespace, pod, uid, container) (sum_over_time(((kube_pod_container_status_running{cluster_id=~"default-cluster|", namespace=~"a", pod=~"p", container=~"c"} * scalar(avg(node_gpu_hourly_cost{cluster_id=~"default-cluster|", node="g1"}))) >= 0)[1d:1m])), "costetl_term", "0", "", "")"#;
+        let run = r#"label_replace(max by (cluster_id, namespace, pod, uid, container) (sum_over_time(((kube_pod_container_status_running{cluster_id=~"default-cluster|", namespace=~"a", pod=~"p", container=~"c"} * scalar(avg((node_gpu_hourly_cost{cluster_id=~"default-cluster|", node="g1"} >= 0 <= 1e6)))) >= 0)[1d:1m])), "costetl_term", "0", "", "")"#;
         let t = parse_term(run, "cluster_id").unwrap();
         assert_eq!(
             t.shape,

@@ -82,15 +82,16 @@ pub(crate) struct Node {
     pub(crate) capacity: [f64; 3],
     /// Σ $/h over steps, per resource.
     pub(crate) price_sum: [f64; 3],
-    /// Steps with a CPU price.
-    pub(crate) priced_steps: f64,
+    /// Steps with a usable price, per resource (NaN, ±Inf, negative and
+    /// implausible samples are filtered in the query).
+    pub(crate) priced_steps: [f64; 3],
     pub(crate) price: [Price; 3],
 }
 
 impl Node {
     /// A node with no CPU price series is priced with defaults.
     pub(crate) fn is_priced(&self) -> bool {
-        self.priced_steps > 0.0
+        self.priced_steps[0] > 0.0
     }
 }
 
@@ -388,6 +389,10 @@ fn requests<'s>(
         let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
             continue;
         };
+        // A negative request is an exporter's fault (`sanity` reports it).
+        if v < 0.0 {
+            continue;
+        }
         if let Some(&i) = index.get(&keys.container(s)) {
             containers[i].request[slot(res)] = v;
         }
@@ -471,7 +476,7 @@ fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> 
                 steps: n,
                 capacity: [0.0; 3],
                 price_sum: std::array::from_fn(|i| get(&price_sum, i).unwrap_or(0.0)),
-                priced_steps: get(&price_steps, 0).unwrap_or(0.0),
+                priced_steps: std::array::from_fn(|i| get(&price_steps, i).unwrap_or(0.0)),
                 price,
             },
         );

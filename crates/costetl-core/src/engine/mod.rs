@@ -12,8 +12,8 @@
 //! labels), `inputs` (the first round joined per container and node, and
 //! the follow-ups it needs), `containers` (one allocation per container),
 //! `nodes` (node cost and idle), `metadata` (labels, owners, node labels),
-//! `attribution` (volumes, load balancers, network), `driver` (fetch,
-//! probe, split, halve).
+//! `attribution` (volumes, load balancers, network), `sanity` (values not
+//! used, reported), `driver` (fetch, probe, split, halve).
 
 mod attribution;
 mod containers;
@@ -23,6 +23,7 @@ mod keys;
 mod metadata;
 mod nodes;
 mod results;
+mod sanity;
 
 pub use driver::{
     Computation, allocations, fetch, fetch_window, probe_range_semantics, probe_rules,
@@ -109,6 +110,7 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let mut set = AllocationSet::new(window);
     backend_warnings(results, &mut set.warnings);
     input_warnings(results, cfg, &mut set.warnings)?;
+    sanity::warnings(results, &mut set.warnings);
 
     let mut inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
     let (f, covers, shared) = second_round(results, &keys, &inputs)?;

@@ -31,11 +31,17 @@ pub(crate) fn idle(
     for (node, n) in nodes {
         let hours = n.capacity.map(|c| c * r_hours);
         let cost = if n.is_priced() {
-            if n.priced_steps < n.steps {
-                warnings.push(format!(
-                    "node {}/{} has prices for {} of its {} steps; unpriced steps cost nothing",
-                    node.cluster, node.node, n.priced_steps, n.steps
-                ));
+            // A resource with no price at all (a node without GPUs) is not
+            // a gap.
+            for (what, priced) in ["CPU", "RAM", "GPU"].into_iter().zip(n.priced_steps) {
+                if priced > 0.0 && priced < n.steps {
+                    warnings.push(format!(
+                        "node {}/{} has a {what} price for {priced} of its {} steps (the others \
+                         missing, or NaN, ±Inf, negative or above $1e6/h); those steps cost \
+                         nothing",
+                        node.cluster, node.node, n.steps
+                    ));
+                }
             }
             let avg = n.capacity.map(|c| c / n.steps);
             [

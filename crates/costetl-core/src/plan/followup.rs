@@ -178,12 +178,13 @@ impl Builder<'_> {
 
     fn price(&self, r: Resource, p: &TermPods) -> String {
         let node = p.node.as_deref().unwrap_or_default();
-        format!(
-            "scalar(avg({}{{{}, node={}}}))",
+        let price = format!(
+            "{}{{{}, node={}}}",
             r.price_metric(),
             self.s.cluster_matcher(&p.cluster, self.default_cluster),
             super::promql::quote(node)
-        )
+        );
+        format!("scalar(avg({}))", super::promql::price_samples(&price))
     }
 
     fn term(&self, id: QueryId, t: &Term) -> Option<String> {
@@ -294,7 +295,9 @@ mod tests {
         assert_eq!(cpu.matches(" or ").count(), 1);
         let ram = &q[1].promql;
         assert!(
-            ram.contains(r#"scalar(avg(node_ram_hourly_cost{cluster_id="c", node="n1"}))"#),
+            ram.contains(
+                r#"scalar(avg((node_ram_hourly_cost{cluster_id="c", node="n1"} >= 0 <= 1e6)))"#
+            ),
             "{ram}"
         );
         // kube-state-metrics' running series carry no node label: the

@@ -50,6 +50,23 @@ pub(crate) fn alternation<'a>(values: impl IntoIterator<Item = &'a str>) -> Stri
     quote(&parts.join("|"))
 }
 
+/// The largest price in $/h the plan believes (per core, GiB, GPU, node,
+/// volume or balancer): no cloud charges a million dollars an hour, and a
+/// sample above it is an exporter's fault.
+pub(crate) const MAX_PRICE: f64 = 1e6;
+
+/// `sel`'s samples that are a price: NaN, ±Inf, negative and implausible
+/// samples dropped, each costing only its own step instead of turning the
+/// window's sum into NaN (which erased the node's whole cost).
+pub(crate) fn price_samples(sel: &str) -> String {
+    format!("({sel} >= 0 <= {MAX_PRICE:e})")
+}
+
+/// `sel`'s samples that are finite and non-negative (capacities, running).
+pub(crate) fn sane_samples(sel: &str) -> String {
+    format!("({sel} >= 0 < Inf)")
+}
+
 /// Selectors carrying the configured cluster filter.
 #[derive(Clone, Debug)]
 pub(crate) struct Selectors {
