@@ -234,6 +234,9 @@ fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
 struct Tally {
     written: usize,
     kept: usize,
+    /// Cluster-windows that could not be stored (an id no path can hold,
+    /// a failed write): the other clusters go on.
+    failed: usize,
     text: String,
 }
 
@@ -287,13 +290,26 @@ impl Target<'_> {
             if skip.contains(&cluster) {
                 continue;
             }
-            let key = EtlKey::new(cluster.as_str(), self.resolution, w)
-                .with_context(|| format!("cluster {cluster:?}"))?;
-            let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
-            let outcome = self
-                .rt
-                .block_on(self.store.put(&part, &meta, &self.policy))
-                .with_context(|| format!("storing {key}"))?;
+            let stored = EtlKey::new(cluster.as_str(), self.resolution, w)
+                .with_context(|| format!("cluster {cluster:?}"))
+                .and_then(|key| {
+                    let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
+                    let outcome = self
+                        .rt
+                        .block_on(self.store.put(&part, &meta, &self.policy))
+                        .with_context(|| format!("storing {key}"))?;
+                    Ok((meta, outcome))
+                });
+            let (meta, outcome) = match stored {
+                Ok(done) => done,
+                Err(e) => {
+                    tally.failed += 1;
+                    tally
+                        .text
+                        .push_str(&format!("FAILED  {cluster} {w}: {e:#}\n"));
+                    continue;
+                }
+            };
             let verb = if outcome.decision.is_write() {
                 tally.written += 1;
                 "written"
@@ -342,12 +358,20 @@ fn build(args: &BuildArgs) -> Result<()> {
         target.build_window(&source, w, Utc::now(), &BTreeSet::new(), &mut tally)?;
     }
     tally.text.push_str(&format!(
-        "{} file(s) written, {} kept, in {}\n",
+        "{} file(s) written, {} kept, {} failed, in {}\n",
         tally.written,
         tally.kept,
+        tally.failed,
         store.description()
     ));
-    crate::print(&tally.text)
+    crate::print(&tally.text)?;
+    if tally.failed > 0 {
+        bail!(
+            "{} cluster-window(s) could not be stored; see FAILED above",
+            tally.failed
+        );
+    }
+    Ok(())
 }
 
 /// The retention `--retention` or Kubecost's variable for `resolution`
@@ -453,12 +477,16 @@ fn sync(args: &SyncArgs) -> Result<()> {
         ));
     }
     out.push_str(&format!(
-        "{} file(s) written, {} kept, {failed} window(s) failed, {pruned} pruned\n",
-        tally.written, tally.kept
+        "{} file(s) written, {} kept, {failed} window(s) failed, {} cluster-window(s) \
+         failed, {pruned} pruned\n",
+        tally.written, tally.kept, tally.failed
     ));
     crate::print(&out)?;
-    if failed > 0 {
-        bail!("{failed} window(s) failed to build; see FAILED above");
+    if failed > 0 || tally.failed > 0 {
+        bail!(
+            "{failed} window(s) and {} cluster-window(s) failed; see FAILED above",
+            tally.failed
+        );
     }
     Ok(())
 }

@@ -321,7 +321,7 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
     );
     assert!(
         text.ends_with(&format!(
-            "2 file(s) written, 0 kept, in file://{}\n",
+            "2 file(s) written, 0 kept, 0 failed, in file://{}\n",
             store.display()
         )),
         "{text}"

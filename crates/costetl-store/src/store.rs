@@ -12,7 +12,7 @@ use costetl_core::{AllocationSet, AllocationSetRange, Error as CoreError, Window
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
     UpdateVersion,
@@ -155,7 +155,12 @@ impl EtlStore {
     fn path(&self, relative: &str) -> Path {
         let mut p = self.root.clone();
         for part in relative.split('/').filter(|s| !s.is_empty()) {
-            p = p.clone().join(part);
+            // The core's segments are already escaped (a cluster id's `/`
+            // is `%2F`): taken as they are, not escaped a second time.
+            p = match PathPart::parse(part) {
+                Ok(part) => p.clone().join(part),
+                Err(_) => p.clone().join(part),
+            };
         }
         p
     }
@@ -428,7 +433,7 @@ impl EtlStore {
         let mut out: Vec<String> = listed
             .common_prefixes
             .iter()
-            .filter_map(|p| p.filename().map(str::to_owned))
+            .filter_map(|p| p.filename().and_then(etl::key::decode_cluster))
             .collect();
         out.sort();
         Ok(out)

@@ -606,3 +606,30 @@ fn files_of_a_newer_schema_are_kept() {
         ));
     });
 }
+
+/// A cluster id holding `/` (an EKS ARN, common as a cluster label) is one
+/// directory, `%2F` for the slash, beside the other clusters; the store
+/// lists it under its own id and reads it back.
+#[test]
+fn cluster_ids_with_slashes_are_stored_beside_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let arn = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
+    rt().block_on(async {
+        write_fleet(&store, &[arn, "plain"], 1, None).await;
+        assert_eq!(store.clusters().await.unwrap(), [arn, "plain"]);
+        let keys = store.list(arn, Resolution::Daily).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].cluster, arn);
+        let (got, m) = store.get(&keys[0]).await.unwrap().expect("stored");
+        assert_eq!(m.cluster, arn);
+        assert_eq!(got, cluster_set(arn, 0, 1.0));
+    });
+    assert_eq!(
+        files(dir.path()),
+        [
+            "federated/arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
+            "federated/plain/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
+        ]
+    );
+}

@@ -20,9 +20,10 @@ use crate::set::AllocationSet;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Coverage {
-    /// Σ running hours of the namespace's allocations (idle and unmounted
-    /// excluded).
-    pub namespace_hours: BTreeMap<String, f64>,
+    /// Σ running minutes of the namespace's allocations (idle and
+    /// unmounted excluded), rounded: whole numbers survive the footer's
+    /// JSON exactly, and a minute is finer than any tolerance.
+    pub namespace_minutes: BTreeMap<String, u64>,
     /// Allocations with at least one label.
     pub labelled: u64,
     /// Allocations with a controller (owner).
@@ -39,23 +40,29 @@ pub struct Coverage {
     pub ram_usage: u64,
 }
 
-/// A namespace losing less than this many hours is scrape jitter, not lost
-/// data, whatever the tolerance says about small namespaces.
-const NAMESPACE_SLACK_HOURS: f64 = 0.25;
+/// A namespace losing less than this many minutes is scrape jitter, not
+/// lost data, whatever the tolerance says about small namespaces.
+const NAMESPACE_SLACK_MINUTES: u64 = 15;
 
 impl Coverage {
     /// The coverage of `set`'s allocations (idle and unmounted excluded).
     pub fn of(set: &AllocationSet) -> Self {
         let mut c = Self::default();
+        let mut hours: BTreeMap<String, f64> = BTreeMap::new();
         for a in set.iter().filter(|a| !a.is_idle() && !a.is_unmounted()) {
+            *hours.entry(a.properties.namespace.clone()).or_default() += a.hours();
             c.add(a);
         }
+        // `as` saturates: NaN and negative hours count as none.
+        c.namespace_minutes = hours
+            .into_iter()
+            .map(|(ns, h)| (ns, (h * 60.0).round() as u64))
+            .collect();
         c
     }
 
     fn add(&mut self, a: &Allocation) {
         let p = &a.properties;
-        *self.namespace_hours.entry(p.namespace.clone()).or_default() += a.hours();
         let count = |yes: bool| u64::from(yes);
         self.labelled += count(!p.labels.is_empty());
         self.owned += count(!p.controller.is_empty());
@@ -71,12 +78,15 @@ impl Coverage {
     /// covers as much.
     pub fn shortfall(&self, stored: &Coverage, tolerance: f64) -> Option<String> {
         let floor = 1.0 - tolerance;
-        for (ns, &old) in &stored.namespace_hours {
-            let new = self.namespace_hours.get(ns).copied().unwrap_or(0.0);
-            if new < old * floor && old - new > NAMESPACE_SLACK_HOURS {
+        for (ns, &old) in &stored.namespace_minutes {
+            let new = self.namespace_minutes.get(ns).copied().unwrap_or(0);
+            if (new as f64) < old as f64 * floor && old - new > NAMESPACE_SLACK_MINUTES {
                 let name = if ns.is_empty() { "(none)" } else { ns };
+                let hours = |m: u64| m as f64 / 60.0;
                 return Some(format!(
-                    "namespace {name}: {new:.2} container-hours, stored {old:.2}"
+                    "namespace {name}: {:.2} container-hours, stored {:.2}",
+                    hours(new),
+                    hours(old)
                 ));
             }
         }
@@ -105,7 +115,7 @@ mod tests {
 
     fn coverage() -> Coverage {
         Coverage {
-            namespace_hours: [("a".to_owned(), 24.0), ("b".to_owned(), 2.0)].into(),
+            namespace_minutes: [("a".to_owned(), 1440), ("b".to_owned(), 120)].into(),
             labelled: 10,
             owned: 10,
             provider_ids: 10,
@@ -122,7 +132,7 @@ mod tests {
         assert_eq!(c.shortfall(&c, 0.01), None);
         assert_eq!(c.shortfall(&Coverage::default(), 0.01), None);
         let mut more = c.clone();
-        more.namespace_hours.insert("new".into(), 1.0);
+        more.namespace_minutes.insert("new".into(), 60);
         more.owned = 12;
         assert_eq!(more.shortfall(&c, 0.01), None);
     }
@@ -131,7 +141,7 @@ mod tests {
     fn a_lost_namespace_or_lost_metadata_is_named() {
         let c = coverage();
         let mut lost_ns = c.clone();
-        lost_ns.namespace_hours.remove("b");
+        lost_ns.namespace_minutes.remove("b");
         assert_eq!(
             lost_ns.shortfall(&c, 0.01).unwrap(),
             "namespace b: 0.00 container-hours, stored 2.00"
@@ -152,7 +162,7 @@ mod tests {
     fn jitter_in_a_small_namespace_is_not_a_loss() {
         let c = coverage();
         let mut jitter = c.clone();
-        jitter.namespace_hours.insert("b".into(), 1.8);
+        jitter.namespace_minutes.insert("b".into(), 108);
         assert_eq!(jitter.shortfall(&c, 0.01), None);
     }
 }

@@ -6,6 +6,13 @@
 //! (`federated/<cluster>/etl/bingen/allocations/<res>/<start>-<end>`), with
 //! `parquet` for the format segment and a `.parquet` extension so that tools
 //! globbing `**/*.parquet` find the files and never pick up foreign ones.
+//!
+//! A cluster id is one path segment: `/`, `\`, `%` and control characters
+//! are written `%XX` (everything else, non-ASCII included, as it is), so
+//! that an EKS ARN (`arn:aws:eks:…:cluster/prod`) is a cluster like any
+//! other. Ids without those characters keep the directory earlier versions
+//! wrote (which refused them); the escape is the subset of Hive's partition
+//! value escaping that keeps that promise.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,9 +30,9 @@ pub const FEDERATED_ROOT: &str = "federated/";
 const PIPELINE: &str = "etl/parquet/allocations";
 /// File extension of ETL files.
 const EXTENSION: &str = ".parquet";
-/// Longest cluster id accepted: a DNS name, the longest id Kubernetes
-/// tooling produces, and well under object stores' 1024-byte key limit.
-const MAX_CLUSTER_BYTES: usize = 253;
+/// Longest escaped cluster segment accepted: a file name on common local
+/// file systems (255 bytes), well under object stores' 1024-byte keys.
+const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Store resolution of a set: one file per UTC-aligned hour or day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -190,7 +197,8 @@ impl EtlKey {
     /// skip foreign files and `parse(p).path() == p` always holds.
     pub fn parse(path: &str) -> Option<Self> {
         let rest = path.strip_prefix(FEDERATED_ROOT)?;
-        let (cluster, rest) = rest.split_once('/')?;
+        let (segment, rest) = rest.split_once('/')?;
+        let cluster = decode_cluster(segment)?;
         let rest = rest.strip_prefix(PIPELINE)?.strip_prefix('/')?;
         let (res, file) = rest.split_once('/')?;
         let resolution = match res {
@@ -213,9 +221,46 @@ impl fmt::Display for EtlKey {
 }
 
 /// `federated/<cluster>/etl/parquet/allocations/<res>/`: the listing prefix
-/// of one cluster's files at one resolution.
+/// of one cluster's files at one resolution (the cluster escaped).
 pub fn cluster_prefix(cluster: &str, resolution: Resolution) -> String {
-    format!("{FEDERATED_ROOT}{cluster}/{PIPELINE}/{resolution}/")
+    format!(
+        "{FEDERATED_ROOT}{}/{PIPELINE}/{resolution}/",
+        encode_cluster(cluster)
+    )
+}
+
+/// Whether `c` is escaped in a cluster segment: what a path cannot hold
+/// (separators, control characters) and the escape character itself.
+fn escaped(c: char) -> bool {
+    c.is_ascii_control() || matches!(c, '/' | '\\' | '%')
+}
+
+/// `cluster` as one path segment ([module docs](self)).
+///
+/// Written here rather than with `percent-encoding`'s `utf8_percent_encode`,
+/// which always escapes non-ASCII bytes: Hive and Spark unescape `%XX` one
+/// character at a time, so an escaped UTF-8 byte would come back as a
+/// different character.
+pub fn encode_cluster(cluster: &str) -> String {
+    let mut out = String::with_capacity(cluster.len());
+    for c in cluster.chars() {
+        if escaped(c) {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The cluster id a path segment names, if the segment is its canonical
+/// escape ([`encode_cluster`]), so one cluster has one directory.
+pub fn decode_cluster(segment: &str) -> Option<String> {
+    let cluster = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    (encode_cluster(&cluster) == segment).then_some(cluster)
 }
 
 /// Canonical unsigned decimal seconds: digits only, no leading zero (so one
@@ -227,18 +272,15 @@ fn unix_seconds(s: &str) -> Option<i64> {
 }
 
 fn check_cluster(cluster: &str) -> Result<()> {
+    let segment = encode_cluster(cluster);
     let reason = if cluster.is_empty() {
         "it is empty".to_owned()
     } else if cluster == "." || cluster == ".." {
         "it is a relative path segment".to_owned()
-    } else if let Some(c) = cluster.chars().find(|c| matches!(c, '/' | '\\')) {
-        format!("it contains the path separator {c:?}")
-    } else if let Some(c) = cluster.chars().find(|c| c.is_control()) {
-        format!("it contains the control character {c:?}")
-    } else if cluster.len() > MAX_CLUSTER_BYTES {
+    } else if segment.len() > MAX_SEGMENT_BYTES {
         format!(
-            "it is {} bytes long; at most {MAX_CLUSTER_BYTES} are allowed",
-            cluster.len()
+            "escaped for a path it is {} bytes long; at most {MAX_SEGMENT_BYTES} are allowed",
+            segment.len()
         )
     } else {
         return Ok(());
@@ -430,17 +472,49 @@ mod tests {
     }
 
     #[test]
+    fn cluster_ids_with_separators_are_escaped() {
+        let arn = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
+        let key = EtlKey::new(arn, Resolution::Daily, day()).unwrap();
+        let path = key.path();
+        assert_eq!(
+            path,
+            "federated/arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/etl/parquet/\
+             allocations/1d/1700006400-1700092800.parquet"
+        );
+        assert_eq!(EtlKey::parse(&path), Some(key));
+        for id in ["a/b", "a\\b", "a\nb", "100%", "é-ü 東京", "x=y?#'*[]{}^\""] {
+            let seg = encode_cluster(id);
+            assert!(
+                !seg.contains('/') && !seg.chars().any(|c| c.is_control()),
+                "{seg}"
+            );
+            assert_eq!(decode_cluster(&seg).as_deref(), Some(id), "{seg}");
+        }
+        // Non-ASCII stays as it is (Hive unescapes one character per %XX).
+        assert_eq!(encode_cluster("é"), "é");
+        // One cluster, one directory: non-canonical escapes are foreign.
+        assert_eq!(decode_cluster("%41"), None);
+        assert_eq!(decode_cluster("a%2fb"), None);
+        assert_eq!(decode_cluster("a/b"), None);
+        assert_eq!(decode_cluster("%FF"), None);
+    }
+
+    #[test]
     fn new_rejects_unsafe_cluster_ids() {
-        let long = "x".repeat(254);
+        let long = "x".repeat(256);
+        let slashes = "/".repeat(86);
         for (cluster, reason) in [
             ("", "it is empty"),
             (".", "it is a relative path segment"),
             ("..", "it is a relative path segment"),
-            ("a/b", "it contains the path separator '/'"),
-            ("a\\b", "it contains the path separator '\\\\'"),
-            ("a\nb", "it contains the control character '\\n'"),
-            ("a\u{7f}", "it contains the control character '\\u{7f}'"),
-            (&long, "it is 254 bytes long; at most 253 are allowed"),
+            (
+                &long,
+                "escaped for a path it is 256 bytes long; at most 255 are allowed",
+            ),
+            (
+                &slashes,
+                "escaped for a path it is 258 bytes long; at most 255 are allowed",
+            ),
         ] {
             let e = EtlKey::new(cluster, Resolution::Daily, day()).unwrap_err();
             assert_eq!(

@@ -229,7 +229,7 @@ mod tests {
             total_cost: 100.0,
             container_hours: 48.0,
             coverage: Coverage {
-                namespace_hours: [("a".to_owned(), 48.0)].into(),
+                namespace_minutes: [("a".to_owned(), 2880)].into(),
                 owned: 2,
                 ..Coverage::default()
             },
@@ -418,7 +418,7 @@ mod tests {
             "new build has 1 allocations, stored file 2",
         );
         let mut moved = meta();
-        moved.coverage.namespace_hours = [("b".to_owned(), 48.0)].into();
+        moved.coverage.namespace_minutes = [("b".to_owned(), 2880)].into();
         assert_keep(
             &run(&meta(), &moved),
             "new build covers less: namespace a: 0.00 container-hours, stored 48.00",
