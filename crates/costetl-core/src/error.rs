@@ -164,16 +164,30 @@ const TOO_LARGE_MARKERS: &[&str] = &[
 
 impl Error {
     /// Whether the same question over a shorter window may succeed: the
-    /// source said so, or the backend's error message names a size limit.
+    /// source said so, the backend's error message names a size limit, or
+    /// the backend gave up evaluating it (its query timeout).
     pub fn is_too_large(&self) -> bool {
         match self {
             Error::Source { kind, message, .. } => {
-                *kind == crate::source::SourceErrorKind::TooLarge || names_size_limit(message)
+                *kind == crate::source::SourceErrorKind::TooLarge
+                    || names_size_limit(message)
+                    || names_work_timeout(message)
             }
-            Error::Backend { message, .. } => names_size_limit(message),
+            Error::Backend { message, .. } => {
+                names_size_limit(message) || names_work_timeout(message)
+            }
             _ => false,
         }
     }
+}
+
+/// The server gave up evaluating the query (Prometheus' "query timed out
+/// in expression evaluation", VictoriaMetrics' `-search.maxQueryDuration`):
+/// the same query would time out again, half of it may pass. A timeout
+/// waiting in the server's queue is overload, not size, and is not one.
+fn names_work_timeout(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    (m.contains("query timed out") && !m.contains("queue")) || m.contains("search.maxqueryduration")
 }
 
 fn names_size_limit(message: &str) -> bool {

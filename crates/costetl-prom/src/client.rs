@@ -83,6 +83,8 @@ pub(crate) struct Transport {
     params: Vec<(&'static str, String)>,
     signer: Option<Arc<dyn RequestSigner>>,
     pub request_timeout: Duration,
+    /// Longest body read before the answer is refused as too large.
+    max_response_bytes: u64,
     /// Static credentials, for [`Transport::scrub`].
     secrets: Vec<Secret>,
 }
@@ -219,6 +221,7 @@ impl Transport {
             params,
             signer,
             request_timeout: cfg.request_timeout,
+            max_response_bytes: cfg.limits.max_response_bytes,
             secrets,
         })
     }
@@ -279,15 +282,48 @@ impl Transport {
 
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(method, &url, &e))?;
+        let body = self.read_body(response, method, &url).await?;
         Ok(Response {
             status,
             headers,
-            body: body.into(),
+            body,
         })
+    }
+
+    /// The body, chunk by chunk, refused as too large past
+    /// `max_response_bytes` (by its `Content-Length` before reading, or as
+    /// it arrives), so a runaway answer never sits whole in memory.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        method: &'static str,
+        url: &str,
+    ) -> Result<Vec<u8>, PromError> {
+        let limit = self.max_response_bytes;
+        let too_large = |seen: u64| PromError::Transport {
+            method,
+            url: url.to_owned(),
+            message: format!(
+                "response of {seen} bytes or more is larger than the limit of {limit} bytes \
+                 (limits.max_response_bytes)"
+            ),
+            kind: SourceErrorKind::TooLarge,
+        };
+        if let Some(len) = response.content_length().filter(|&n| n > limit) {
+            return Err(too_large(len));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(method, url, &e))?
+        {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large((body.len() + chunk.len()) as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Through prometheus-http-query.

@@ -257,7 +257,15 @@ pub struct LimitsConfig {
     /// retried, but never below this span (default 1 h).
     #[serde(with = "duration_text")]
     pub min_split_range: Duration,
+    /// Largest response body read (default 256 MiB; AMP's own cap is 50
+    /// MiB). A longer answer is refused as too large, so the engine asks
+    /// for half the window instead of holding gigabytes.
+    pub max_response_bytes: u64,
 }
+
+/// Default [`LimitsConfig::max_response_bytes`]: ten times the largest
+/// answer of a 60,000-container day (docs/benchmarks.md).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -265,6 +273,7 @@ impl Default for LimitsConfig {
             max_points: 11_000,
             max_range: Duration::from_secs(24 * 3600),
             min_split_range: Duration::from_secs(3600),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -281,6 +281,7 @@ mod tests {
             max_points,
             max_range: Duration::from_secs(max_range_h * 3600),
             min_split_range: Duration::from_secs(3600),
+            ..LimitsConfig::default()
         }
     }
 

@@ -334,7 +334,11 @@ impl PromSource {
             // Success bodies and Prometheus error envelopes go to the core
             // verbatim (400 bad_data, 422 execution, VictoriaMetrics' 422);
             // gateway statuses worth a retry are retried first.
-            return if status_kind(status, false) == SourceErrorKind::Transient {
+            // The server's own query timeout is not retried: the same
+            // query would time out again (six times, eleven minutes under
+            // load); the engine asks for half the window instead.
+            let gave_up = envelope_error(&response.body).is_some_and(|e| e.is_too_large());
+            return if status_kind(status, false) == SourceErrorKind::Transient && !gave_up {
                 let hint = retry::retry_after(&response.headers);
                 Verdict::Retry(Ok(response), hint)
             } else {
@@ -393,12 +397,17 @@ fn looks_like_json(body: &[u8]) -> bool {
 
 /// Whether `body` is a Prometheus `status: "error"` envelope.
 fn is_error_envelope(body: &[u8]) -> bool {
-    // The core's decoder is the single definition of the envelope; error
-    // bodies are small, so decoding one twice is cheap.
-    matches!(
-        costetl_core::promjson::decode("", body),
-        Err(costetl_core::Error::Backend { .. })
-    )
+    envelope_error(body).is_some()
+}
+
+/// The core's error for a Prometheus `status: "error"` envelope, if `body`
+/// is one. The core's decoder is the single definition of the envelope;
+/// error bodies are small, so decoding one twice is cheap.
+fn envelope_error(body: &[u8]) -> Option<costetl_core::Error> {
+    match costetl_core::promjson::decode("", body) {
+        Err(e @ costetl_core::Error::Backend { .. }) => Some(e),
+        _ => None,
+    }
 }
 
 /// The first [`BODY_EXCERPT_CHARS`] characters of `body`, quoted.

@@ -34,6 +34,13 @@ async fn prometheus_error_envelopes_are_bodies_and_only_overload_is_retried() {
             r#"{"status":"error","errorType":"timeout","error":"query timed out in query queue"}"#,
             3,
         ),
+        // The query itself took too long: not retried (it would time out
+        // again); the engine halves the window instead.
+        (
+            503,
+            r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#,
+            1,
+        ),
     ] {
         let server = FaultServer::always(Reply::json(status, body)).await;
         let mut cfg = config(&server.url);
@@ -48,7 +55,37 @@ async fn prometheus_error_envelopes_are_bodies_and_only_overload_is_retried() {
             matches!(err, costetl_core::Error::Backend { .. }),
             "{err:?}"
         );
+        assert_eq!(
+            err.is_too_large(),
+            body.contains("expression evaluation"),
+            "{body}"
+        );
     }
+}
+
+#[tokio::test]
+async fn answers_over_the_size_limit_are_refused_as_too_large() {
+    let big = format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"pad":"{}"}}"#,
+        "x".repeat(4096)
+    );
+    let server = FaultServer::always(Reply::json(200, &big)).await;
+    let mut cfg = config(&server.url);
+    cfg.limits.max_response_bytes = 1024;
+    let source = PromSource::from_config(&cfg).unwrap();
+    let err = bounded(source.query(&instant_query())).await.unwrap_err();
+    assert_eq!(err.kind, SourceErrorKind::TooLarge, "{err:?}");
+    assert!(
+        err.message.contains("larger than the limit of 1024 bytes"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.requests().len(), 1, "not retried");
+    // Within the limit, the same answer passes.
+    cfg.limits.max_response_bytes = 1 << 20;
+    let source = PromSource::from_config(&cfg).unwrap();
+    let ok = bounded(source.query(&instant_query())).await.unwrap();
+    assert_eq!(ok.body, big.as_bytes());
 }
 
 #[tokio::test]
