@@ -127,8 +127,30 @@ impl ConfigFile {
     fn read(path: &Path) -> Result<Self> {
         let text = fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+        toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("config file {}: {}", path.display(), toml_error(&text, &e))
+        })
     }
+}
+
+/// A TOML error as "line L, column C: message", without the snippet of
+/// the offending line toml prints (the line may hold a password) and with
+/// quoted values in the message (serde quotes a mistyped value) hidden.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    let mut message = String::new();
+    for (i, part) in e.message().split('"').enumerate() {
+        if i > 0 {
+            message.push('"');
+        }
+        message.push_str(if i % 2 == 1 { "***" } else { part });
+    }
+    format!("{}{}", at.unwrap_or_default(), message.trim_end())
 }
 
 impl SettingsArgs {
@@ -366,6 +388,12 @@ mod tests {
             ),
             ("[prometheus\n", "config file"),
             ("[storage]\n", "storage"),
+            // The line and column, never the line's text or a quoted value.
+            (
+                "[prometheus]\nurl = \"http://h:9090\"\nconcurrency = \"hunter2-secret\"\n",
+                "line 3, column 15",
+            ),
+            ("[prometheus]\nurl = \"http://h:9090\nx = 1\n", "line 2"),
         ];
         for (text, want) in cases {
             let f = file(text);
@@ -375,6 +403,7 @@ mod tests {
             };
             let err = format!("{:#}", args.settings_with(None, env(&[])).unwrap_err());
             assert!(err.contains(want), "{text:?}: {err}");
+            assert!(!err.contains("hunter2") && !err.contains("h:9090"), "{err}");
             assert!(
                 err.contains(&f.path().display().to_string()),
                 "{text:?}: {err}"

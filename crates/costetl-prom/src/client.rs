@@ -31,7 +31,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::{AuthConfig, Method, PromConfig, TlsConfig};
 use crate::error::PromError;
-use crate::secret::Secret;
+use crate::secret::{Secret, redact_url};
 use crate::sign::RequestSigner;
 
 /// One query as sent: instant at `time`, or range on a grid.
@@ -114,9 +114,24 @@ impl Transport {
             v.set_sensitive(true);
             static_headers.insert(n, v);
         }
+        let mut secrets = Vec::new();
+        // A header may carry a key (`X-Api-Key`); the tenant is a name.
+        for (name, value) in &cfg.headers.0 {
+            if !name.eq_ignore_ascii_case("x-scope-orgid") {
+                secrets.push(Secret::new(value.clone()));
+            }
+        }
+        // A password in the URL is sent as basic auth: hide it and its
+        // header form wherever a server echoes them.
+        if let Some(password) = base.password() {
+            let decoded = percent_decode(password);
+            let raw = format!("{}:{decoded}", percent_decode(base.username()));
+            secrets.push(Secret::new(decoded));
+            secrets.push(Secret::new(password));
+            secrets.push(Secret::new(base64(raw.as_bytes())));
+        }
         let mut bearer_file = None;
         let mut signer = signer;
-        let mut secrets = Vec::new();
         match &cfg.auth {
             AuthConfig::None => {}
             AuthConfig::Basic { username, password } => {
@@ -494,7 +509,8 @@ impl Transport {
         PromError::Transport {
             method,
             url: url.to_owned(),
-            message,
+            // reqwest's chain can quote the request URL or a server's words.
+            message: self.scrub(message),
             kind: if retryable {
                 SourceErrorKind::Transient
             } else {
@@ -825,7 +841,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 /// `//api/v1/query`; stripping trailing slashes avoids that.
 pub(crate) fn normalise_base_url(input: &str) -> Result<Url, PromError> {
     let invalid = |reason: String| PromError::InvalidBaseUrl {
-        url: Url::parse(input.trim()).map_or_else(|_| input.to_owned(), |u| display_base(&u)),
+        url: Url::parse(input.trim()).map_or_else(|_| redact_url(input), |u| display_base(&u)),
         reason,
     };
     if !input.contains("://") {
@@ -861,14 +877,15 @@ pub(crate) fn normalise_base_url(input: &str) -> Result<Url, PromError> {
     Ok(url)
 }
 
-/// `url` without password and trailing slash, for messages.
+/// `url` without password, query values and trailing slash, for messages.
 pub(crate) fn display_base(url: &Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        // Cannot fail for http(s) URLs with a host.
-        let _ = url.set_password(Some("***"));
-    }
-    url.as_str().trim_end_matches('/').to_owned()
+    redact_url(url.as_str().trim_end_matches('/'))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -106,16 +106,11 @@ impl Default for PromConfig {
 }
 
 impl PromConfig {
-    /// `url` with any password in it (`user:password@`) replaced by `***`,
-    /// for messages and logs.
+    /// `url` with any password in it (`user:password@`) and query values
+    /// replaced by `***`, for messages and logs (also when it does not
+    /// parse).
     pub fn redacted_url(&self) -> String {
-        match prometheus_http_query::reqwest::Url::parse(self.url.trim()) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("***"));
-                u.to_string()
-            }
-            _ => self.url.clone(),
-        }
+        crate::secret::redact_url(self.url.trim())
     }
 }
 

@@ -111,6 +111,6 @@ pub use config::{
     format_duration, parse_duration,
 };
 pub use error::PromError;
-pub use secret::Secret;
+pub use secret::{Secret, redact_url};
 pub use sigv4::SigV4Config;
 pub use source::{PromSource, PromSourceBuilder, SourceStats};

@@ -11,6 +11,40 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// `text`, a URL that may not even parse, with the password of its
+/// userinfo and the values of its query string replaced by `***`: all an
+/// error message or a log may quote of a URL the user gave.
+pub fn redact_url(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let url = match scheme {
+        Some(scheme) => format!("{scheme}://{authority}{tail}"),
+        None => format!("{authority}{tail}"),
+    };
+    let Some((head, query)) = url.split_once('?') else {
+        return url;
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) => format!("{k}=***"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", pairs.join("&"))
+}
+
 /// A password or token. Formats as `***` with `{}` and `{:?}`.
 ///
 /// Serialization writes the plain text (a config written back to disk must
@@ -63,6 +97,20 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_passwords_and_query_values_even_when_they_do_not_parse() {
+        for (url, want) in [
+            ("http://alice:pw@h:9090/p", "http://alice:***@h:9090/p"),
+            ("http://alice:p@w@[::1", "http://alice:***@[::1"),
+            ("alice:pw@h:9090", "alice:***@h:9090"),
+            ("https://h/?token=abc&x", "https://h/?token=***&x"),
+            ("http://bob@h/", "http://bob@h/"),
+            ("http://h:9090", "http://h:9090"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+    }
 
     #[test]
     fn never_formats_its_text() {

@@ -662,12 +662,9 @@ mod enabled {
         }
     }
 
-    /// `url` without user info, for messages.
+    /// `url` without password or query values, for messages.
     fn redacted_url(url: &reqwest::Url) -> String {
-        let mut url = url.clone();
-        let _ = url.set_password(None);
-        let _ = url.set_username("");
-        url.to_string()
+        crate::secret::redact_url(url.as_str())
     }
 
     /// How long credentials without an expiry are reused before the chain
