@@ -496,23 +496,20 @@ fn bad_price_samples_cost_only_their_steps() {
         ("node_cpu_hourly_cost{", "NaN", 1800, 2400),
         ("node_ram_hourly_cost{", "+Inf", 4200, 4800),
     ];
-    let bad: String = clean
-        .lines()
-        .map(|line| {
-            let fault = faults
-                .iter()
-                .find(|(m, ..)| line.starts_with(m) && line.contains("node=\"node-a\""));
-            let mut parts: Vec<&str> = line.rsplitn(3, ' ').collect();
-            if let (Some((_, value, from, to)), 3) = (fault, parts.len()) {
-                let t: f64 = parts[0].parse().unwrap();
-                if t >= (t0 + from) as f64 && t < (t0 + to) as f64 {
-                    parts[1] = value;
-                }
+    let bad = edit_lines(&clean, |line| {
+        let fault = faults
+            .iter()
+            .find(|(m, ..)| line.starts_with(m) && line.contains("node=\"node-a\""));
+        let mut parts: Vec<&str> = line.rsplitn(3, ' ').collect();
+        if let (Some((_, value, from, to)), 3) = (fault, parts.len()) {
+            let t: f64 = parts[0].parse().unwrap();
+            if t >= (t0 + from) as f64 && t < (t0 + to) as f64 {
+                parts[1] = value;
             }
-            parts.reverse();
-            parts.join(" ") + "\n"
-        })
-        .collect();
+        }
+        parts.reverse();
+        parts.join(" ")
+    });
     assert_ne!(bad, clean);
     let on_node_a = |c: &Computation| {
         whole(c)
@@ -560,5 +557,82 @@ fn bad_price_samples_cost_only_their_steps() {
             .any(|m| m.contains(" price for ")),
         "{:?}",
         whole(&ok).warnings
+    );
+}
+
+/// `text` with every line passed through `f`.
+fn edit_lines(text: &str, f: impl Fn(&str) -> String) -> String {
+    text.lines().map(|l| f(l) + "\n").collect()
+}
+
+/// The OpenMetrics text of `s`.
+fn openmetrics(s: &Scenario) -> String {
+    let mut text = Vec::new();
+    s.write_openmetrics(&mut text).unwrap();
+    String::from_utf8(text).unwrap()
+}
+
+/// kube-state-metrics v1 put the pod uid on fewer series, and a fleet
+/// mid-upgrade mixes versions: requests and volume mounts without a uid
+/// (and pod info with a stale one) join by (cluster, namespace, pod) as
+/// OpenCost does, with a warning, and cost what the uid-labelled data does.
+#[test]
+fn series_without_the_pod_uid_join_by_pod_name() {
+    let s = scenario("small.json");
+    let w = s.window();
+    let clean = openmetrics(&s);
+    let drop_uid = |line: &str| {
+        let Some(start) = line.find(",uid=\"") else {
+            return line.to_owned();
+        };
+        let end = start + 1 + line[start + 1..].find(',').unwrap();
+        format!("{}{}", &line[..start], &line[end..])
+    };
+    let mixed = edit_lines(&clean, |line| {
+        if line.starts_with("kube_pod_container_resource_requests{")
+            || line.starts_with("kube_pod_spec_volumes_persistentvolumeclaims_info{")
+        {
+            drop_uid(line)
+        } else if line.starts_with("kube_pod_info{") {
+            line.replace(",uid=\"", ",uid=\"stale-")
+        } else {
+            line.to_owned()
+        }
+    });
+    assert_ne!(mixed, clean);
+    let src = |p: &PromServer| PromSource::new(&p.url()).unwrap();
+    let ok_server = PromServer::start_with_openmetrics(&clean).unwrap();
+    let mixed_server = PromServer::start_with_openmetrics(&mixed).unwrap();
+    let (a, b) = (
+        whole(&compute(&src(&ok_server), w, TimeDelta::minutes(1))),
+        whole(&compute(&src(&mixed_server), w, TimeDelta::minutes(1))),
+    );
+    let names = |s: &AllocationSet| s.iter().map(|x| x.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b));
+    for x in a.iter() {
+        let y = b.get(&x.name).unwrap();
+        assert!(
+            (x.total_cost() - y.total_cost()).abs() <= 1e-9 * x.total_cost().abs().max(1.0),
+            "{}: {} vs {}",
+            x.name,
+            x.total_cost(),
+            y.total_cost()
+        );
+        assert_eq!(x.pv_cost(), y.pv_cost(), "{}", x.name);
+    }
+    for id in ["request_max", "mounts", "pod_node"] {
+        assert!(
+            b.warnings
+                .iter()
+                .any(|m| m.starts_with(&format!("query {id}: "))
+                    && m.contains("joined by (cluster, namespace, pod)")),
+            "{id}: {:?}",
+            b.warnings
+        );
+    }
+    assert!(
+        !a.warnings.iter().any(|m| m.contains("pod uid")),
+        "{:?}",
+        a.warnings
     );
 }

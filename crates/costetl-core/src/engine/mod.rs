@@ -13,7 +13,8 @@
 //! the follow-ups it needs), `containers` (one allocation per container),
 //! `nodes` (node cost and idle), `metadata` (labels, owners, node labels),
 //! `attribution` (volumes, load balancers, network), `sanity` (values not
-//! used, reported), `driver` (fetch, probe, split, halve).
+//! used, reported), `uids` (pod uids made consistent across
+//! kube-state-metrics versions), `driver` (fetch, probe, split, halve).
 
 mod attribution;
 mod containers;
@@ -24,6 +25,7 @@ mod metadata;
 mod nodes;
 mod results;
 mod sanity;
+mod uids;
 
 pub use driver::{
     Computation, allocations, fetch, fetch_window, probe_range_semantics, probe_rules,
@@ -73,6 +75,8 @@ pub fn followups(
     sem: RangeSemantics,
 ) -> Result<Vec<QuerySpec>> {
     let keys = Keys { cfg };
+    let fixed = uids::normalise(results, &keys);
+    let results = fixed.as_ref().map_or(results, |(r, _)| r);
     let inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
     let (f, _, _) = second_round(results, &keys, &inputs)?;
     plan::followups(window, cfg, sem, &f)
@@ -108,6 +112,11 @@ type Covers = std::collections::BTreeMap<(QueryId, usize), Vec<usize>>;
 pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<AllocationSet> {
     let keys = Keys { cfg };
     let mut set = AllocationSet::new(window);
+    let fixed = uids::normalise(results, &keys);
+    if let Some((_, w)) = &fixed {
+        set.warnings.extend(w.iter().cloned());
+    }
+    let results = fixed.as_ref().map_or(results, |(r, _)| r);
     backend_warnings(results, &mut set.warnings);
     input_warnings(results, cfg, &mut set.warnings)?;
     sanity::warnings(results, &mut set.warnings);

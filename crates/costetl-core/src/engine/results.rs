@@ -34,6 +34,11 @@ impl Results {
         })
     }
 
+    /// The result of `id` to change, if supplied.
+    pub(crate) fn get_mut(&mut self, id: QueryId) -> Option<&mut QueryResult> {
+        self.by_id.get_mut(id.as_str())
+    }
+
     /// Every result, ordered by id (for deterministic warnings).
     pub(crate) fn sorted(&self) -> Vec<(&str, &QueryResult)> {
         let mut v: Vec<(&str, &QueryResult)> =

@@ -1,0 +1,105 @@
+//! Pod uids made consistent before the join. kube-state-metrics v1 put the
+//! uid on fewer series than v2, and a fleet mid-upgrade mixes both, so a
+//! request, a mount or a completion time may come without the uid of the
+//! running series it belongs to (or with a uid the pod never ran with).
+//! Such a series takes the only uid its pod name ran with in the window —
+//! the join by (cluster, namespace, pod) OpenCost does — and the set says
+//! how many; a pod name that ran with several uids cannot be told apart and
+//! is reported instead of guessed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::QueryId;
+use crate::promjson::Series;
+
+use super::keys::Keys;
+use super::results::Results;
+
+/// The kube-state-metrics results joined per pod uid (the running series
+/// themselves define the uids).
+const JOINED_BY_UID: &[QueryId] = &[
+    QueryId::RequestMax,
+    QueryId::PodNode,
+    QueryId::PodCompleted,
+    QueryId::Mounts,
+    QueryId::ContainerStarted,
+];
+
+type PodName = (String, String, String);
+
+/// `results` with the uids of [`JOINED_BY_UID`] series made those of the
+/// running series, and the warnings saying so; `None` when every uid
+/// already matches (the common case: nothing is copied).
+pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<String>)> {
+    let running = results.get(QueryId::RunSteps).ok()?;
+    let mut uids: BTreeMap<PodName, BTreeSet<&str>> = BTreeMap::new();
+    for s in &running.series {
+        uids.entry(pod_name(keys, s))
+            .or_default()
+            .insert(s.label("uid").unwrap_or_default());
+    }
+    let known = |keys: &Keys<'_>, s: &Series| {
+        uids.get(&pod_name(keys, s))
+            .is_none_or(|u| u.contains(s.label("uid").unwrap_or_default()))
+    };
+    let needed = JOINED_BY_UID.iter().any(|&id| {
+        results
+            .get(id)
+            .is_ok_and(|r| r.series.iter().any(|s| !known(keys, s)))
+    });
+    if !needed {
+        return None;
+    }
+    let mut out = results.clone();
+    let mut joined: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ambiguous: BTreeMap<&str, usize> = BTreeMap::new();
+    for &id in JOINED_BY_UID {
+        let Some(r) = out.get_mut(id) else { continue };
+        for s in &mut r.series {
+            let Some(ran) = uids.get(&pod_name(keys, s)) else {
+                continue;
+            };
+            let uid = s.label("uid").unwrap_or_default();
+            if ran.contains(uid) {
+                continue;
+            }
+            match ran.iter().next() {
+                Some(only) if ran.len() == 1 => {
+                    set_label(s, "uid", only);
+                    *joined.entry(id.as_str()).or_default() += 1;
+                }
+                _ => *ambiguous.entry(id.as_str()).or_default() += 1,
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    for (id, n) in joined {
+        warnings.push(format!(
+            "query {id}: {n} series had no pod uid, or one the pod did not run with \
+             (kube-state-metrics v1, or mixed versions); joined by (cluster, namespace, pod)"
+        ));
+    }
+    for (id, n) in ambiguous {
+        warnings.push(format!(
+            "query {id}: {n} series had no pod uid, or one the pod did not run with, for pod \
+             names that ran with several uids in the window; not used"
+        ));
+    }
+    Some((out, warnings))
+}
+
+fn pod_name(keys: &Keys<'_>, s: &Series) -> PodName {
+    (
+        keys.cluster(s),
+        Keys::label(s, "namespace"),
+        Keys::label(s, "pod"),
+    )
+}
+
+/// Sets `name` to `value`, keeping the labels sorted by name.
+fn set_label(s: &mut Series, name: &str, value: &str) {
+    match s.labels.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
+        Ok(i) => s.labels[i].1 = value.to_owned(),
+        Err(i) => s.labels.insert(i, (name.to_owned(), value.to_owned())),
+    }
+}
