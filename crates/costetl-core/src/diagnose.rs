@@ -28,6 +28,7 @@
 //! | `duplicate_ksm` | one running series per container at any instant | fail |
 //! | `duplicate_cadvisor` | one working-set series per container at any instant | warn |
 //! | `node_prices` | every node in `kube_node_info` has `node_cpu_hourly_cost` | fail |
+//! | `pod_uid` | pod info, requests and volume mounts carry the pod `uid` (kube-state-metrics v2) | warn |
 //! | `recording_rule` | each configured recording rule has series | fail |
 //!
 //! Clusters are the values of the cluster label found by the presence
@@ -119,6 +120,13 @@ impl DiagnoseOptions {
         }
     }
 }
+
+/// The kube-state-metrics families the engine joins by pod uid.
+const UID_FAMILIES: &[&str] = &[
+    "kube_pod_info",
+    "kube_pod_container_resource_requests",
+    "kube_pod_spec_volumes_persistentvolumeclaims_info",
+];
 
 /// The recording rules the seed documents (Kubecost's AMP guide) suggest.
 pub const SEED_RECORDING_RULES: &[&str] = &[
@@ -358,6 +366,7 @@ enum Kind {
     ClusterLabel,
     Duplicates(&'static Dup),
     NodePrices,
+    PodUid,
     RecordingRule(String),
 }
 
@@ -479,6 +488,19 @@ fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
                 "group by ({k}, node) ({}) unless on ({k}, node) {}",
                 b.last("kube_node_info", &[]),
                 b.last("node_cpu_hourly_cost", &[])
+            ),
+        ),
+    });
+
+    out.push(Check {
+        id: "pod_uid",
+        title: "pod uid on kube-state-metrics series".to_owned(),
+        kind: Kind::PodUid,
+        query: spec(
+            "pod_uid".to_owned(),
+            format!(
+                "count by ({k}, __name__) ({})",
+                b.last("", &[&regex(UID_FAMILIES), "uid=\"\""])
             ),
         ),
     });
@@ -967,6 +989,41 @@ impl Eval<'_> {
         }
     }
 
+    fn pod_uid(&mut self, c: &Check, r: &QueryResult) {
+        let mut found: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        for s in r.series.iter().filter(|s| value(s) > 0.0) {
+            let name = s.label("__name__").unwrap_or("?");
+            found
+                .entry(self.scope.cluster_of(s))
+                .or_default()
+                .push(format!("{name} ({} series)", count(value(s))));
+        }
+        let clean = format!(
+            "{} carry the pod uid (last {})",
+            UID_FAMILIES.join(", "),
+            self.lookback
+        );
+        let keys = self.scope.keys(&found);
+        if keys.is_empty() {
+            self.push(c, None, Status::Pass, clean);
+            return;
+        }
+        for cl in keys {
+            let Some(names) = found.get(&cl) else {
+                self.push(c, cl.as_deref(), Status::Pass, clean.clone());
+                continue;
+            };
+            let detail = format!(
+                "series without the pod uid: {}; kube-state-metrics v1 (or a mix of versions) \
+                 is scraped. costetl joins them by (cluster, namespace, pod) as OpenCost does \
+                 and warns; a pod name re-created within a window cannot be told apart: \
+                 upgrade to kube-state-metrics v2",
+                list(names, 5)
+            );
+            self.push(c, cl.as_deref(), Status::Warn, detail);
+        }
+    }
+
     fn recording_rule(&mut self, c: &Check, rule: &str, r: &QueryResult) {
         let n: f64 = r.series.iter().map(value).sum();
         if n > 0.0 {
@@ -1041,6 +1098,7 @@ pub fn evaluate(
             Kind::ClusterLabel => e.cluster_label(c, r),
             Kind::Duplicates(d) => e.duplicates(c, d, r),
             Kind::NodePrices => e.node_prices(c, r),
+            Kind::PodUid => e.pod_uid(c, r),
             Kind::RecordingRule(rule) => e.recording_rule(c, rule, r),
         }
     }
@@ -1183,6 +1241,39 @@ mod tests {
         assert_eq!(find(&out, "ksm_version", Some("b")).status, Status::Pass);
         // Every outcome names the PromQL it ran.
         assert!(out.iter().all(|o| !o.query.is_empty()));
+    }
+
+    #[test]
+    fn series_without_the_pod_uid_warn_for_their_cluster() {
+        let cfg = EngineConfig::default();
+        let o = opts();
+        let mut set = healthy(&["a", "b"]);
+        set.push((
+            "pod_uid",
+            body_v(&[(
+                vec![
+                    ("__name__", "kube_pod_container_resource_requests"),
+                    ("cluster_id", "b"),
+                ],
+                7.0,
+            )]),
+        ));
+        let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+        assert_eq!(find(&out, "pod_uid", Some("a")).status, Status::Pass);
+        let b = find(&out, "pod_uid", Some("b"));
+        assert_eq!(b.status, Status::Warn);
+        assert!(
+            b.detail.starts_with(
+                "series without the pod uid: kube_pod_container_resource_requests (7 series)"
+            ),
+            "{}",
+            b.detail
+        );
+        assert!(
+            b.query.contains("uid=\"\"") && b.query.contains("kube_pod_info"),
+            "{}",
+            b.query
+        );
     }
 
     #[test]
@@ -1649,6 +1740,6 @@ mod tests {
         assert_eq!(find(&out, "cost_node_cpu", Some("a")).status, Status::Pass);
         // Every check has at least one outcome.
         let checks: BTreeSet<&str> = out.iter().map(|o| o.check.as_str()).collect();
-        assert_eq!(checks.len(), PRESENCE.len() + 5);
+        assert_eq!(checks.len(), PRESENCE.len() + 6);
     }
 }
