@@ -15,8 +15,9 @@
 //!   [`OverwritePolicy`](costetl_core::etl::OverwritePolicy) (an empty or
 //!   partial rebuild never replaces good data), then write with a
 //!   conditional put so two writers cannot silently overwrite each other.
-//!   Local writes go to a staging file renamed into place, S3 PUTs are
-//!   atomic: a reader never sees half a file.
+//!   S3 PUTs are atomic and conditional; a directory store compares and
+//!   writes under a lock file (`local`), through a staging file fsynced and
+//!   renamed into place: a reader never sees half a file.
 //! - [`EtlStore::get`], [`EtlStore::list`], [`EtlStore::clusters`],
 //!   [`EtlStore::load`]: read one file, a cluster's files, the clusters, or
 //!   a federated range (one merged set per window across clusters, with the
@@ -27,6 +28,7 @@
 
 mod config;
 mod error;
+mod local;
 mod store;
 
 pub use config::{S3Config, StoreConfig};

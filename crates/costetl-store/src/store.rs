@@ -21,6 +21,7 @@ use object_store::{
 use crate::Result;
 use crate::config::StoreConfig;
 use crate::error::StoreError;
+use crate::local::LocalDir;
 
 /// How many files are read at once by [`EtlStore::load`].
 const READ_CONCURRENCY: usize = 16;
@@ -38,6 +39,9 @@ pub struct EtlStore {
     root: Path,
     /// `file:///…` or `s3://…`, for messages.
     description: String,
+    /// A directory store's lock and durable writes (`None` for buckets,
+    /// whose conditional PUT does the same).
+    local: Option<Arc<LocalDir>>,
 }
 
 /// What [`EtlStore::put`] did.
@@ -115,6 +119,7 @@ impl EtlStore {
                 store: Arc::new(store),
                 root,
                 description: text.to_owned(),
+                local: None,
             });
         }
         let dir = match text.strip_prefix("file://") {
@@ -134,6 +139,7 @@ impl EtlStore {
             store: Arc::new(store),
             root: Path::default(),
             description: format!("file://{}", dir.display()),
+            local: Some(Arc::new(LocalDir::new(dir))),
         })
     }
 
@@ -144,6 +150,7 @@ impl EtlStore {
             store,
             root,
             description: description.to_owned(),
+            local: None,
         }
     }
 
@@ -203,6 +210,22 @@ impl EtlStore {
             path: location.to_string(),
             error: source,
         })?;
+        // A directory: the comparison and the write under one lock, which
+        // also makes every staging file left in the key's directory an
+        // orphan of a killed writer.
+        let lock = match &self.local {
+            Some(local) => {
+                let lock = local
+                    .lock()
+                    .await
+                    .map_err(|e| self.local_io("lock", &location, e))?;
+                local
+                    .remove_orphans(&key.path())
+                    .map_err(|e| self.local_io("clean", &location, e))?;
+                Some(lock)
+            }
+            None => None,
+        };
         let mut read = self.fetch_meta(&location).await?;
         if matches!(&read, Some((Err(e), _)) if !is_newer(e)) {
             // A footer that does not decode may be one bad read on the
@@ -234,17 +257,41 @@ impl EtlStore {
         let decision = etl::decide(stored, meta, policy);
         let size = bytes.len();
         if let Decision::Write { .. } = decision {
-            let mode = match version {
-                None => PutMode::Create,
-                Some(v) => PutMode::Update(v),
-            };
-            self.put_conditional(&location, bytes, mode).await?;
+            match &self.local {
+                Some(local) => local
+                    .write(&key.path(), &bytes)
+                    .map_err(|e| self.local_io("write", &location, e))?,
+                None => {
+                    let mode = match version {
+                        None => PutMode::Create,
+                        Some(v) => PutMode::Update(v),
+                    };
+                    match self.put_conditional(&location, bytes, mode).await {
+                        // A PUT whose answer was lost is retried by the
+                        // client and then "conflicts" with itself: the
+                        // file stored is the one we wrote.
+                        Err(StoreError::Conflict { .. })
+                            if self.stored_is(&location, meta).await =>
+                        {
+                            Ok(())
+                        }
+                        other => other,
+                    }?;
+                }
+            }
         }
+        drop(lock);
         Ok(PutOutcome {
             key,
             decision,
             bytes: size,
         })
+    }
+
+    /// Whether the file at `location` is the one `meta` describes (the
+    /// build time and the producer make it this writer's).
+    async fn stored_is(&self, location: &Path, meta: &EtlMeta) -> bool {
+        matches!(self.fetch_meta(location).await, Ok(Some((Ok(m), _))) if m == *meta)
     }
 
     async fn put_conditional(&self, location: &Path, bytes: Vec<u8>, mode: PutMode) -> Result<()> {
@@ -275,6 +322,17 @@ impl EtlStore {
             }),
             Err(source) => Err(self.io("put", location, source)),
         }
+    }
+
+    fn local_io(&self, op: &'static str, location: &Path, error: std::io::Error) -> StoreError {
+        self.io(
+            op,
+            location,
+            object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(error),
+            },
+        )
     }
 
     fn io(&self, op: &'static str, location: &Path, error: object_store::Error) -> StoreError {

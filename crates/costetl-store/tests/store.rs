@@ -59,6 +59,7 @@ fn written(decision: &Decision) -> bool {
 }
 
 /// Every file under `dir`, relative, sorted.
+/// Every file under `dir` but the writers' lock file at its root.
 fn files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -72,6 +73,7 @@ fn files(dir: &Path) -> Vec<String> {
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out);
+    out.retain(|f| f != ".costetl.lock");
     out.sort();
     out
 }
@@ -354,12 +356,28 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
             store.put(&fresh, &fresh_meta, &policy),
             store.put(&rival, &rival_meta, &policy),
         );
+        // Which interleaving happens depends on the server's timing: both
+        // read "no file" and race (one PUT loses with a conflict, nothing is
+        // overwritten), or one reads the other's file and the policy
+        // decides (the rival, with twice the CPU cost, is the better
+        // build). Either way exactly one writer created the file.
         let conflicts = [&a, &b]
             .iter()
             .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
             .count();
-        assert_eq!(conflicts, 1, "{a:?} / {b:?}");
-        let winner = if a.is_ok() { &fresh } else { &rival };
+        let created = [&a, &b]
+            .iter()
+            .filter(|r| {
+                matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window")
+            })
+            .count();
+        assert_eq!(created, 1, "{a:?} / {b:?}");
+        let winner = match (conflicts, &a) {
+            (1, Ok(_)) => &fresh,
+            (1, Err(_)) => &rival,
+            (0, _) => &rival,
+            _ => panic!("both writers conflicted: {a:?} / {b:?}"),
+        };
         let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
         assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
 
@@ -632,4 +650,49 @@ fn cluster_ids_with_slashes_are_stored_beside_the_others() {
             "federated/plain/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
         ]
     );
+}
+
+/// Two writers of one directory store (two processes, or two stores in
+/// one): the comparison and the write happen under the store's lock, so a
+/// worse build racing a better one over an unreadable file never ends up
+/// stored. Each round starts both at once over a damaged file.
+#[test]
+fn concurrent_writers_never_leave_the_worse_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = cluster_set("a", 0, 1.0);
+    let worse = cluster_set("a", 0, 0.5);
+    let key = meta(&good, "a").key().unwrap();
+    let path = dir.path().join(key.path());
+    let policy = OverwritePolicy::default();
+    for round in 0..40 {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"PAR1 damaged").unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for set in [&good, &worse] {
+                let (barrier, policy, root) = (&barrier, &policy, dir.path());
+                s.spawn(move || {
+                    let store = local(root);
+                    barrier.wait();
+                    rt().block_on(store.put(set, &meta(set, "a"), policy))
+                        .unwrap();
+                });
+            }
+        });
+        let stored = rt()
+            .block_on(local(dir.path()).get(&key))
+            .unwrap()
+            .unwrap()
+            .0;
+        assert!(
+            stored == good,
+            "round {round}: the worse build was left stored"
+        );
+    }
+    // Nothing but the file and the lock: no staging files left behind.
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, [path.file_name().unwrap().to_str().unwrap()]);
 }
