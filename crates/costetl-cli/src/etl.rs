@@ -286,20 +286,36 @@ impl Target<'_> {
             whole.errors = set.errors;
             set = whole;
         }
+        // Every cluster is marked before any file is written: a crash
+        // between two clusters' files leaves the other's marker, which the
+        // next sync finds (`etl::plan`).
+        let mut parts = Vec::new();
         for (cluster, part) in by_cluster(&set) {
             if skip.contains(&cluster) {
                 continue;
             }
-            let stored = EtlKey::new(cluster.as_str(), self.resolution, w)
+            let key = EtlKey::new(cluster.as_str(), self.resolution, w)
                 .with_context(|| format!("cluster {cluster:?}"))
                 .and_then(|key| {
-                    let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
-                    let outcome = self
-                        .rt
-                        .block_on(self.store.put(&part, &meta, &self.policy))
-                        .with_context(|| format!("storing {key}"))?;
-                    Ok((meta, outcome))
+                    self.rt
+                        .block_on(self.store.mark_pending(&key))
+                        .with_context(|| format!("marking {key}"))?;
+                    Ok(key)
                 });
+            parts.push((cluster, part, key));
+        }
+        for (cluster, part, key) in parts {
+            let stored = key.and_then(|key| {
+                let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
+                let outcome = self
+                    .rt
+                    .block_on(self.store.put(&part, &meta, &self.policy))
+                    .with_context(|| format!("storing {key}"))?;
+                self.rt
+                    .block_on(self.store.clear_pending(&key))
+                    .with_context(|| format!("clearing the mark of {key}"))?;
+                Ok((meta, outcome))
+            });
             let (meta, outcome) = match stored {
                 Ok(done) => done,
                 Err(e) => {
@@ -408,6 +424,9 @@ fn sync(args: &SyncArgs) -> Result<()> {
     let mut stored = rt
         .block_on(store.stored(resolution))
         .with_context(|| format!("listing {}", store.description()))?;
+    let mut pending = rt
+        .block_on(store.pending(resolution))
+        .with_context(|| format!("listing {}", store.description()))?;
     // An agent that computes one cluster of a shared store (the cluster
     // filter) plans for that cluster alone: it cannot fill the others'
     // gaps, and would recompute them on every run trying.
@@ -415,8 +434,9 @@ fn sync(args: &SyncArgs) -> Result<()> {
         && let Some(mine) = &s.engine.cluster_filter
     {
         stored.retain(|(key, _)| &key.cluster == mine);
+        pending.retain(|key| &key.cluster == mine);
     }
-    let plan = etl::plan(now, resolution, keep_for, &stored)
+    let plan = etl::plan(now, resolution, keep_for, &stored, &pending)
         .with_context(|| format!("--retention {}", duration_string(keep_for)))?;
     let mut out = format!(
         "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
@@ -498,6 +518,7 @@ fn status(args: &StatusArgs) -> Result<()> {
     let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
     let stored = rt.block_on(store.stored(resolution))?;
+    let pending = rt.block_on(store.pending(resolution))?;
     let mut out = format!("{}\n", store.description());
     if clusters.is_empty() {
         out.push_str("no ETL files\n");
@@ -508,8 +529,20 @@ fn status(args: &StatusArgs) -> Result<()> {
             .iter()
             .filter(|(k, _)| k.cluster == cluster)
             .collect();
+        // Marked by a build that never wrote the file (`etl sync` builds
+        // them again).
+        let interrupted: Vec<String> = pending
+            .iter()
+            .filter(|k| k.cluster == cluster && !files.iter().any(|(f, _)| f.window == k.window))
+            .map(|k| day(&k.window))
+            .collect();
         let (Some((first, _)), Some((last, _))) = (files.first(), files.last()) else {
-            out.push_str(&format!("{cluster}: no {resolution} files\n"));
+            let also = if interrupted.is_empty() {
+                String::new()
+            } else {
+                format!("; interrupted {}", interrupted.join(", "))
+            };
+            out.push_str(&format!("{cluster}: no {resolution} files{also}\n"));
             continue;
         };
         let span =
@@ -543,6 +576,7 @@ fn status(args: &StatusArgs) -> Result<()> {
             ("provisional", provisional),
             ("with errors", failed),
             ("unreadable", unreadable),
+            ("interrupted", interrupted),
         ] {
             if !list.is_empty() {
                 notes.push(format!("{label} {}", list.join(", ")));

@@ -601,3 +601,76 @@ fn etl_sync_plans_builds_and_prunes() {
     assert!(text.contains("2 pruned"), "{text}");
     assert!(!eu.exists() && !us.exists());
 }
+
+/// A crash between the two clusters' files of a window: the build had
+/// marked both, wrote prod-eu's and died. `etl status` names the
+/// interrupted window and one `etl sync` completes the store; without the
+/// marker the same store shows nothing to do (the file of prod-us is not
+/// expected anywhere), which is the gap the marker closes.
+#[test]
+fn etl_sync_completes_a_window_a_crash_interrupted() {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
+    let run = |args: &[&str]| {
+        let out = costetl(args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let at = "2023-11-15T00:00:00Z";
+    let sync = |extra: &[&str]| {
+        let args = [
+            &[
+                "etl",
+                "sync",
+                "--fixtures",
+                fx,
+                "--store",
+                st,
+                "--retention",
+                "1d",
+                "--at",
+                at,
+            ][..],
+            extra,
+        ]
+        .concat();
+        run(&args)
+    };
+    let (code, text) = sync(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    let us_dir = store.join("federated/prod-us/etl/parquet/allocations/1d");
+    let us = us_dir.join("1699920000-1700006400.parquet");
+    let marker = us_dir.join("1699920000-1700006400.pending");
+    assert!(us.exists() && !marker.exists(), "markers are cleared");
+
+    // The crash: prod-us's file never written, its marker left.
+    std::fs::remove_file(&us).unwrap();
+    std::fs::write(&marker, b"").unwrap();
+    let (code, text) = run(&["etl", "status", "--store", st]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("prod-us: no 1d files; interrupted 2023-11-14T00:00Z"),
+        "{text}"
+    );
+    let (code, text) = sync(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("build [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z): prod-us missing"),
+        "{text}"
+    );
+    let (code, text) = sync(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("1 file(s) written, 0 kept"), "{text}");
+    assert!(us.exists() && !marker.exists());
+
+    // Without the marker, nothing says prod-us's file should exist.
+    std::fs::remove_file(&us).unwrap();
+    let (code, text) = sync(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 window(s) to build"), "{text}");
+}

@@ -108,7 +108,8 @@ impl LocalDir {
 
 fn is_staging(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    name.ends_with(STAGING_SUFFIX) || name.contains(".parquet#")
+    // object_store stages `<file>#<n>`; ETL names never hold a `#`.
+    name.ends_with(STAGING_SUFFIX) || name.contains('#')
 }
 
 #[cfg(test)]

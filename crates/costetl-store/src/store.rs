@@ -504,6 +504,64 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn list(&self, cluster: &str, resolution: Resolution) -> Result<Vec<EtlKey>> {
+        self.list_parsed(cluster, resolution, EtlKey::parse).await
+    }
+
+    /// The keys of `resolution` with a pending marker, every cluster's:
+    /// builds that marked a window and did not finish it
+    /// ([`EtlKey::pending_path`]), for [`etl::plan`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn pending(&self, resolution: Resolution) -> Result<Vec<EtlKey>> {
+        let mut keys = Vec::new();
+        for cluster in self.clusters().await? {
+            keys.extend(
+                self.list_parsed(&cluster, resolution, EtlKey::parse_pending)
+                    .await?,
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Marks `key` as about to be written: a build marks every cluster of
+    /// a window before writing any file, and [`EtlStore::clear_pending`]s
+    /// each after its put, so a crash in between leaves a marker the next
+    /// sync finds.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn mark_pending(&self, key: &EtlKey) -> Result<()> {
+        let location = self.path(&key.pending_path());
+        self.store
+            .put(&location, PutPayload::default())
+            .await
+            .map(|_| ())
+            .map_err(|source| self.io("put", &location, source))
+    }
+
+    /// Removes `key`'s pending marker, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn clear_pending(&self, key: &EtlKey) -> Result<()> {
+        let location = self.path(&key.pending_path());
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(self.io("delete", &location, source)),
+        }
+    }
+
+    /// The keys `parse` reads off the objects of `cluster` at `resolution`.
+    async fn list_parsed(
+        &self,
+        cluster: &str,
+        resolution: Resolution,
+        parse: fn(&str) -> Option<EtlKey>,
+    ) -> Result<Vec<EtlKey>> {
         let prefix = self.path(&etl::cluster_prefix(cluster, resolution));
         let objects: Vec<_> = self
             .store
@@ -514,7 +572,7 @@ impl EtlStore {
         let mut keys: Vec<EtlKey> = objects
             .iter()
             .filter_map(|o| self.relative(&o.location))
-            .filter_map(|rel| EtlKey::parse(&rel))
+            .filter_map(|rel| parse(&rel))
             .filter(|k| k.cluster == cluster && k.resolution == resolution)
             .collect();
         keys.sort();

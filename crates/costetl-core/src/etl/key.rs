@@ -30,6 +30,8 @@ pub const FEDERATED_ROOT: &str = "federated/";
 const PIPELINE: &str = "etl/parquet/allocations";
 /// File extension of ETL files.
 const EXTENSION: &str = ".parquet";
+/// Extension of a build's intent marker beside its file.
+const PENDING: &str = ".pending";
 /// Longest escaped cluster segment accepted: a file name on common local
 /// file systems (255 bytes), well under object stores' 1024-byte keys.
 const MAX_SEGMENT_BYTES: usize = 255;
@@ -155,9 +157,9 @@ impl EtlKey {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidClusterId`] when the cluster id is not path-safe:
-    /// empty, containing `/`, `\` or a control character, `.` or `..`, or
-    /// longer than 253 bytes. [`Error::InvalidWindow`] when `window` is not
+    /// [`Error::InvalidClusterId`] when the cluster id cannot be a path
+    /// segment: empty, `.` or `..`, or longer than 255 bytes once escaped
+    /// ([module docs](self)). [`Error::InvalidWindow`] when `window` is not
     /// one aligned window of `resolution`, or starts before 1970 (paths
     /// carry unsigned Unix seconds).
     pub fn new(cluster: impl Into<String>, resolution: Resolution, window: Window) -> Result<Self> {
@@ -190,6 +192,23 @@ impl EtlKey {
             self.window.start().timestamp(),
             self.window.end().timestamp()
         )
+    }
+
+    /// `….pending` beside [`Self::path`]: a writer marks every cluster of a
+    /// window this way before writing any of their files, and clears each
+    /// mark once its file is stored, so a marker without its file is a
+    /// build that was interrupted (a crash, a failed write), found by the
+    /// next sync even where no other file of the cluster says it should
+    /// exist.
+    pub fn pending_path(&self) -> String {
+        let path = self.path();
+        format!("{}{PENDING}", &path[..path.len() - EXTENSION.len()])
+    }
+
+    /// The key a [`Self::pending_path`] names; `None` for any other path.
+    pub fn parse_pending(path: &str) -> Option<Self> {
+        let stem = path.strip_suffix(PENDING)?;
+        Self::parse(&format!("{stem}{EXTENSION}"))
     }
 
     /// The inverse of [`Self::path`]; `None` for any other path, including
@@ -469,6 +488,19 @@ mod tests {
         ] {
             assert_eq!(EtlKey::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn pending_markers_sit_beside_their_file() {
+        let key = EtlKey::new("a/b", Resolution::Daily, day()).unwrap();
+        let p = key.pending_path();
+        assert_eq!(
+            p,
+            "federated/a%2Fb/etl/parquet/allocations/1d/1700006400-1700092800.pending"
+        );
+        assert_eq!(EtlKey::parse_pending(&p), Some(key.clone()));
+        assert_eq!(EtlKey::parse(&p), None);
+        assert_eq!(EtlKey::parse_pending(&key.path()), None);
     }
 
     #[test]

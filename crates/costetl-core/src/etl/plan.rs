@@ -14,7 +14,11 @@
 //! - a window after the newest file of the whole store is new: built for
 //!   every cluster the backend has (an empty store: every window retained);
 //! - a window inside a cluster's span (its first to its last file) without
-//!   a file is a gap of that cluster.
+//!   a file is a gap of that cluster;
+//! - a window with a cluster's pending marker ([`EtlKey::pending_path`])
+//!   and no file is a build that was interrupted, wherever it lies: a crash
+//!   between two clusters' files of a cluster's first window, or in the
+//!   newest window, is found by the next sync, not by the one after.
 //!
 //! A cluster that stopped reporting before the others shows no gap until
 //! it reports again; `costetl etl status` shows where each cluster ends.
@@ -116,7 +120,8 @@ pub fn retained(
     Window::new(at(start)?, at(end)?)
 }
 
-/// The sync plan for the files `stored` (one resolution) at `now`.
+/// The sync plan for the files `stored` (one resolution) and the keys with
+/// a `pending` marker at `now`.
 ///
 /// # Errors
 ///
@@ -126,6 +131,7 @@ pub fn plan(
     resolution: Resolution,
     retention: TimeDelta,
     stored: &[Stored],
+    pending: &[EtlKey],
 ) -> Result<Plan> {
     let range = retained(now, resolution, retention)?;
     let mut expired = Vec::new();
@@ -149,6 +155,12 @@ pub fn plan(
     }
     expired.sort();
 
+    let interrupted: BTreeSet<(Window, &str)> = pending
+        .iter()
+        .filter(|k| k.resolution == resolution && k.window.end() > range.start())
+        .map(|k| (k.window, k.cluster.as_str()))
+        .filter(|w_c| !files.contains_key(w_c))
+        .collect();
     let mut build = Vec::new();
     for window in resolution.windows(range)? {
         let is_new = newest.is_none_or(|n| window.start() >= n);
@@ -167,6 +179,14 @@ pub fn plan(
                 }
             };
             needs.extend(need.map(|n| (cluster.to_owned(), n)));
+        }
+        for &(_, cluster) in interrupted
+            .range((window, "")..)
+            .take_while(|(w, _)| *w == window)
+        {
+            if !needs.iter().any(|(c, _)| c == cluster) {
+                needs.push((cluster.to_owned(), Need::Missing));
+            }
         }
         if is_new || !needs.is_empty() {
             build.push(Build {
@@ -262,7 +282,7 @@ mod tests {
 
     #[test]
     fn an_empty_store_builds_every_retained_window() {
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &[]).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &[], &[]).unwrap();
         assert_eq!(windows(&p), ["11-12", "11-13", "11-14", "11-15"]);
         assert!(
             p.build
@@ -283,7 +303,7 @@ mod tests {
                 ]
             })
             .collect();
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
         assert_eq!(windows(&p), ["11-15"]);
         assert!(p.build[0].needs.is_empty());
         assert!(p.build[0].good.is_empty());
@@ -306,7 +326,7 @@ mod tests {
             m.errors = vec!["query x: 503".into(), "query y: 503".into()];
         }
         stored[4].1 = Err("checksum mismatch".into());
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
         assert_eq!(windows(&p), ["11-13", "11-14", "11-15"]);
         let b = &p.build[0];
         assert_eq!(
@@ -336,11 +356,11 @@ mod tests {
             file("live", "2023-11-13"),
             file("live", "2023-11-14"),
         ];
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
         assert_eq!(windows(&p), ["11-15"]);
         let mut stored = stored;
         stored.push(file("gone", "2023-11-14"));
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
         assert_eq!(windows(&p), ["11-13", "11-15"]);
         assert_eq!(p.build[0].needs, [("gone".to_owned(), Need::Missing)]);
         assert_eq!(p.build[0].good, BTreeSet::from(["live".to_owned()]));
@@ -353,7 +373,7 @@ mod tests {
             file("a", "2023-11-11"),
             file("a", "2023-11-14"),
         ];
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
         let expired: Vec<Window> = p.expired.iter().map(|k| k.window).collect();
         assert_eq!(expired, [day("2023-11-10"), day("2023-11-11")]);
         // 11-12 and 11-13 lie before a's first retained file: not gaps.
@@ -365,8 +385,62 @@ mod tests {
         let hour = Window::new(t("2023-11-14T05:00:00Z"), t("2023-11-14T06:00:00Z")).unwrap();
         let mut f = file("a", "2023-11-14");
         f.0 = EtlKey::new("a", Resolution::Hourly, hour).unwrap();
-        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &[f]).unwrap();
+        let p = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &[f], &[]).unwrap();
         assert_eq!(windows(&p), ["11-12", "11-13", "11-14", "11-15"]);
         assert!(p.expired.is_empty());
+    }
+
+    /// A crash between two clusters' files of b's first window (its marker
+    /// left, its file never written) and one in the newest window: both are
+    /// found by the next sync, though b's first file comes later and the
+    /// newest window is not new.
+    #[test]
+    fn pending_markers_without_files_are_interrupted_builds() {
+        let stored = vec![
+            file("a", "2023-11-13"),
+            file("a", "2023-11-14"),
+            file("b", "2023-11-14"),
+            file("a", "2023-11-15"),
+        ];
+        let key = |c: &str, d: &str| EtlKey::new(c, Resolution::Daily, day(d)).unwrap();
+        let pending = [
+            key("b", "2023-11-13"),
+            key("b", "2023-11-15"),
+            // A marker whose file was written (cleared late): nothing to do.
+            key("a", "2023-11-14"),
+        ];
+        let without = plan(t(NOW), Resolution::Daily, TimeDelta::days(3), &stored, &[]).unwrap();
+        assert!(
+            without.build.iter().all(|b| b.needs.is_empty()),
+            "{:?}",
+            without.build
+        );
+        let p = plan(
+            t(NOW),
+            Resolution::Daily,
+            TimeDelta::days(3),
+            &stored,
+            &pending,
+        )
+        .unwrap();
+        let needs: Vec<(String, Vec<(String, Need)>)> = p
+            .build
+            .iter()
+            .filter(|b| !b.needs.is_empty())
+            .map(|b| {
+                (
+                    b.window.start().format("%m-%d").to_string(),
+                    b.needs.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                ("11-13".to_owned(), vec![("b".to_owned(), Need::Missing)]),
+                ("11-15".to_owned(), vec![("b".to_owned(), Need::Missing)]),
+            ]
+        );
+        assert!(p.build[0].good.contains("a"));
     }
 }
