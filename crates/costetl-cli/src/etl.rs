@@ -304,6 +304,7 @@ impl Target<'_> {
                 });
             parts.push((cluster, part, key));
         }
+        costetl_store::failpoint("etl-marked");
         for (cluster, part, key) in parts {
             let stored = key.and_then(|key| {
                 let meta = EtlMeta::describe(&part, &key, &self.producer, built_at);
@@ -311,6 +312,7 @@ impl Target<'_> {
                     .rt
                     .block_on(self.store.put(&part, &meta, &self.policy))
                     .with_context(|| format!("storing {key}"))?;
+                costetl_store::failpoint("etl-stored");
                 self.rt
                     .block_on(self.store.clear_pending(&key))
                     .with_context(|| format!("clearing the mark of {key}"))?;
@@ -435,6 +437,15 @@ fn sync(args: &SyncArgs) -> Result<()> {
     {
         stored.retain(|(key, _)| &key.cluster == mine);
         pending.retain(|key| &key.cluster == mine);
+    }
+    // A marker whose file was stored is a crash between the put and the
+    // clearing: nothing to rebuild, only the marker to drop.
+    for key in pending
+        .iter()
+        .filter(|k| stored.iter().any(|(s, _)| s == *k))
+    {
+        rt.block_on(store.clear_pending(key))
+            .with_context(|| format!("clearing the mark of {key}"))?;
     }
     let plan = etl::plan(now, resolution, keep_for, &stored, &pending)
         .with_context(|| format!("--retention {}", duration_string(keep_for)))?;

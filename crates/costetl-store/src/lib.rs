@@ -28,11 +28,13 @@
 
 mod config;
 mod error;
+mod failpoint;
 mod local;
 mod store;
 
 pub use config::{S3Config, StoreConfig};
 pub use error::StoreError;
+pub use failpoint::{FAILPOINT_VAR, failpoint};
 pub use store::{EtlStore, Loaded, PutOutcome};
 
 /// Result with [`StoreError`].

@@ -75,8 +75,10 @@ impl LocalDir {
         {
             let mut f = File::create(&staging)?;
             f.write_all(bytes)?;
+            crate::failpoint("store-staged");
             f.sync_all()?;
         }
+        crate::failpoint("store-before-rename");
         fs::rename(&staging, &path)?;
         File::open(dir)?.sync_all()
     }
