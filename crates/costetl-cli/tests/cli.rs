@@ -3,7 +3,7 @@
 //! mock set with cluster idle; per day namespace1 costs 28, namespace2 36,
 //! namespace3 18, idle 30).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -508,40 +508,44 @@ fn allocation_reads_the_store_back() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `costetl etl sync` of the bundled capture into `store` as of `at` (one
+/// day of retention), with `extra` flags: its exit code and stdout.
+fn etl_sync(store: &Path, at: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
+    let args = [
+        &[
+            "etl",
+            "sync",
+            "--fixtures",
+            fx,
+            "--store",
+            st,
+            "--retention",
+            "1d",
+            "--at",
+            at,
+        ][..],
+        extra,
+    ]
+    .concat();
+    let out = costetl(&args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// `etl sync` on the bundled capture: builds the new day, then nothing;
 /// rebuilds only the cluster whose file went bad; a dry run changes
 /// nothing; a later sync prunes what left retention and reports the days
 /// the capture cannot compute as failed (exit 1) without stopping.
 #[test]
 fn etl_sync_plans_builds_and_prunes() {
-    let fixtures =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
-    let sync = |at: &str, extra: &[&str]| {
-        let args = [
-            &[
-                "etl",
-                "sync",
-                "--fixtures",
-                fx,
-                "--store",
-                st,
-                "--retention",
-                "1d",
-                "--at",
-                at,
-            ][..],
-            extra,
-        ]
-        .concat();
-        let out = costetl(&args);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let sync = |at: &str, extra: &[&str]| etl_sync(&store, at, extra);
     let day_end = "2023-11-15T00:00:00Z";
     let (code, text) = sync(day_end, &[]);
     assert_eq!(code, Some(0), "{text}");
@@ -609,11 +613,9 @@ fn etl_sync_plans_builds_and_prunes() {
 /// expected anywhere), which is the gap the marker closes.
 #[test]
 fn etl_sync_completes_a_window_a_crash_interrupted() {
-    let fixtures =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
+    let st = store.to_str().unwrap();
     let run = |args: &[&str]| {
         let out = costetl(args);
         (
@@ -621,26 +623,7 @@ fn etl_sync_completes_a_window_a_crash_interrupted() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let at = "2023-11-15T00:00:00Z";
-    let sync = |extra: &[&str]| {
-        let args = [
-            &[
-                "etl",
-                "sync",
-                "--fixtures",
-                fx,
-                "--store",
-                st,
-                "--retention",
-                "1d",
-                "--at",
-                at,
-            ][..],
-            extra,
-        ]
-        .concat();
-        run(&args)
-    };
+    let sync = |extra: &[&str]| etl_sync(&store, "2023-11-15T00:00:00Z", extra);
     let (code, text) = sync(&[]);
     assert_eq!(code, Some(0), "{text}");
     let us_dir = store.join("federated/prod-us/etl/parquet/allocations/1d");

@@ -180,36 +180,23 @@ fn configured_headers_session_tokens_and_config_lines_never_print() {
     assert_failed_without(&o, &[SESSION_TOKEN], "S3 store unreachable");
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        format!("[prometheus]\nurl = \"http://127.0.0.1:1\"\nconcurrency = \"{FILE_SECRET}\"\n"),
-    )
-    .unwrap();
-    let o = costetl(
-        &[
-            "allocation",
-            "--config",
-            bad.to_str().unwrap(),
-            "--window",
-            WINDOW,
-        ],
-        &[],
-    );
-    assert_failed_without(&o, &[FILE_SECRET], "mistyped config value");
-    std::fs::write(
-        &bad,
-        format!("[prometheus]\nurl = \"http://127.0.0.1:1\"\npassword = \"{FILE_SECRET}\n"),
-    )
-    .unwrap();
-    let o = costetl(
-        &[
-            "allocation",
-            "--config",
-            bad.to_str().unwrap(),
-            "--window",
-            WINDOW,
-        ],
-        &[],
-    );
-    assert_failed_without(&o, &[FILE_SECRET], "config line that does not parse");
+    for (line, what) in [
+        (
+            format!("concurrency = \"{FILE_SECRET}\""),
+            "mistyped config value",
+        ),
+        (
+            format!("password = \"{FILE_SECRET}"),
+            "config line that does not parse",
+        ),
+    ] {
+        std::fs::write(
+            &bad,
+            format!("[prometheus]\nurl = \"http://127.0.0.1:1\"\n{line}\n"),
+        )
+        .unwrap();
+        let cfg = bad.to_str().unwrap();
+        let o = costetl(&["allocation", "--config", cfg, "--window", WINDOW], &[]);
+        assert_failed_without(&o, &[FILE_SECRET], what);
+    }
 }
