@@ -636,3 +636,40 @@ fn series_without_the_pod_uid_join_by_pod_name() {
         a.warnings
     );
 }
+
+/// cAdvisor series whose labels match no kube-state-metrics container
+/// (here a relabelled namespace) would be dropped by the join without a
+/// word: the set says which queries joined nothing.
+#[test]
+fn usage_that_joins_no_container_is_reported() {
+    let s = scenario("small.json");
+    let relabelled = edit_lines(&openmetrics(&s), |line| {
+        if line.starts_with("container_cpu_usage_seconds_total{") {
+            line.replace("namespace=\"", "namespace=\"relabelled-")
+        } else {
+            line.to_owned()
+        }
+    });
+    let server = PromServer::start_with_openmetrics(&relabelled).unwrap();
+    let set = whole(&compute(
+        &PromSource::new(&server.url()).unwrap(),
+        s.window(),
+        TimeDelta::minutes(1),
+    ));
+    for id in ["cpu_usage", "cpu_max"] {
+        assert!(
+            set.warnings
+                .iter()
+                .any(|m| m.starts_with(&format!("query {id}: none of its"))),
+            "{id}: {:?}",
+            set.warnings
+        );
+    }
+    assert!(
+        !set.warnings
+            .iter()
+            .any(|m| m.starts_with("query ram_usage: none")),
+        "{:?}",
+        set.warnings
+    );
+}

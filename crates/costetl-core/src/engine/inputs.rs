@@ -103,6 +103,8 @@ pub(crate) struct Inputs<'s> {
     pub(crate) cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>>,
     /// Container key → index.
     pub(crate) index: JoinMap<ContainerKey<'s>, usize>,
+    /// Per-container queries whose series all failed to join (id, series).
+    pub(crate) unjoined: Vec<(QueryId, usize)>,
     /// Steps in the window.
     all_steps: f64,
 }
@@ -143,9 +145,12 @@ impl<'s> Inputs<'s> {
             index.insert(c.key, i);
             cadvisor.entry(cadvisor_key(c)).or_default().push(i);
         }
-        requests(results, keys, &index, &mut containers)?;
-        usage(results, keys, &cadvisor, step, &mut containers)?;
+        let mut unjoined: Vec<(QueryId, usize)> = requests(results, keys, &index, &mut containers)?
+            .into_iter()
+            .collect();
+        unjoined.extend(usage(results, keys, &cadvisor, step, &mut containers)?);
         Ok(Self {
+            unjoined,
             containers,
             nodes: nodes(results, keys)?,
             cadvisor,
@@ -382,10 +387,12 @@ fn requests<'s>(
     keys: &Keys<'s>,
     index: &JoinMap<ContainerKey<'s>, usize>,
     containers: &mut [Container<'s>],
-) -> Result<()> {
+) -> Result<Option<(QueryId, usize)>> {
     // The largest request in the window: an in-place resize is charged at
     // its larger value (docs/engine.md, known gaps).
-    for s in &results.get(QueryId::RequestMax)?.series {
+    let r = results.get(QueryId::RequestMax)?;
+    let mut joined = 0;
+    for s in &r.series {
         let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
             continue;
         };
@@ -395,9 +402,28 @@ fn requests<'s>(
         }
         if let Some(&i) = index.get(&keys.container(s)) {
             containers[i].request[slot(res)] = v;
+            joined += 1;
         }
     }
-    Ok(())
+    Ok(unjoined(
+        QueryId::RequestMax,
+        r.series.len(),
+        joined,
+        containers,
+    ))
+}
+
+/// `(id, series)` when `id` answered series and none joined one of the
+/// (some) running containers: labels that do not match kube-state-metrics'
+/// (another cluster label, relabelled names), or an answer of another
+/// shape; the join would otherwise drop them without a word.
+fn unjoined(
+    id: QueryId,
+    series: usize,
+    joined: usize,
+    containers: &[Container<'_>],
+) -> Option<(QueryId, usize)> {
+    (series > 0 && joined == 0 && !containers.is_empty()).then_some((id, series))
 }
 
 fn usage<'s>(
@@ -406,14 +432,24 @@ fn usage<'s>(
     cadvisor: &JoinMap<CadvisorKey<'s>, Vec<usize>>,
     step: TimeDelta,
     containers: &mut [Container<'s>],
-) -> Result<()> {
+) -> Result<Vec<(QueryId, usize)>> {
     let r_secs = step.num_milliseconds() as f64 / 1000.0;
+    let mut lost = Vec::new();
     for (j, sum_id, max_id) in [
         (0, QueryId::CpuUsage, QueryId::CpuMax),
         (1, QueryId::RamUsage, QueryId::RamMax),
     ] {
         let total = sums(results.get(sum_id)?, |s| keys.cadvisor(s));
         let peak = maxima(results.get(max_id)?, |s| keys.cadvisor(s));
+        for (id, map) in [(sum_id, &total), (max_id, &peak)] {
+            let joined = cadvisor.keys().filter(|k| map.contains_key(*k)).count();
+            lost.extend(unjoined(
+                id,
+                results.get(id)?.series.len(),
+                joined,
+                containers,
+            ));
+        }
         for (k, idx) in cadvisor {
             let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
             for &i in idx {
@@ -432,7 +468,7 @@ fn usage<'s>(
             }
         }
     }
-    Ok(())
+    Ok(lost)
 }
 
 fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> {

@@ -122,6 +122,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     sanity::warnings(results, &mut set.warnings);
 
     let mut inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
+    for (id, n) in &inputs.unjoined {
+        set.warnings.push(format!(
+            "query {id}: none of its {n} series joins a running container (labels that do not \
+             match kube-state-metrics': another cluster label, relabelled namespace, pod or \
+             container names?); not counted"
+        ));
+    }
     let (f, covers, shared) = second_round(results, &keys, &inputs)?;
     inputs.read_edges(results, &keys, &f)?;
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
