@@ -58,13 +58,26 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// The store these flags and `settings` name.
     pub fn open(&self, settings: &StoreConfig) -> Result<EtlStore> {
-        open_store(self.store.as_deref(), settings)
+        open_store(self.store.as_deref(), settings, Access::Write)
     }
+
+    /// The store, for a command that only reads it: nothing is created.
+    pub fn open_existing(&self, settings: &StoreConfig) -> Result<EtlStore> {
+        open_store(self.store.as_deref(), settings, Access::Read)
+    }
+}
+
+/// Whether a command writes the store (a missing directory is created)
+/// or only reads it (a missing directory is an error).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Access {
+    Read,
+    Write,
 }
 
 /// The store at `url` (else `settings.url`), reached with `settings`' S3
 /// options. No URL anywhere is a usage error.
-pub fn open_store(url: Option<&str>, settings: &StoreConfig) -> Result<EtlStore> {
+pub fn open_store(url: Option<&str>, settings: &StoreConfig, access: Access) -> Result<EtlStore> {
     let mut cfg = settings.clone();
     if let Some(url) = url {
         cfg.url = url.to_owned();
@@ -76,7 +89,11 @@ pub fn open_store(url: Option<&str>, settings: &StoreConfig) -> Result<EtlStore>
         )
         .into());
     }
-    EtlStore::open(&cfg).with_context(|| format!("opening the ETL store {}", cfg.url))
+    match access {
+        Access::Write => EtlStore::open(&cfg),
+        Access::Read => EtlStore::open_existing(&cfg),
+    }
+    .with_context(|| format!("opening the ETL store {}", cfg.url))
 }
 
 /// Store resolution flag.
@@ -524,7 +541,7 @@ fn sync(args: &SyncArgs) -> Result<()> {
 
 fn status(args: &StatusArgs) -> Result<()> {
     let settings = args.settings.settings(None)?;
-    let store = args.store.open(&settings.store)?;
+    let store = args.store.open_existing(&settings.store)?;
     let resolution = Resolution::from(args.etl_resolution);
     let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
@@ -532,7 +549,12 @@ fn status(args: &StatusArgs) -> Result<()> {
     let pending = rt.block_on(store.pending(resolution))?;
     let mut out = format!("{}\n", store.description());
     if clusters.is_empty() {
-        out.push_str("no ETL files\n");
+        // A mistyped prefix reads as an empty store: say so, and fail.
+        crate::print(&out)?;
+        bail!(
+            "no ETL files in {} (is the store URL or prefix right?)",
+            store.description()
+        );
     }
     let day = |w: &Window| w.start().format("%Y-%m-%dT%H:%MZ").to_string();
     for cluster in clusters {

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::UsageError;
 use crate::settings::{Settings, SettingsArgs};
+use costetl_prom::PromError;
 
 /// The data source: at most one of these flags. With none, the backend
 /// comes from `PROMETHEUS_SERVER_ENDPOINT` or the `--config` file.
@@ -107,7 +108,7 @@ fn load_store(
     resolution: Resolution,
     window: Option<Window>,
 ) -> Result<Vec<AllocationSet>> {
-    let window = window.context("--window is required with --store")?;
+    let window = window.ok_or_else(|| UsageError("--window is required with --store".into()))?;
     let Some(range) = resolution.inner(window) else {
         bail!(
             "--window {window} holds no whole {resolution} window to read from the store \
@@ -117,10 +118,17 @@ fn load_store(
     if range != window {
         eprintln!("note: reading the whole {resolution} windows inside --window: {range}");
     }
-    let store = crate::etl::open_store(None, cfg)?;
+    let store = crate::etl::open_store(None, cfg, crate::etl::Access::Read)?;
     let loaded = crate::runtime()?
         .block_on(store.load(None, resolution, range))
         .with_context(|| format!("reading {range} from {}", store.description()))?;
+    if loaded.metas.is_empty() {
+        bail!(
+            "{} holds no {resolution} ETL file for {range} (is the store, its prefix or \
+             --window right?)",
+            store.description()
+        );
+    }
     let mut sets = loaded.range.sets;
     for key in &loaded.missing {
         if let Some(set) = sets.iter_mut().find(|s| s.window() == key.window) {
@@ -140,7 +148,9 @@ pub fn compute_from<S: MetricsSource>(
     window: Option<Window>,
     engine: &EngineConfig,
 ) -> Result<Computation> {
-    let window = window.context("--window is required with --prometheus and --fixtures")?;
+    let window = window.ok_or_else(|| {
+        UsageError("--window is required with --prometheus and --fixtures".into())
+    })?;
     let rt = crate::runtime()?;
     rt.block_on(engine::allocations(src, window, engine))
         .with_context(|| format!("computing allocations for {window}"))
@@ -158,8 +168,14 @@ pub fn prom_source(settings: &Settings) -> Result<PromSource> {
         )
         .into());
     }
-    PromSource::from_config(&settings.prometheus)
-        .with_context(|| format!("backend {}", settings.prometheus.redacted_url()))
+    let backend = || format!("backend {}", settings.prometheus.redacted_url());
+    PromSource::from_config(&settings.prometheus).map_err(|e| match e {
+        // What the user typed is wrong, not the world: a usage error.
+        PromError::InvalidBaseUrl { .. } | PromError::InvalidConfig { .. } => {
+            UsageError(format!("{}: {e}", backend())).into()
+        }
+        e => anyhow::Error::new(e).context(backend()),
+    })
 }
 
 fn load_file(path: &Path) -> Result<Vec<AllocationSet>> {

@@ -657,3 +657,71 @@ fn etl_sync_completes_a_window_a_crash_interrupted() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("0 window(s) to build"), "{text}");
 }
+
+/// Mistakes read as mistakes: a mistyped store is an error that creates
+/// nothing (not "(no allocations)" and a new directory), an empty store is
+/// not a success, and what the user typed wrong is a usage error (2).
+#[test]
+fn typos_are_loud_and_read_only_commands_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("stroe");
+    let t = typo.to_str().unwrap();
+    let day = "2023-11-14T00:00:00Z,2023-11-15T00:00:00Z";
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    for args in [
+        &["allocation", "--store", t, "--window", day][..],
+        &["etl", "status", "--store", t][..],
+    ] {
+        let o = costetl(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is not a directory"), "{}", stderr(&o));
+        assert!(!typo.exists(), "{args:?} created the store");
+    }
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = empty.to_str().unwrap();
+    let o = costetl(&["etl", "status", "--store", e]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no ETL files in file://"),
+        "{}",
+        stderr(&o)
+    );
+    let o = costetl(&["allocation", "--store", e, "--window", day]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds no 1d ETL file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let fixtures = fixture_dir();
+    for (args, needle) in [
+        (
+            vec!["allocation", "--fixtures", fixtures.as_str()],
+            "--window is required",
+        ),
+        (
+            vec![
+                "allocation",
+                "--prometheus",
+                "127.0.0.1:9090",
+                "--window",
+                day,
+            ],
+            "no scheme",
+        ),
+    ] {
+        let o = costetl(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+}
+
+fn fixture_dir() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/two-clusters-day")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -76,6 +76,22 @@ impl EtlStore {
     ///
     /// [`StoreError::Config`] for an unusable URL or setting.
     pub fn open(cfg: &StoreConfig) -> Result<Self> {
+        Self::open_with(cfg, true)
+    }
+
+    /// As [`EtlStore::open`], for readers: a directory that does not
+    /// exist is an error (a mistyped path must not read as an empty store,
+    /// nor be created by a command that only reads).
+    ///
+    /// # Errors
+    ///
+    /// As [`EtlStore::open`], and [`StoreError::Config`] naming a missing
+    /// directory.
+    pub fn open_existing(cfg: &StoreConfig) -> Result<Self> {
+        Self::open_with(cfg, false)
+    }
+
+    fn open_with(cfg: &StoreConfig, create: bool) -> Result<Self> {
         let text = cfg.url.trim();
         let config = |message: String| StoreError::Config { message };
         if text.is_empty() {
@@ -131,8 +147,15 @@ impl EtlStore {
             }
             None => std::path::PathBuf::from(text),
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| config(format!("creating {}: {e}", dir.display())))?;
+        if create {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| config(format!("creating {}: {e}", dir.display())))?;
+        } else if !dir.is_dir() {
+            return Err(config(format!(
+                "{} is not a directory (a mistyped --store?)",
+                dir.display()
+            )));
+        }
         let store = LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| config(format!("{}: {e}", dir.display())))?;
         Ok(Self {
