@@ -129,6 +129,14 @@ struct PipeArgs {
     /// One file per day (default) or per hour.
     #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
     etl_resolution: ResolutionArg,
+
+    /// Store series without the cluster label under the built-in id
+    /// `default-cluster`. Without it (or --cluster-id naming the cluster),
+    /// such files are refused: in a shared store they would mix with
+    /// every other cluster that lost its label (a wrong --cluster-label
+    /// turns a whole fleet into `default-cluster`).
+    #[arg(long)]
+    allow_default_cluster: bool,
 }
 
 /// What [`PipeArgs`] resolve to.
@@ -136,6 +144,9 @@ struct Pipe {
     source: Source,
     store: EtlStore,
     resolution: Resolution,
+    /// A cluster id that must not be stored: the built-in default, when
+    /// nobody named it.
+    refused: Option<String>,
 }
 
 impl PipeArgs {
@@ -143,8 +154,12 @@ impl PipeArgs {
     /// is a usage error.
     fn open(&self) -> Result<Pipe> {
         let source = self.input.source(&self.settings)?;
-        let store = match &source {
-            Source::Prometheus(s) | Source::Fixtures(_, s) => self.store.open(&s.store)?,
+        let (store, refused) = match &source {
+            Source::Prometheus(s) | Source::Fixtures(_, s) => (
+                self.store.open(&s.store)?,
+                (!s.cluster_id_named && !self.allow_default_cluster)
+                    .then(|| s.engine.default_cluster.clone()),
+            ),
             Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
                 "etl computes from metrics: use --prometheus URL or --fixtures DIR".into()
             )),
@@ -153,6 +168,7 @@ impl PipeArgs {
             source,
             store,
             resolution: self.etl_resolution.into(),
+            refused,
         })
     }
 }
@@ -264,6 +280,8 @@ struct Target<'a> {
     resolution: Resolution,
     policy: OverwritePolicy,
     producer: String,
+    /// A cluster id not to store (see `PipeArgs::allow_default_cluster`).
+    refused: Option<String>,
 }
 
 impl Target<'_> {
@@ -309,6 +327,15 @@ impl Target<'_> {
         let mut parts = Vec::new();
         for (cluster, part) in by_cluster(&set) {
             if skip.contains(&cluster) {
+                continue;
+            }
+            if self.refused.as_ref() == Some(&cluster) {
+                tally.failed += 1;
+                tally.text.push_str(&format!(
+                    "FAILED  {cluster} {w}: series without the cluster label would be stored \
+                     as {cluster:?}, an id nobody set: check --cluster-label, name the cluster \
+                     with --cluster-id, or pass --allow-default-cluster\n"
+                ));
                 continue;
             }
             let key = EtlKey::new(cluster.as_str(), self.resolution, w)
@@ -373,6 +400,7 @@ fn build(args: &BuildArgs) -> Result<()> {
         source,
         store,
         resolution,
+        refused,
     } = args.pipe.open()?;
     let windows = resolution
         .windows(args.window)
@@ -387,6 +415,7 @@ fn build(args: &BuildArgs) -> Result<()> {
             ..OverwritePolicy::default()
         },
         producer: producer(),
+        refused,
     };
     let mut tally = Tally::default();
     for w in windows {
@@ -436,6 +465,7 @@ fn sync(args: &SyncArgs) -> Result<()> {
         source,
         store,
         resolution,
+        refused,
     } = args.pipe.open()?;
     let keep_for = retention(args.retention, resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
@@ -497,6 +527,7 @@ fn sync(args: &SyncArgs) -> Result<()> {
         resolution,
         policy: OverwritePolicy::default(),
         producer: producer(),
+        refused,
     };
     let mut tally = Tally::default();
     let mut failed = 0;

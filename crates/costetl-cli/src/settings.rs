@@ -88,6 +88,10 @@ pub struct Settings {
     pub engine: EngineConfig,
     /// The ETL store (`[store]`; `--store` overrides its url).
     pub store: StoreConfig,
+    /// Whether the user named the default cluster id (flag, `CLUSTER_ID`
+    /// or the config file) rather than leaving the built-in
+    /// `default-cluster`.
+    pub cluster_id_named: bool,
 }
 
 /// The config file.
@@ -223,7 +227,9 @@ impl SettingsArgs {
         if let Some(label) = self.cluster_label.clone().or(e.cluster_label) {
             engine.cluster_label = label;
         }
-        if let Some(id) = self.cluster_id.clone().or(e.cluster_id) {
+        let named_id = self.cluster_id.clone().or(e.cluster_id);
+        let cluster_id_named = named_id.is_some();
+        if let Some(id) = named_id {
             engine.default_cluster = id;
         }
         if self.cluster_filter.or(e.cluster_filter).unwrap_or(false) {
@@ -242,6 +248,7 @@ impl SettingsArgs {
             prometheus,
             engine,
             store: file.store,
+            cluster_id_named,
         })
     }
 }

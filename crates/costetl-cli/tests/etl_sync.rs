@@ -158,3 +158,57 @@ fn sync_stores_the_open_hour_provisionally_then_completes_it() {
         "store {read} vs computed {computed}"
     );
 }
+
+/// A wrong --cluster-label makes every series label-less, so the whole
+/// fleet would be stored as the built-in `default-cluster` beside the real
+/// clusters: refused (exit 1, nothing written) unless the user names the
+/// cluster or allows the default id.
+#[test]
+fn the_built_in_cluster_id_is_never_stored_unasked() {
+    let prom = start();
+    let url = prom.url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let st = store.to_str().unwrap();
+    let window = "2023-11-14T00:00:00Z,2023-11-14T01:00:00Z";
+    let build = |extra: &[&str]| {
+        let args = [
+            &[
+                "etl",
+                "build",
+                "--prometheus",
+                url.as_str(),
+                "--store",
+                st,
+                "--etl-resolution",
+                "hourly",
+                "--window",
+                window,
+                "--cluster-label",
+                "kubernetes_cluster",
+            ][..],
+            extra,
+        ]
+        .concat();
+        Command::new(env!("CARGO_BIN_EXE_costetl"))
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let out = build(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  default-cluster") && stdout.contains("an id nobody set"),
+        "{stdout}"
+    );
+    assert!(!store.join("federated/default-cluster").exists());
+
+    let out = build(&["--allow-default-cluster"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(store.join("federated/default-cluster").exists());
+    let out = build(&["--cluster-id", "small"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(store.join("federated/small").exists());
+}
