@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::plan::QueryId;
 use crate::promjson::Series;
 
-use super::keys::Keys;
+use super::keys::{JoinMap, Keys};
 use super::results::Results;
 
 /// The kube-state-metrics results joined per pod uid (the running series
@@ -25,27 +25,26 @@ const JOINED_BY_UID: &[QueryId] = &[
     QueryId::ContainerStarted,
 ];
 
-type PodName = (String, String, String);
+type PodName<'s> = (&'s str, &'s str, &'s str);
 
 /// `results` with the uids of [`JOINED_BY_UID`] series made those of the
 /// running series, and the warnings saying so; `None` when every uid
 /// already matches (the common case: nothing is copied).
 pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<String>)> {
     let running = results.get(QueryId::RunSteps).ok()?;
-    let mut uids: BTreeMap<PodName, BTreeSet<&str>> = BTreeMap::new();
+    let mut uids: JoinMap<PodName<'_>, BTreeSet<&str>> = JoinMap::default();
     for s in &running.series {
         uids.entry(pod_name(keys, s))
             .or_default()
             .insert(s.label("uid").unwrap_or_default());
     }
-    let known = |keys: &Keys<'_>, s: &Series| {
-        uids.get(&pod_name(keys, s))
-            .is_none_or(|u| u.contains(s.label("uid").unwrap_or_default()))
-    };
     let needed = JOINED_BY_UID.iter().any(|&id| {
-        results
-            .get(id)
-            .is_ok_and(|r| r.series.iter().any(|s| !known(keys, s)))
+        results.get(id).is_ok_and(|r| {
+            r.series.iter().any(|s| {
+                uids.get(&pod_name(keys, s))
+                    .is_some_and(|u| !u.contains(s.label("uid").unwrap_or_default()))
+            })
+        })
     });
     if !needed {
         return None;
@@ -88,11 +87,11 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
     Some((out, warnings))
 }
 
-fn pod_name(keys: &Keys<'_>, s: &Series) -> PodName {
+fn pod_name<'s>(keys: &Keys<'s>, s: &'s Series) -> PodName<'s> {
     (
-        keys.cluster(s),
-        Keys::label(s, "namespace"),
-        Keys::label(s, "pod"),
+        keys.cluster_str(s),
+        s.label("namespace").unwrap_or_default(),
+        s.label("pod").unwrap_or_default(),
     )
 }
 
