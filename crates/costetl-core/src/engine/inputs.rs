@@ -82,6 +82,9 @@ pub(crate) struct Node {
     pub(crate) capacity: [f64; 3],
     /// Σ $/h over steps, per resource.
     pub(crate) price_sum: [f64; 3],
+    /// Per resource: priced at some steps, but the sum is not a number (a
+    /// NaN or ±Inf sample): the node's own cost is unknown.
+    pub(crate) price_broken: [bool; 3],
     /// Steps with a usable price, per resource (NaN, ±Inf, negative and
     /// implausible samples are filtered in the query).
     pub(crate) priced_steps: [f64; 3],
@@ -512,6 +515,9 @@ fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> 
                 steps: n,
                 capacity: [0.0; 3],
                 price_sum: std::array::from_fn(|i| get(&price_sum, i).unwrap_or(0.0)),
+                price_broken: std::array::from_fn(|i| {
+                    get(&price_sum, i).is_none() && get(&price_steps, i).is_some_and(|c| c > 0.0)
+                }),
                 priced_steps: std::array::from_fn(|i| get(&price_steps, i).unwrap_or(0.0)),
                 price,
             },

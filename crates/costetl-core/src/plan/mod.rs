@@ -35,7 +35,7 @@ use crate::error::Result;
 use crate::source::{QueryKind, QuerySpec};
 use crate::window::{Period, Window};
 
-use promql::{Grid, Selectors, price_samples, sane_samples};
+use promql::{Grid, Selectors};
 
 /// The series the cost exporter and kube-state-metrics must carry the
 /// cluster label on; `missing_cluster` counts those that do not.
@@ -134,10 +134,10 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         s.sel(&["resource=~\"cpu|memory|nvidia_com_gpu\""])
     );
     let capacity = |resources: &str| {
-        sane_samples(&format!(
+        format!(
             "kube_node_status_capacity{}",
             s.sel(&[&format!("resource=~\"{resources}\"")])
-        ))
+        )
     };
     // Per price metric a subquery of the bare selector (Prometheus'
     // cheapest path), tagged once outside: `label_replace` inside the
@@ -146,8 +146,8 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         ["cpu", "ram", "gpu"]
             .map(|p| {
                 format!(
-                    "label_replace(avg by ({k}, node) ({f}({}{sub})), \"price\", \"{p}\", \"\", \"\")",
-                    price_samples(&format!("node_{p}_hourly_cost{}", s.sel(&[])))
+                    "label_replace(avg by ({k}, node) ({f}(node_{p}_hourly_cost{}{sub})), \"price\", \"{p}\", \"\", \"\")",
+                    s.sel(&[])
                 )
             })
             .join(" or ")
@@ -216,10 +216,7 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         ),
         step(
             RunSteps,
-            format!(
-                "max by ({by_container}) (sum_over_time({}{sub}))",
-                sane_samples(&running)
-            ),
+            format!("max by ({by_container}) (sum_over_time({running}{sub}))"),
         ),
         // At the last step (the lookback finds every series running
         // then): a second kube-state-metrics is scraped all day, not for
@@ -306,8 +303,8 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         step(
             NodeGpus,
             format!(
-                "max by ({k}, node) (sum_over_time({}{sub}))",
-                sane_samples(&format!("node_gpu_count{}", s.sel(&[])))
+                "max by ({k}, node) (sum_over_time(node_gpu_count{}{sub}))",
+                s.sel(&[])
             ),
         ),
         // Two cost exporters average, as OpenCost's `avg by` does
@@ -327,28 +324,22 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
         step(
             PvBytes,
             format!(
-                "max by ({k}, persistentvolume) (sum_over_time({}{sub}))",
-                sane_samples(&format!(
-                    "kube_persistentvolume_capacity_bytes{}",
-                    s.sel(&[])
-                ))
+                "max by ({k}, persistentvolume) (sum_over_time(kube_persistentvolume_capacity_bytes{}{sub}))",
+                s.sel(&[])
             ),
         ),
         step(
             PvSteps,
             format!(
-                "max by ({k}, persistentvolume) (count_over_time({}{sub}))",
-                sane_samples(&format!(
-                    "kube_persistentvolume_capacity_bytes{}",
-                    s.sel(&[])
-                ))
+                "max by ({k}, persistentvolume) (count_over_time(kube_persistentvolume_capacity_bytes{}{sub}))",
+                s.sel(&[])
             ),
         ),
         step(
             PvPrice,
             format!(
-                "avg by ({k}, volumename) (sum_over_time({}{sub}))",
-                price_samples(&format!("pv_hourly_cost{}", s.sel(&[])))
+                "avg by ({k}, volumename) (sum_over_time(pv_hourly_cost{}{sub}))",
+                s.sel(&[])
             ),
         ),
         at_end(
@@ -378,16 +369,16 @@ pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<V
             LbCost,
             format!(
                 "avg by ({k}, namespace, service_name, ingress_ip) \
-                 (sum_over_time({}{sub}))",
-                price_samples(&format!("kubecost_load_balancer_cost{}", s.sel(&[])))
+                 (sum_over_time(kubecost_load_balancer_cost{}{sub}))",
+                s.sel(&[])
             ),
         ),
         step(
             LbSteps,
             format!(
                 "max by ({k}, namespace, service_name, ingress_ip) \
-                 (count_over_time({}{sub}))",
-                price_samples(&format!("kubecost_load_balancer_cost{}", s.sel(&[])))
+                 (count_over_time(kubecost_load_balancer_cost{}{sub}))",
+                s.sel(&[])
             ),
         ),
         at_end(ServiceSelectors, last("service_selector_labels", &[])),

@@ -56,15 +56,14 @@ pub(crate) fn alternation<'a>(values: impl IntoIterator<Item = &'a str>) -> Stri
 pub(crate) const MAX_PRICE: f64 = 1e6;
 
 /// `sel`'s samples that are a price: NaN, ±Inf, negative and implausible
-/// samples dropped, each costing only its own step instead of turning the
-/// window's sum into NaN (which erased the node's whole cost).
+/// samples dropped, each costing only its own step. Used only inside the
+/// follow-ups' `scalar()` of one node's price: a comparison inside a
+/// subquery costs Prometheus 5–10× the bare selector (measured on 1,806
+/// containers at 1m: `running` 0.37 s → 4.05 s, a price 0.03 s → 0.17 s),
+/// so the first round reads bare selectors, and a price sum that is not
+/// finite makes its node priced per step by these follow-ups.
 pub(crate) fn price_samples(sel: &str) -> String {
     format!("({sel} >= 0 <= {MAX_PRICE:e})")
-}
-
-/// `sel`'s samples that are finite and non-negative (capacities, running).
-pub(crate) fn sane_samples(sel: &str) -> String {
-    format!("({sel} >= 0 < Inf)")
 }
 
 /// Selectors carrying the configured cluster filter.
