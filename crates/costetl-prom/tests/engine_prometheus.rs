@@ -545,13 +545,42 @@ fn bad_price_samples_cost_only_their_steps() {
         (ram_bad - expect(ram_ok)).abs() < 0.03 * ram_ok,
         "ram {ram_bad}"
     );
-    // No negative idle claimed for a node whose own cost is unknown.
-    let idle_a = whole(&faulty)
-        .iter()
-        .find(|a| a.is_idle() && a.properties.node == "node-a")
-        .map(|a| (a.cpu_cost, a.ram_cost))
-        .unwrap();
-    assert_eq!(idle_a, (0.0, 0.0));
+    // Conservation against the finite node cost: the node (allocations
+    // and idle) costs its clean cost without the bad minutes, so idle is
+    // what it was, scaled the same way.
+    let node_a = |c: &Computation| {
+        whole(c)
+            .iter()
+            .filter(|a| a.properties.node == "node-a")
+            .fold((0.0, 0.0), |(cpu, ram), a| {
+                (cpu + a.cpu_cost, ram + a.ram_cost)
+            })
+    };
+    let ((node_cpu_ok, node_ram_ok), (node_cpu_bad, node_ram_bad)) = (node_a(&ok), node_a(&faulty));
+    println!(
+        "node-a total cpu {node_cpu_ok} -> {node_cpu_bad}, ram {node_ram_ok} -> {node_ram_bad}"
+    );
+    assert!(
+        (node_cpu_bad - expect(node_cpu_ok)).abs() < 0.01 * node_cpu_ok,
+        "node cpu {node_cpu_bad} vs {node_cpu_ok}"
+    );
+    assert!(
+        (node_ram_bad - expect(node_ram_ok)).abs() < 0.01 * node_ram_ok,
+        "node ram {node_ram_bad} vs {node_ram_ok}"
+    );
+    let idle_a = |c: &Computation| {
+        whole(c)
+            .iter()
+            .find(|a| a.is_idle() && a.properties.node == "node-a")
+            .map(|a| (a.cpu_cost, a.ram_cost))
+            .unwrap()
+    };
+    let (idle_ok, idle_bad) = (idle_a(&ok), idle_a(&faulty));
+    assert!(idle_bad.0 > 0.0 && idle_bad.1 > 0.0, "{idle_bad:?}");
+    assert!(
+        (idle_bad.0 - expect(idle_ok.0)).abs() < 0.05 * idle_ok.0,
+        "idle cpu {idle_bad:?} vs {idle_ok:?}"
+    );
     let warnings = whole(&faulty).warnings;
     for what in [
         "its CPU price has NaN or ±Inf",

@@ -83,7 +83,8 @@ pub(crate) struct Node {
     /// Σ $/h over steps, per resource.
     pub(crate) price_sum: [f64; 3],
     /// Per resource: priced at some steps, but the sum is not a number (a
-    /// NaN or ±Inf sample): the node's own cost is unknown.
+    /// NaN or ±Inf sample). The `node_price_sum` follow-up then gives
+    /// `price_sum` without those steps.
     pub(crate) price_broken: [bool; 3],
     /// Steps with a usable price, per resource (NaN, ±Inf, negative and
     /// implausible samples are filtered in the query).
@@ -294,7 +295,56 @@ impl<'s> Inputs<'s> {
             );
             covers.insert((id, term), members);
         }
+        for (node, n) in &self.nodes {
+            if n.price_broken.contains(&true) {
+                f.push(
+                    QueryId::NodePriceSum,
+                    Term {
+                        pods: TermPods {
+                            cluster: node.cluster.clone(),
+                            node: Some(node.node.clone()),
+                            ..TermPods::default()
+                        },
+                        request: None,
+                    },
+                );
+            }
+        }
         (f, covers)
+    }
+
+    /// The price sums, without their NaN and ±Inf steps, of the nodes
+    /// whose first-round sum was not a number (when `f` asked for them).
+    /// A price with no usable step at all sums to 0.
+    pub(crate) fn read_node_prices(
+        &mut self,
+        results: &Results,
+        keys: &Keys<'_>,
+        f: &Followups,
+    ) -> Result<()> {
+        if !f.terms.contains_key(&QueryId::NodePriceSum) {
+            return Ok(());
+        }
+        let sums = maxima(results.get(QueryId::NodePriceSum)?, |s| {
+            (keys.node(s), price_slot(s))
+        });
+        for (k, n) in &mut self.nodes {
+            for i in 0..3 {
+                if n.price_broken[i] {
+                    n.price_sum[i] = sums.get(&(k.clone(), i)).copied().unwrap_or(0.0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The resource slot of a price series (its `price` label).
+fn price_slot(s: &Series) -> usize {
+    match s.label("price") {
+        Some("cpu") => 0,
+        Some("ram") => 1,
+        _ => 2,
     }
 }
 
@@ -479,14 +529,7 @@ fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> 
     let capacity = results.get(QueryId::NodeCapacity)?;
     let gpus = maxima(results.get(QueryId::NodeGpus)?, |s| keys.node(s));
     let per_price = |id| -> Result<JoinMap<(NodeKey, usize), f64>> {
-        Ok(maxima(results.get(id)?, |s| {
-            let i = match s.label("price") {
-                Some("cpu") => 0,
-                Some("ram") => 1,
-                _ => 2,
-            };
-            (keys.node(s), i)
-        }))
+        Ok(maxima(results.get(id)?, |s| (keys.node(s), price_slot(s))))
     };
     let (price_sum, price_steps, price_changes) = (
         per_price(QueryId::PriceSum)?,

@@ -131,6 +131,7 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     }
     let (f, covers, shared) = second_round(results, &keys, &inputs)?;
     inputs.read_edges(results, &keys, &f)?;
+    inputs.read_node_prices(results, &keys, &f)?;
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
     let meta = Metadata::read(results, &keys, cfg)?;
     let edges = Edges::read(results, &keys, &f)?;

@@ -61,26 +61,16 @@ pub(crate) fn idle(
         idle.properties.cluster = node.cluster.clone();
         idle.properties.node = node.node.clone();
         idle.properties.provider_id = provider_ids.get(node).cloned().unwrap_or_default();
-        // A price with a NaN or ±Inf sample: the allocations are priced per
-        // step without it (follow-ups), but the node's own cost is unknown,
-        // so no idle is claimed for that resource (rather than a negative
-        // one), and the set says so.
-        let idle_of = |i: usize| {
-            if n.price_broken[i] {
-                0.0
-            } else {
-                cost[i] - used[i]
-            }
-        };
-        idle.cpu_cost = idle_of(0);
-        idle.ram_cost = idle_of(1);
-        idle.gpu_cost = idle_of(2);
+        idle.cpu_cost = cost[0] - used[0];
+        idle.ram_cost = cost[1] - used[1];
+        idle.gpu_cost = cost[2] - used[2];
+        // Allocations and node alike are priced without the bad steps
+        // (follow-ups), so they still add up to the node's finite cost.
         for (what, broken) in ["CPU", "RAM", "GPU"].into_iter().zip(n.price_broken) {
             if broken {
                 warnings.push(format!(
-                    "node {}/{}: its {what} price has NaN or ±Inf samples in the window; its \
-                     allocations are priced per step without them, its idle {what} cost is not \
-                     computed (0)",
+                    "node {}/{}: its {what} price has NaN or ±Inf samples in the window; those \
+                     steps cost nothing, for its allocations and its idle alike",
                     node.cluster, node.node
                 ));
             }

@@ -13,6 +13,10 @@
 //!   a per-step number, never as a vector join. A step without a price
 //!   gives NaN, which `>= 0` drops: unpriced steps cost nothing.
 //!
+//! - A node whose price has NaN or ±Inf samples needs its price summed
+//!   without them, so that its own cost (and idle) is the finite one its
+//!   allocations are priced against.
+//!
 //! Terms of one query are tagged (`costetl_term="<i>"`) and joined with
 //! `or` at the top level, evaluated once, so a series matched by two
 //! terms' selectors comes back once per term.
@@ -187,6 +191,26 @@ impl Builder<'_> {
         format!("scalar(avg({}))", super::promql::price_samples(&price))
     }
 
+    /// Σ usable $/h over the steps, per price (`price` label), of the
+    /// term's node; two cost exporters average, as in the first round.
+    fn node_price_sum(&self, p: &TermPods) -> String {
+        let (k, sub) = (&self.s.k, &self.g.sub);
+        let node = p.node.as_deref().unwrap_or_default();
+        let cluster = self.s.cluster_matcher(&p.cluster, self.default_cluster);
+        ["cpu", "ram", "gpu"]
+            .map(|r| {
+                let price = format!(
+                    "node_{r}_hourly_cost{{{cluster}, node={}}}",
+                    super::promql::quote(node)
+                );
+                format!(
+                    "label_replace(avg by ({k}, node) (sum_over_time({}{sub})), \"price\", \"{r}\", \"\", \"\")",
+                    super::promql::price_samples(&price)
+                )
+            })
+            .join(" or ")
+    }
+
     fn term(&self, id: QueryId, t: &Term) -> Option<String> {
         use QueryId::*;
         let k = &self.s.k;
@@ -243,6 +267,7 @@ impl Builder<'_> {
             CpuRunPrice => per_step(&by_container, priced(running(), Resource::Cpu)),
             RamRunPrice => per_step(&by_container, priced(running(), Resource::Ram)),
             GpuRunPrice => per_step(&by_container, priced(running(), Resource::Gpu)),
+            NodePriceSum => self.node_price_sum(&t.pods),
             _ => return None,
         })
     }
@@ -308,6 +333,29 @@ mod tests {
             ),
             "{ram}"
         );
+        // A node's price summed without its unusable samples, per price.
+        let mut n = Followups::default();
+        n.push(
+            QueryId::NodePriceSum,
+            Term {
+                pods: TermPods {
+                    cluster: "c".into(),
+                    node: Some("n1".into()),
+                    ..TermPods::default()
+                },
+                request: None,
+            },
+        );
+        let q = followups(w, &EngineConfig::default(), RangeSemantics::LeftOpen, &n).unwrap();
+        let sum = &q[0].promql;
+        for r in ["cpu", "ram", "gpu"] {
+            assert!(
+                sum.contains(&format!(
+                    r#"sum_over_time((node_{r}_hourly_cost{{cluster_id="c", node="n1"}} >= 0 <= 1e6)[1d:1m])), "price", "{r}""#
+                )),
+                "{sum}"
+            );
+        }
         // A first-round id is no follow-up.
         let mut g = Followups::default();
         g.push(

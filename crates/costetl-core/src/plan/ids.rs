@@ -142,6 +142,9 @@ query_ids! {
     /// Follow-up: per pod mounting a claim several pods mount, Σ over its
     /// running steps of 1 / (mounters running at that step).
     PvShares = "pv_shares",
+    /// Follow-up, for a node whose price has NaN or ±Inf samples: per
+    /// price, Σ $/h over the steps with a usable price.
+    NodePriceSum = "node_price_sum",
 }
 
 impl fmt::Display for QueryId {
