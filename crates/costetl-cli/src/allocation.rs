@@ -23,6 +23,7 @@ use costetl_core::{
     AllocationSetRange, Filter, Window,
 };
 
+use crate::UsageError;
 use crate::etl::ResolutionArg;
 use crate::input::{InputArgs, Source};
 use crate::render;
@@ -150,8 +151,14 @@ pub enum Format {
     Csv,
 }
 
-pub(crate) fn parse_window(s: &str) -> Result<Window, costetl_core::Error> {
-    Window::parse_utc(s, Utc::now())
+/// A window flag: OpenCost's syntax, and not empty (`T,T` selects
+/// nothing and computes nothing).
+pub(crate) fn parse_window(s: &str) -> Result<Window, String> {
+    let w = Window::parse_utc(s, Utc::now()).map_err(|e| e.to_string())?;
+    if w.start() == w.end() {
+        return Err(format!("{w} is empty: its start is its end"));
+    }
+    Ok(w)
 }
 
 fn parse_aggregate(s: &str) -> Result<AggregateBy, costetl_core::Error> {
@@ -312,6 +319,28 @@ pub fn compute(sets: Vec<AllocationSet>, q: &Query) -> Result<Vec<Report>> {
         .collect())
 }
 
+/// Why `reports` hold nothing to show, if they do not: an empty result
+/// must not pass for a $0 fleet.
+fn empty_result(reports: &[Report], window: Option<Window>) -> Option<String> {
+    if reports.is_empty() {
+        return Some(match window {
+            Some(w) => format!("no allocation set lies inside --window {w}"),
+            None => "the input holds no allocation set".to_owned(),
+        });
+    }
+    if reports.iter().any(|r| !r.set.is_empty()) {
+        return None;
+    }
+    let removed: f64 = reports.iter().map(|r| r.filtered_out.total_cost()).sum();
+    Some(if removed != 0.0 {
+        format!("the filter left nothing: it removed everything (${removed:.2})")
+    } else {
+        "no allocations in the window: the source has no data for it (is --window right? \
+         `costetl diagnose --at TIME` shows what the backend holds then)"
+            .to_owned()
+    })
+}
+
 /// `costetl allocation`.
 pub fn run(args: &AllocationArgs) -> Result<()> {
     let mut query = args.query()?;
@@ -323,23 +352,24 @@ pub fn run(args: &AllocationArgs) -> Result<()> {
         }
         None => args.input.source(&args.engine)?,
     };
+    if source.is_metrics()
+        && let Some(w) = args.window
+    {
+        // Checked before computing for seconds: the engine computes one
+        // set per window, which accumulation cannot split.
+        Accumulate::from(args.accumulate)
+            .check(w)
+            .map_err(|e| UsageError(format!("--accumulate: {e}; pass a shorter --window")))?;
+    }
     let sets = source.load(args.window)?;
     if source.is_metrics() {
         // The engine computed exactly this window; nothing to select.
         query.window = None;
     }
     let reports = compute(sets, &query)?;
-    if reports.is_empty() {
-        match args.window {
-            Some(w) => eprintln!("warning: no allocation set lies inside --window {w}"),
-            None => eprintln!("warning: the input holds no allocation set"),
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for w in reports.iter().flat_map(|r| &r.set.warnings) {
-        if seen.insert(w) {
-            eprintln!("warning: {w}");
-        }
+    crate::report::warnings(reports.iter().flat_map(|r| &r.set.warnings));
+    if let Some(why) = empty_result(&reports, args.window) {
+        bail!("{why}");
     }
     let text = match args.format {
         Format::Table => render::table(&reports),

@@ -40,6 +40,7 @@ pub fn run(args: &CaptureArgs) -> Result<()> {
         .with_context(|| format!("creating fixture directory {}", args.out.display()))?;
     let c = compute_from(&src, Some(args.window), &settings.engine)?;
     let allocations: usize = c.range.sets.iter().map(|s| s.len()).sum();
+    crate::report::warnings(c.range.sets.iter().flat_map(|s| &s.warnings));
     crate::print(&format!(
         "captured {} queries ({} bytes, {} series, {} samples) for {} into {}: \
          {} allocation(s) in {} set(s), total ${:.2}; range semantics {:?}\n",

@@ -16,7 +16,7 @@ use costetl_core::etl::Resolution;
 use costetl_core::json::{response_from_value, set_from_value};
 use costetl_core::plan::EngineConfig;
 use costetl_core::source::MetricsSource;
-use costetl_core::{AllocationSet, Window};
+use costetl_core::{AllocationSet, Warning, WarningKind, Window};
 use costetl_fixtures::FixtureSource;
 use costetl_prom::PromSource;
 use costetl_store::StoreConfig;
@@ -116,7 +116,9 @@ fn load_store(
         );
     };
     if range != window {
-        eprintln!("note: reading the whole {resolution} windows inside --window: {range}");
+        crate::report::note(&format!(
+            "note: reading the whole {resolution} windows inside --window: {range}"
+        ));
     }
     let store = crate::etl::open_store(None, cfg, crate::etl::Access::Read)?;
     let loaded = crate::runtime()?
@@ -132,10 +134,16 @@ fn load_store(
     let mut sets = loaded.range.sets;
     for key in &loaded.missing {
         if let Some(set) = sets.iter_mut().find(|s| s.window() == key.window) {
-            set.warnings.push(format!(
-                "ETL store has no file for cluster {} in {}: its cost is missing here",
-                key.cluster, key.window
-            ));
+            set.warnings.push(
+                Warning::new(
+                    WarningKind::MissingFile,
+                    format!(
+                        "ETL store has no file for cluster {} in {}: its cost is missing here",
+                        key.cluster, key.window
+                    ),
+                )
+                .cluster(&key.cluster),
+            );
         }
     }
     Ok(sets)
@@ -152,7 +160,8 @@ pub fn compute_from<S: MetricsSource>(
         UsageError("--window is required with --prometheus and --fixtures".into())
     })?;
     let rt = crate::runtime()?;
-    rt.block_on(engine::allocations(src, window, engine))
+    let src = crate::report::Tracked::new(src, &format!("querying {window}"));
+    rt.block_on(engine::allocations(&src, window, engine))
         .with_context(|| format!("computing allocations for {window}"))
 }
 

@@ -38,6 +38,7 @@ mod etl;
 mod input;
 mod mock;
 mod render;
+mod report;
 mod rules;
 mod settings;
 
@@ -49,11 +50,22 @@ use clap::{Parser, Subcommand};
 
 /// Turn Kubernetes cost data into OpenCost-compatible allocations.
 #[derive(Debug, Parser)]
-#[command(name = "costetl", version, about)]
+#[command(name = "costetl", version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    output: report::OutputArgs,
 }
+
+/// The version and the build it came from (commit, `-dirty` for
+/// uncommitted changes; see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("COSTETL_BUILD_ID"),
+    ")"
+);
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -76,10 +88,17 @@ enum Command {
     /// cheaper for the backend; costetl reads them where they cover a
     /// window.
     Rules(rules::RulesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell), e.g. `costetl completions bash > /etc/bash_completion.d/costetl`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    report::init(&cli.output);
     let result = match cli.command {
         Command::Allocation(args) => allocation::run(&args),
         Command::Capture(args) => capture::run(&args),
@@ -87,17 +106,18 @@ fn main() -> ExitCode {
         Command::Etl(args) => etl::run(&args),
         Command::Mock(args) => mock::run(&args),
         Command::Rules(args) => rules::run(&args),
+        Command::Completions { shell } => completions(shell),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `costetl … | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("error: {e:#}");
+            report::say(&format!("error: {e:#}"));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report::say(&format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -130,6 +150,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// `costetl completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "costetl", &mut out);
+    print(&String::from_utf8_lossy(&out))
 }
 
 /// Write `text` to standard output in one go.

@@ -321,7 +321,7 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
     );
     assert!(
         text.ends_with(&format!(
-            "2 file(s) written, 0 kept, 0 failed, in file://{}\n",
+            "2 file(s) written, 0 kept, 0 failed, 0 empty window(s), in file://{}\n",
             store.display()
         )),
         "{text}"
@@ -368,10 +368,14 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
         status.contains("prod-us: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z); $0.00; unreadable 2023-11-14T00:00Z"),
         "{status}"
     );
+    assert_eq!(out.status.code(), Some(1), "an unreadable file fails the check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 window(s) missing, unreadable"), "{stderr}");
 
-    // Windows not aligned to days are a clear error, and nothing is written.
+    // Windows not aligned to days are a usage error, and nothing is
+    // written.
     let out = build("2023-11-14T03:00:00Z,2023-11-15T00:00:00Z");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--window"), "{stderr}");
     // No store anywhere is a usage error.
@@ -634,11 +638,25 @@ fn etl_sync_completes_a_window_a_crash_interrupted() {
     // The crash: prod-us's file never written, its marker left.
     std::fs::remove_file(&us).unwrap();
     std::fs::write(&marker, b"").unwrap();
+    // A monitor's check: the store needs a sync, exit 1.
     let (code, text) = run(&["etl", "status", "--store", st]);
-    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("prod-us: no 1d files; interrupted 2023-11-14T00:00Z"),
         "{text}"
+    );
+    let (code, json) = run(&["etl", "status", "--store", st, "--format", "json"]);
+    assert_eq!(code, Some(1), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed = v["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "prod-us")
+        .unwrap();
+    assert_eq!(
+        listed["interrupted"],
+        serde_json::json!([{"start": "2023-11-14T00:00:00Z", "end": "2023-11-15T00:00:00Z"}])
     );
     let (code, text) = sync(&["--dry-run"]);
     assert_eq!(code, Some(0), "{text}");

@@ -144,10 +144,17 @@ fn config_file_and_opencost_environment_reach_an_authenticated_backend() {
             ("CLUSTER_ID", cluster),
             ("CURRENT_CLUSTER_ID_FILTER_ENABLED", "true"),
         ]);
-        total(&costetl(&allocation, &e))
+        costetl(&allocation, &e)
     };
-    assert_eq!(filter("some-other-cluster"), 0.0);
-    assert_eq!(filter("small"), by_env);
+    // Another cluster's id computes nothing, and says so: no $0 success.
+    let other = filter("some-other-cluster");
+    assert_eq!(other.status.code(), Some(1), "{}", explain(&other));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("no allocations in the window"),
+        "{}",
+        explain(&other)
+    );
+    assert_eq!(total(&filter("small")), by_env);
 }
 
 #[test]

@@ -30,6 +30,7 @@ use crate::properties::{
     UNALLOCATED, generate_key, sanitize_label_name,
 };
 use crate::set::AllocationSet;
+use crate::warning::{Warning, WarningKind};
 
 /// Key under which everything the filter rejects is collected.
 pub const FILTERED: &str = "__filtered__";
@@ -371,9 +372,13 @@ impl AllocationSet {
         let mut idle_by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, a) in idle.iter().enumerate() {
             if by_node && a.properties.node.is_empty() {
-                out.warnings.push(format!(
-                    "idle by node requested, but idle allocation {} has no node; it stays idle",
-                    a.name
+                out.warnings.push(Warning::new(
+                    WarningKind::Aggregation,
+                    format!(
+                        "idle by node requested, but idle allocation {} has no node; it stays \
+                         idle",
+                        a.name
+                    ),
                 ));
             }
             idle_by_id
@@ -490,9 +495,12 @@ impl AllocationSet {
                 }
             } else {
                 // Nobody to share with: keep the cost visible.
-                out.warnings.push(format!(
-                    "{} shared allocation(s) had no recipient; kept as {SHARED}",
-                    shared.len()
+                out.warnings.push(Warning::new(
+                    WarningKind::Aggregation,
+                    format!(
+                        "{} shared allocation(s) had no recipient; kept as {SHARED}",
+                        shared.len()
+                    ),
                 ));
                 for mut s in shared {
                     s.name = SHARED.to_owned();

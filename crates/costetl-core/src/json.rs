@@ -40,7 +40,9 @@
 //! - Precision beyond 5 decimals (15 significant digits from 2^36 on) and
 //!   below one second.
 //! - A set's `warnings`, `errors` and `metadata` (the wire format is the
-//!   bare name → allocation map).
+//!   bare name → allocation map). A response carries its sets' distinct
+//!   warnings in the envelope (`warning`, OpenCost's one string, and
+//!   `warnings`, typed), which reading ignores.
 //!
 //! # Deliberate differences from OpenCost
 //!
@@ -76,6 +78,7 @@ use crate::allocation::{
 use crate::error::{Error, Result};
 use crate::properties::AllocationProperties;
 use crate::set::AllocationSet;
+use crate::warning::Warning;
 use crate::window::Window;
 
 // ---------------------------------------------------------------------------
@@ -531,13 +534,18 @@ struct BreakdownJson {
     external_cost: Num,
 }
 
-/// OpenCost's HTTP envelope (`message`/`warning` are `omitempty` and never
-/// set on success).
+/// OpenCost's HTTP envelope (`message` and `warning` are `omitempty`).
+/// `warning` is OpenCost's one string, for its clients; `warnings` (ours)
+/// the same, typed.
 #[derive(Serialize)]
 struct ResponseJson {
     code: u16,
     status: &'static str,
     data: Vec<BTreeMap<String, AllocationJson>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Warning>,
 }
 
 // ---------------------------------------------------------------------------
@@ -723,10 +731,19 @@ fn set_dto(set: &AllocationSet) -> BTreeMap<String, AllocationJson> {
 }
 
 fn response_dto(sets: &[AllocationSet]) -> ResponseJson {
+    // Each distinct warning once, in the order first seen.
+    let mut seen = std::collections::HashSet::new();
+    let warnings: Vec<Warning> = (sets.iter().flat_map(|s| &s.warnings))
+        .filter(|w| seen.insert(*w))
+        .cloned()
+        .collect();
+    let texts: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
     ResponseJson {
         code: 200,
         status: "success",
         data: sets.iter().map(set_dto).collect(),
+        warning: (!texts.is_empty()).then(|| texts.join("; ")),
+        warnings,
     }
 }
 
@@ -1470,6 +1487,28 @@ mod tests {
         let e = reason(response_from_value(&v).unwrap_err());
         assert!(e.contains("data[1]") && e.contains("empty"), "{e}");
         assert!(to_string_pretty(&v).contains("\n  \"code\": 200"));
+        assert!(v.get("warning").is_none() && v.get("warnings").is_none());
+    }
+
+    #[test]
+    fn json_response_carries_warnings_once() {
+        use crate::warning::WarningKind;
+        let w = |m: &str| Warning::new(WarningKind::DefaultPrices, m).node("c", "n");
+        let mut a = set_of([full()]);
+        a.warnings = vec![w("one"), w("two")];
+        let mut b = a.clone();
+        b.warnings = vec![w("two")];
+        let v = response_to_value(&[a, b]);
+        assert_eq!(v["warning"], "one; two");
+        assert_eq!(
+            v["warnings"],
+            json!([
+                {"kind": "default_prices", "cluster": "c", "node": "n", "message": "one"},
+                {"kind": "default_prices", "cluster": "c", "node": "n", "message": "two"},
+            ])
+        );
+        // Readers (ours, OpenCost's clients) take the sets as before.
+        assert_eq!(response_from_value(&v).unwrap().len(), 2);
     }
 
     #[test]

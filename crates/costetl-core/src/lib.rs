@@ -13,6 +13,7 @@
 //!   OpenCost.
 //! - [`AggregationOptions`] and [`AllocationSet::aggregate_by`]:
 //!   aggregation, idle and shared-cost distribution, filters.
+//! - [`Warning`]: what a computation warns about, typed.
 //! - [`Filter`]: OpenCost's v2 filter language.
 //! - [`json`]: OpenCost's allocation API JSON, both ways.
 //! - [`etl`]: the versioned ETL file (Parquet bytes in, bytes out), its
@@ -33,6 +34,7 @@ pub mod set;
 pub mod source;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod warning;
 pub mod window;
 
 pub use aggregate::{Aggregated, AggregationOptions};
@@ -41,4 +43,5 @@ pub use error::{Error, Result};
 pub use filter::Filter;
 pub use properties::{AggregationProperty, AllocationProperties, LabelConfig, MetadataMerge};
 pub use set::{Accumulate, AllocationSet, AllocationSetRange};
+pub use warning::{Warning, WarningKind};
 pub use window::Window;

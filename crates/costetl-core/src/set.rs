@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::allocation::Allocation;
 use crate::error::{Error, Result};
 use crate::properties::MetadataMerge;
+use crate::warning::Warning;
 use crate::window::{Period, Window};
 
 /// Every allocation of one window, keyed by name. Inserting a name that is
@@ -20,7 +21,7 @@ pub struct AllocationSet {
     pub metadata: MetadataMerge,
     /// Things the producer of this set wants a reader to know (missing
     /// prices, duplicate series, …).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Inputs that failed but did not stop the set from being produced.
     pub errors: Vec<String>,
 }
@@ -130,6 +131,40 @@ pub enum Accumulate {
     Month,
 }
 
+impl Accumulate {
+    /// The period a set must fit in, if any.
+    fn period(self) -> Option<Period> {
+        match self {
+            Self::None | Self::All => None,
+            Self::Hour => Some(Period::Hour),
+            Self::Day => Some(Period::Day),
+            Self::Week => Some(Period::Week),
+            Self::Month => Some(Period::Month),
+        }
+    }
+
+    /// Whether a set of window `w` can be accumulated this way: it must
+    /// not straddle a period boundary (it cannot be split without
+    /// inventing data). A caller that computes one set per window checks
+    /// this before computing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Accumulate`] naming the window and the period.
+    pub fn check(self, w: Window) -> Result<()> {
+        // An empty window at a boundary belongs to the period it starts.
+        match self.period() {
+            Some(p) if w.end() > p.next(w.start()) => Err(Error::Accumulate {
+                reason: format!(
+                    "set {w} crosses a {self:?} boundary; accumulate by a coarser period \
+                     or recompute with smaller sets"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl FromStr for Accumulate {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -170,41 +205,33 @@ impl AllocationSetRange {
         self.sets.iter().map(AllocationSet::total_cost).sum()
     }
 
+    /// Everything in one set (none for an empty range).
+    fn accumulate_all(&self) -> Self {
+        let mut iter = self.sets.iter();
+        let Some(first) = iter.next() else {
+            return Self::default();
+        };
+        let mut acc = first.clone();
+        for s in iter {
+            acc.accumulate(s);
+        }
+        Self { sets: vec![acc] }
+    }
+
     /// Combine sets by period. A set that straddles a period boundary
     /// cannot be split without inventing data, so that is an error naming
     /// the set; so is asking for periods finer than the sets.
     pub fn accumulate(&self, by: Accumulate) -> Result<AllocationSetRange> {
-        let period = match by {
-            Accumulate::None => return Ok(self.clone()),
-            Accumulate::All => {
-                let mut iter = self.sets.iter();
-                let Some(first) = iter.next() else {
-                    return Ok(Self::default());
-                };
-                let mut acc = first.clone();
-                for s in iter {
-                    acc.accumulate(s);
-                }
-                return Ok(Self { sets: vec![acc] });
-            }
-            Accumulate::Hour => Period::Hour,
-            Accumulate::Day => Period::Day,
-            Accumulate::Week => Period::Week,
-            Accumulate::Month => Period::Month,
+        let Some(period) = by.period() else {
+            return Ok(match by {
+                Accumulate::All => self.accumulate_all(),
+                _ => self.clone(),
+            });
         };
         let mut out: Vec<AllocationSet> = Vec::new();
         for set in &self.sets {
-            let w = set.window();
-            let bucket = period.floor(w.start());
-            // An empty window at a boundary belongs to the period it starts.
-            if w.end() > period.next(w.start()) {
-                return Err(Error::Accumulate {
-                    reason: format!(
-                        "set {w} crosses a {by:?} boundary; accumulate by a coarser period \
-                         or recompute with smaller sets"
-                    ),
-                });
-            }
+            by.check(set.window())?;
+            let bucket = period.floor(set.window().start());
             match out.last_mut() {
                 Some(last) if period.floor(last.window().start()) == bucket => last.accumulate(set),
                 _ => out.push(set.clone()),

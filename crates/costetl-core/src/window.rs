@@ -293,6 +293,39 @@ impl fmt::Display for Window {
     }
 }
 
+/// `{"start": RFC 3339, "end": RFC 3339}`, exact to the nanosecond (the
+/// ETL meta's shape, and the CLI's JSON reports').
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WindowWire {
+    start: String,
+    end: String,
+}
+
+impl serde::Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        WindowWire {
+            start: text(self.start),
+            end: text(self.end),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Window {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let wire = WindowWire::deserialize(d)?;
+        let time = |s: &str, side: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
+                .map_err(|e| D::Error::custom(format!("window.{side} {s:?}: {e}")))
+        };
+        Window::new(time(&wire.start, "start")?, time(&wire.end, "end")?)
+            .map_err(|e| D::Error::custom(format!("window: {e}")))
+    }
+}
+
 /// A calendar period in UTC, for cutting windows at period boundaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Period {

@@ -13,7 +13,9 @@ use chrono::TimeDelta;
 use costetl_core::engine::{self, Computation};
 use costetl_core::plan::EngineConfig;
 use costetl_core::properties::UNMOUNTED;
-use costetl_core::{AggregationOptions, AggregationProperty, AllocationSet, Window, json};
+use costetl_core::{
+    AggregationOptions, AggregationProperty, AllocationSet, Warning, WarningKind, Window, json,
+};
 use costetl_fixtures::{FixtureSource, RecordingSource};
 use costetl_prom::PromSource;
 use costetl_sim::Scenario;
@@ -179,12 +181,12 @@ fn assert_conserved(c: &Computation, s: &Scenario, w: Window) {
         (got_lb - want_lb).abs() <= 1e-2 * want_lb,
         "LB cost {got_lb}, scenario {want_lb}"
     );
-    let orphans: Vec<&String> = c
+    let orphans: Vec<&Warning> = c
         .range
         .sets
         .iter()
         .flat_map(|s| &s.warnings)
-        .filter(|w| w.contains("capacity is unknown"))
+        .filter(|w| w.message.contains("capacity is unknown"))
         .collect();
     assert!(orphans.is_empty(), "{orphans:?}");
 }
@@ -359,11 +361,10 @@ fn two_cluster_day_matches_ground_truth_at_1m_and_5m() {
     );
 
     // Every warning the scenario provokes is there: the unpriced node.
-    let warnings: Vec<&String> = one.range.sets.iter().flat_map(|s| &s.warnings).collect();
+    let warnings: Vec<&Warning> = one.range.sets.iter().flat_map(|s| &s.warnings).collect();
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("eu-node-2") && w.contains("no price")),
+        warnings.iter().any(|w| w.kind == WarningKind::DefaultPrices
+            && (w.cluster.as_str(), w.node.as_str()) == ("prod-eu", "eu-node-2")),
         "{warnings:?}"
     );
 }
@@ -406,17 +407,21 @@ fn duplicate_series_and_missing_cluster_label() {
         a.worst_container
     );
     assert!(a.total < 1e-3, "total off by {}", a.total);
-    let warnings: Vec<&String> = c.range.sets.iter().flat_map(|s| &s.warnings).collect();
+    let warnings: Vec<&Warning> = c.range.sets.iter().flat_map(|s| &s.warnings).collect();
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("duplicate kube_pod_container_status_running")),
+            .any(|w| w.kind == WarningKind::DuplicateSeries
+                && w.message
+                    .contains("duplicate kube_pod_container_status_running")),
         "{warnings:?}"
     );
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("kube_pod_info") && w.contains("no cluster_id label")),
+            .any(|w| w.kind == WarningKind::MissingClusterLabel
+                && w.message.contains("kube_pod_info")
+                && w.message.contains("no cluster_id label")),
         "{warnings:?}"
     );
 }
@@ -448,11 +453,11 @@ fn queries_too_large_for_the_backend_are_split_and_merged() {
         w,
         TimeDelta::minutes(1),
     );
-    let warnings: Vec<&String> = split.range.sets.iter().flat_map(|s| &s.warnings).collect();
+    let warnings: Vec<&Warning> = split.range.sets.iter().flat_map(|s| &s.warnings).collect();
     assert!(
         warnings
             .iter()
-            .any(|m| m.contains("too many samples") && m.contains("in halves")),
+            .any(|m| m.message.contains("too many samples") && m.message.contains("in halves")),
         "{warnings:?}"
     );
     let (a, b) = (whole(&split), whole(&whole_window));
@@ -589,17 +594,19 @@ fn bad_price_samples_cost_only_their_steps() {
         assert!(
             warnings
                 .iter()
-                .any(|m| m.starts_with("node small/node-a: ") && m.contains(what)),
+                .any(|m| m.message.starts_with("node small/node-a: ") && m.message.contains(what)),
             "{what}: {warnings:?}"
         );
     }
     assert!(
-        warnings.iter().any(|m| m.starts_with("query price_sum: ")),
+        warnings
+            .iter()
+            .any(|m| m.message.starts_with("query price_sum: ")),
         "{warnings:?}"
     );
     let clean_warnings = whole(&ok).warnings;
     assert!(
-        !clean_warnings.iter().any(|m| m.contains("NaN")),
+        !clean_warnings.iter().any(|m| m.message.contains("NaN")),
         "{clean_warnings:?}"
     );
 }
@@ -668,14 +675,14 @@ fn series_without_the_pod_uid_join_by_pod_name() {
         assert!(
             b.warnings
                 .iter()
-                .any(|m| m.starts_with(&format!("query {id}: "))
-                    && m.contains("joined by (cluster, namespace, pod)")),
+                .any(|m| m.message.starts_with(&format!("query {id}: "))
+                    && m.message.contains("joined by (cluster, namespace, pod)")),
             "{id}: {:?}",
             b.warnings
         );
     }
     assert!(
-        !a.warnings.iter().any(|m| m.contains("pod uid")),
+        !a.warnings.iter().any(|m| m.message.contains("pod uid")),
         "{:?}",
         a.warnings
     );
@@ -704,7 +711,7 @@ fn usage_that_joins_no_container_is_reported() {
         assert!(
             set.warnings
                 .iter()
-                .any(|m| m.starts_with(&format!("query {id}: none of its"))),
+                .any(|m| m.message.starts_with(&format!("query {id}: none of its"))),
             "{id}: {:?}",
             set.warnings
         );
@@ -712,7 +719,7 @@ fn usage_that_joins_no_container_is_reported() {
     assert!(
         !set.warnings
             .iter()
-            .any(|m| m.starts_with("query ram_usage: none")),
+            .any(|m| m.message.starts_with("query ram_usage: none")),
         "{:?}",
         set.warnings
     );

@@ -78,7 +78,7 @@ fn bundled_capture_replays_to_ground_truth() {
         "worst container error {worst} over {n}"
     );
     assert!(
-        got.warnings.iter().any(|w| w.contains("eu-node-2")),
+        got.warnings.iter().any(|w| w.node == "eu-node-2"),
         "{:?}",
         got.warnings
     );

@@ -8,7 +8,7 @@ use std::process::Command;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution};
 use costetl_core::testing::{day, mock_set};
-use costetl_core::{AllocationSet, Window};
+use costetl_core::{AllocationSet, Warning, WarningKind, Window};
 use costetl_store::{EtlStore, S3Config, StoreConfig, StoreError};
 use costetl_testkit::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
 
@@ -537,7 +537,11 @@ fn stored_metas_and_delete() {
         // the meta) is read with a second one.
         let mut noisy = cluster_set("c", 0, 1.0);
         noisy.warnings = (0..3000)
-            .map(|i| format!("node c-node-{i} has no price series: default prices used"))
+            .map(|i| {
+                let node = format!("c-node-{i}");
+                let text = format!("node {node} has no price series: default prices used");
+                Warning::new(WarningKind::DefaultPrices, text).node("c", node)
+            })
             .collect();
         let noisy_meta = meta(&noisy, "c");
         store

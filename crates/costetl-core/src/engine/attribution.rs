@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::plan::{QueryId, TERM_LABEL, TermPods};
 use crate::promjson::Series;
 use crate::properties::{Labels, UNMOUNTED};
+use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 use super::containers::Containers;
@@ -70,7 +71,7 @@ pub(crate) fn attribute(
     cx: &Ctx<'_>,
     shared: &[ClaimKey],
     c: &mut Containers,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Allocation>> {
     let mut unmounted = Unmounted::default();
     let shares = claim_shares(cx.results, cx.keys, shared)?;
@@ -499,7 +500,7 @@ fn network(
     cx: &Ctx<'_>,
     c: &mut Containers,
     unmounted: &mut Unmounted,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let Ctx {
         window,
@@ -590,10 +591,16 @@ fn network(
         }
     }
     for (cluster, gib) in unpriced {
-        warnings.push(format!(
-            "cluster {cluster}: {gib:.3} GiB of pod egress has no kubecost_network_*_egress_cost \
-             price series; not charged"
-        ));
+        warnings.push(
+            Warning::new(
+                WarningKind::UnpricedNetwork,
+                format!(
+                    "cluster {cluster}: {gib:.3} GiB of pod egress has no \
+                     kubecost_network_*_egress_cost price series; not charged"
+                ),
+            )
+            .cluster(cluster.as_str()),
+        );
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::plan::{self, EngineConfig, RangeSemantics, RulesMode};
 use crate::promjson::{self, Series};
 use crate::set::{AllocationSet, AllocationSetRange};
 use crate::source::{MetricsSource, QuerySpec};
+use crate::warning::{Warning, WarningKind};
 use crate::window::{Period, Window};
 
 use super::results::{FetchStats, Results};
@@ -234,8 +235,9 @@ async fn window_set<S: MetricsSource>(
     }
     let mut set = merged.unwrap_or_else(|| AllocationSet::new(window));
     for s in splits {
-        set.warnings.push(format!(
-            "the backend refused a query over {s}; computed the window in halves"
+        set.warnings.push(Warning::new(
+            WarningKind::Split,
+            format!("the backend refused a query over {s}; computed the window in halves"),
         ));
     }
     Ok(set)

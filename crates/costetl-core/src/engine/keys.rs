@@ -1,6 +1,7 @@
 //! Join keys read off series labels, with the configured cluster label and
 //! default cluster.
 
+use crate::warning::{Warning, WarningKind};
 use std::collections::HashMap;
 
 use crate::plan::EngineConfig;
@@ -35,6 +36,13 @@ pub(crate) struct CadvisorKey<'s> {
 pub(crate) struct NodeKey {
     pub(crate) cluster: String,
     pub(crate) node: String,
+}
+
+impl NodeKey {
+    /// A warning about this node.
+    pub(crate) fn warn(&self, kind: WarningKind, message: String) -> Warning {
+        Warning::new(kind, message).node(&self.cluster, &self.node)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

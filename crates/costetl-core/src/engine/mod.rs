@@ -38,6 +38,7 @@ use crate::plan::{self, EngineConfig, Followups, QueryId, RangeSemantics};
 use crate::promjson::Series;
 use crate::set::AllocationSet;
 use crate::source::QuerySpec;
+use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 use containers::{Containers, Edges, FollowupSums};
@@ -123,10 +124,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
 
     let mut inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
     for (id, n) in &inputs.unjoined {
-        set.warnings.push(format!(
-            "query {id}: none of its {n} series joins a running container (labels that do not \
-             match kube-state-metrics': another cluster label, relabelled namespace, pod or \
-             container names?); not counted"
+        set.warnings.push(Warning::new(
+            WarningKind::Unjoined,
+            format!(
+                "query {id}: none of its {n} series joins a running container (labels that do \
+                 not match kube-state-metrics': another cluster label, relabelled namespace, \
+                 pod or container names?); not counted"
+            ),
         ));
     }
     let (f, covers, shared) = second_round(results, &keys, &inputs)?;
@@ -149,10 +153,13 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     }
     let pricing = cfg.default_pricing;
     for (node, count) in &built.default_priced {
-        set.warnings.push(format!(
-            "node {}/{} has no price series: {count} allocation(s) priced with default prices \
-             (CPU ${}/core-h, RAM ${}/GiB-h, GPU ${}/GPU-h)",
-            node.cluster, node.node, pricing.cpu, pricing.ram_gib, pricing.gpu
+        set.warnings.push(node.warn(
+            WarningKind::DefaultPrices,
+            format!(
+                "node {}/{} has no price series: {count} allocation(s) priced with default \
+                 prices (CPU ${}/core-h, RAM ${}/GiB-h, GPU ${}/GPU-h)",
+                node.cluster, node.node, pricing.cpu, pricing.ram_gib, pricing.gpu
+            ),
         ));
     }
     for idle in nodes::idle(
@@ -170,28 +177,40 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
 
 /// The backend's own warnings (Thanos partial responses, Mimir truncation,
 /// Prometheus' PromQL infos) travel with the set.
-fn backend_warnings(results: &Results, warnings: &mut Vec<String>) {
+fn backend_warnings(results: &Results, warnings: &mut Vec<Warning>) {
     for (id, r) in results.sorted() {
-        for w in &r.warnings {
-            warnings.push(format!("query {id}: backend warning: {w}"));
-        }
-        for i in &r.infos {
-            warnings.push(format!("query {id}: backend info: {i}"));
+        let texts =
+            (r.warnings.iter().map(|w| ("warning", w))).chain(r.infos.iter().map(|i| ("info", i)));
+        for (what, text) in texts {
+            warnings.push(Warning::new(
+                WarningKind::Backend,
+                format!("query {id}: backend {what}: {text}"),
+            ));
         }
     }
 }
 
 /// Warnings about the inputs themselves: series without the cluster label,
 /// duplicate kube-state-metrics.
-fn input_warnings(results: &Results, cfg: &EngineConfig, warnings: &mut Vec<String>) -> Result<()> {
+fn input_warnings(
+    results: &Results,
+    cfg: &EngineConfig,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
     for s in &results.get(QueryId::MissingCluster)?.series {
-        warnings.push(format!(
-            "{} series of {} have no {} label; attributed to cluster {:?}",
-            s.last_value().unwrap_or(0.0),
-            s.label("__name__").unwrap_or("?"),
-            cfg.cluster_label,
-            cfg.default_cluster
-        ));
+        warnings.push(
+            Warning::new(
+                WarningKind::MissingClusterLabel,
+                format!(
+                    "{} series of {} have no {} label; attributed to cluster {:?}",
+                    s.last_value().unwrap_or(0.0),
+                    s.label("__name__").unwrap_or("?"),
+                    cfg.cluster_label,
+                    cfg.default_cluster
+                ),
+            )
+            .cluster(&cfg.default_cluster),
+        );
     }
     if let Some(n) = results
         .get(QueryId::Duplicates)?
@@ -200,9 +219,12 @@ fn input_warnings(results: &Results, cfg: &EngineConfig, warnings: &mut Vec<Stri
         .and_then(Series::last_value)
         && n > 0.0
     {
-        warnings.push(format!(
-            "{n} containers have duplicate kube_pod_container_status_running series \
-             (two kube-state-metrics or an HA pair scraped); counted once"
+        warnings.push(Warning::new(
+            WarningKind::DuplicateSeries,
+            format!(
+                "{n} containers have duplicate kube_pod_container_status_running series \
+                 (two kube-state-metrics or an HA pair scraped); counted once"
+            ),
         ));
     }
     Ok(())

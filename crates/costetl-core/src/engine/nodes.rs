@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::allocation::Allocation;
 use crate::plan::EngineConfig;
 use crate::properties::IDLE;
+use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 use super::inputs::Node;
@@ -23,7 +24,7 @@ pub(crate) fn idle(
     nodes: &BTreeMap<NodeKey, Node>,
     mut allocated: BTreeMap<NodeKey, [f64; 6]>,
     provider_ids: &std::collections::HashMap<NodeKey, String>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<Allocation> {
     let r_hours = step_hours(cfg);
     let pricing = cfg.default_pricing;
@@ -35,11 +36,14 @@ pub(crate) fn idle(
             // a gap.
             for (what, priced) in ["CPU", "RAM", "GPU"].into_iter().zip(n.priced_steps) {
                 if priced > 0.0 && priced < n.steps {
-                    warnings.push(format!(
-                        "node {}/{} has a {what} price for {priced} of its {} steps (the others \
-                         missing, or NaN, ±Inf, negative or above $1e6/h); those steps cost \
-                         nothing",
-                        node.cluster, node.node, n.steps
+                    warnings.push(node.warn(
+                        WarningKind::PartialPrice,
+                        format!(
+                            "node {}/{} has a {what} price for {priced} of its {} steps (the \
+                             others missing, or NaN, ±Inf, negative or above $1e6/h); those \
+                             steps cost nothing",
+                            node.cluster, node.node, n.steps
+                        ),
                     ));
                 }
             }
@@ -68,10 +72,13 @@ pub(crate) fn idle(
         // (follow-ups), so they still add up to the node's finite cost.
         for (what, broken) in ["CPU", "RAM", "GPU"].into_iter().zip(n.price_broken) {
             if broken {
-                warnings.push(format!(
-                    "node {}/{}: its {what} price has NaN or ±Inf samples in the window; those \
-                     steps cost nothing, for its allocations and its idle alike",
-                    node.cluster, node.node
+                warnings.push(node.warn(
+                    WarningKind::NonFinitePrice,
+                    format!(
+                        "node {}/{}: its {what} price has NaN or ±Inf samples in the window; \
+                         those steps cost nothing, for its allocations and its idle alike",
+                        node.cluster, node.node
+                    ),
                 ));
             }
         }
@@ -87,19 +94,25 @@ pub(crate) fn idle(
             ("GPU", idle.gpu_cost),
         ] {
             if v < -tolerance {
-                warnings.push(format!(
-                    "node {}/{} is over-allocated: {what} idle is {v:.6} (more requested or used \
-                     than its capacity)",
-                    node.cluster, node.node
+                warnings.push(node.warn(
+                    WarningKind::OverAllocated,
+                    format!(
+                        "node {}/{} is over-allocated: {what} idle is {v:.6} (more requested or \
+                         used than its capacity)",
+                        node.cluster, node.node
+                    ),
                 ));
             }
         }
         out.push(idle);
     }
     for node in allocated.keys() {
-        warnings.push(format!(
-            "allocations on node {}/{} whose capacity is unknown: no idle computed for it",
-            node.cluster, node.node
+        warnings.push(node.warn(
+            WarningKind::UnknownCapacity,
+            format!(
+                "allocations on node {}/{} whose capacity is unknown: no idle computed for it",
+                node.cluster, node.node
+            ),
         ));
     }
     out

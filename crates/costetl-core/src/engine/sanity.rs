@@ -7,11 +7,12 @@
 
 use crate::plan::QueryId;
 use crate::promjson::Series;
+use crate::warning::{Warning, WarningKind};
 
 use super::results::Results;
 
 /// One warning per query with unusable values, naming the first series.
-pub(crate) fn warnings(results: &Results, warnings: &mut Vec<String>) {
+pub(crate) fn warnings(results: &Results, warnings: &mut Vec<Warning>) {
     for (id, r) in results.sorted() {
         let requests = id == QueryId::RequestMax.as_str();
         let bad: Vec<&Series> = r
@@ -28,10 +29,13 @@ pub(crate) fn warnings(results: &Results, warnings: &mut Vec<String>) {
             } else {
                 "NaN or ±Inf"
             };
-            warnings.push(format!(
-                "query {id}: {} series answered {what}, not used (first: {})",
-                bad.len(),
-                labels(first)
+            warnings.push(Warning::new(
+                WarningKind::BadSamples,
+                format!(
+                    "query {id}: {} series answered {what}, not used (first: {})",
+                    bad.len(),
+                    labels(first)
+                ),
             ));
         }
     }
@@ -72,8 +76,9 @@ mod tests {
         r.insert("cpu_usage", result(&[1.0, -1.0]));
         let mut w = Vec::new();
         warnings(&r, &mut w);
+        assert!(w.iter().all(|w| w.kind == WarningKind::BadSamples));
         assert_eq!(
-            w,
+            w.iter().map(|w| w.message.as_str()).collect::<Vec<_>>(),
             [
                 "query ram_usage: 2 series answered NaN or ±Inf, not used (first: {node=\"n1\"})",
                 "query request_max: 1 series answered NaN, ±Inf or a negative request, \

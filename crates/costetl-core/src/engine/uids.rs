@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::QueryId;
 use crate::promjson::Series;
+use crate::warning::{Warning, WarningKind};
 
 use super::keys::{JoinMap, Keys};
 use super::results::Results;
@@ -30,7 +31,7 @@ type PodName<'s> = (&'s str, &'s str, &'s str);
 /// `results` with the uids of [`JOINED_BY_UID`] series made those of the
 /// running series, and the warnings saying so; `None` when every uid
 /// already matches (the common case: nothing is copied).
-pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<String>)> {
+pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<Warning>)> {
     let running = results.get(QueryId::RunSteps).ok()?;
     let mut uids: JoinMap<PodName<'_>, BTreeSet<&str>> = JoinMap::default();
     for s in &running.series {
@@ -73,15 +74,21 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
     }
     let mut warnings = Vec::new();
     for (id, n) in joined {
-        warnings.push(format!(
-            "query {id}: {n} series had no pod uid, or one the pod did not run with \
-             (kube-state-metrics v1, or mixed versions); joined by (cluster, namespace, pod)"
+        warnings.push(Warning::new(
+            WarningKind::PodUid,
+            format!(
+                "query {id}: {n} series had no pod uid, or one the pod did not run with \
+                 (kube-state-metrics v1, or mixed versions); joined by (cluster, namespace, pod)"
+            ),
         ));
     }
     for (id, n) in ambiguous {
-        warnings.push(format!(
-            "query {id}: {n} series had no pod uid, or one the pod did not run with, for pod \
-             names that ran with several uids in the window; not used"
+        warnings.push(Warning::new(
+            WarningKind::PodUid,
+            format!(
+                "query {id}: {n} series had no pod uid, or one the pod did not run with, for pod \
+                 names that ran with several uids in the window; not used"
+            ),
         ));
     }
     Some((out, warnings))

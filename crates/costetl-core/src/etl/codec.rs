@@ -364,7 +364,7 @@ fn decode_v1(
             meta.total_cost
         )));
     }
-    set.warnings.clone_from(&meta.warnings);
+    set.warnings = meta.set_warnings();
     set.errors.clone_from(&meta.errors);
     Ok((set, meta))
 }

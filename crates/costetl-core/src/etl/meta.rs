@@ -2,8 +2,8 @@
 //! Parquet footer's key-value metadata, so a store can list, compare and
 //! protect files without decoding a single row.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::SCHEMA_VERSION;
 use super::coverage::Coverage;
@@ -11,6 +11,7 @@ use super::key::{EtlKey, Resolution};
 use crate::allocation::Allocation;
 use crate::error::{Error, Result};
 use crate::set::AllocationSet;
+use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 /// Footer key holding [`EtlMeta`] as JSON.
@@ -31,7 +32,6 @@ pub struct EtlMeta {
     /// Hourly or daily (also in the path).
     pub resolution: Resolution,
     /// The set's window, as RFC 3339 `start`/`end`.
-    #[serde(with = "window_rfc3339")]
     pub window: Window,
     /// What built it, e.g. `costetl 0.1.0`.
     pub producer: String,
@@ -51,8 +51,13 @@ pub struct EtlMeta {
     /// files written before it existed).
     #[serde(default)]
     pub coverage: Coverage,
-    /// The set's warnings.
+    /// The set's warnings, as text (what every costetl reads).
     pub warnings: Vec<String>,
+    /// The same warnings, typed (kind, cluster, node). Added without a
+    /// schema bump: older readers ignore an unknown field, so they still
+    /// read (and keep) these files. Empty in files written before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub typed_warnings: Vec<Warning>,
     /// The set's errors (inputs that failed without stopping the build).
     pub errors: Vec<String>,
 }
@@ -83,8 +88,20 @@ impl EtlMeta {
                 .map(Allocation::hours)
                 .sum(),
             coverage: Coverage::of(set),
-            warnings: set.warnings.clone(),
+            warnings: set.warnings.iter().map(ToString::to_string).collect(),
+            typed_warnings: set.warnings.clone(),
             errors: set.errors.clone(),
+        }
+    }
+
+    /// The file's warnings, typed; text written by an older costetl reads
+    /// as [`WarningKind::Other`].
+    pub fn set_warnings(&self) -> Vec<Warning> {
+        if self.typed_warnings.len() == self.warnings.len() {
+            self.typed_warnings.clone()
+        } else {
+            let other = |m: &String| Warning::new(WarningKind::Other, m.clone());
+            self.warnings.iter().map(other).collect()
         }
     }
 
@@ -120,6 +137,10 @@ impl EtlMeta {
             ),
             ("coverage", self.coverage == other.coverage),
             ("warnings", self.warnings == other.warnings),
+            (
+                "typed_warnings",
+                self.typed_warnings == other.typed_warnings,
+            ),
             ("errors", self.errors == other.errors),
         ]
         .into_iter()
@@ -211,44 +232,6 @@ fn exact_floats(json: &str, meta: &mut EtlMeta) -> Result<()> {
     Ok(())
 }
 
-/// A [`Window`] as `{"start": RFC 3339, "end": RFC 3339}`, exact to the
-/// nanosecond. A private shape: the model types are not `Serialize`.
-mod window_rfc3339 {
-    use super::{
-        DateTime, Deserialize, Deserializer, SecondsFormat, Serialize, Serializer, Utc, Window,
-    };
-
-    #[derive(Serialize, Deserialize)]
-    struct Wire {
-        start: String,
-        end: String,
-    }
-
-    fn text(t: DateTime<Utc>) -> String {
-        t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    }
-
-    pub(super) fn serialize<S: Serializer>(w: &Window, s: S) -> Result<S::Ok, S::Error> {
-        Wire {
-            start: text(w.start()),
-            end: text(w.end()),
-        }
-        .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Window, D::Error> {
-        use serde::de::Error;
-        let wire = Wire::deserialize(d)?;
-        let time = |s: &str, side: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.to_utc())
-                .map_err(|e| D::Error::custom(format!("window.{side} {s:?}: {e}")))
-        };
-        Window::new(time(&wire.start, "start")?, time(&wire.end, "end")?)
-            .map_err(|e| D::Error::custom(format!("window: {e}")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,7 +253,8 @@ mod tests {
     #[test]
     fn describe_counts_totals_and_hours() {
         let mut set = mock_set(test_day().start());
-        set.warnings.push("w".into());
+        set.warnings
+            .push(Warning::new(WarningKind::OverAllocated, "w").node("c", "n"));
         set.errors.push("e".into());
         let meta = EtlMeta::describe(&set, &key(), "costetl test", built(1));
         assert_eq!(meta.schema_version, SCHEMA_VERSION);
@@ -284,6 +268,15 @@ mod tests {
             (meta.warnings.clone(), meta.errors.clone()),
             (vec!["w".into()], vec!["e".into()])
         );
+        assert_eq!(meta.set_warnings(), set.warnings);
+        // A file from before typed warnings: its texts, of kind "other".
+        let old = EtlMeta {
+            typed_warnings: vec![],
+            ..meta.clone()
+        };
+        assert_eq!(old.set_warnings(), [Warning::new(WarningKind::Other, "w")]);
+        let json = serde_json::to_value(&old).unwrap();
+        assert!(json.get("typed_warnings").is_none());
         assert_eq!(meta.key().unwrap(), key());
         // Built before the window closed: provisional.
         assert!(!EtlMeta::describe(&set, &key(), "p", built(-1)).complete);

@@ -234,6 +234,7 @@ mod tests {
                 ..Coverage::default()
             },
             warnings: vec![],
+            typed_warnings: vec![],
             errors: vec![],
         }
     }

@@ -232,6 +232,7 @@ mod tests {
             container_hours: 24.0,
             coverage: crate::etl::Coverage::default(),
             warnings: vec![],
+            typed_warnings: vec![],
             errors: vec![],
         };
         (

@@ -11,7 +11,9 @@ use arrow_schema::{Field, Schema};
 use chrono::{DateTime, TimeDelta, Utc};
 use costetl_core::etl::{self, EtlKey, EtlMeta, Resolution, SCHEMA_VERSION};
 use costetl_core::testing::{arb_set, mock_set, test_day};
-use costetl_core::{Allocation, AllocationSet, Error, LbAllocation, RawAllocationOnly};
+use costetl_core::{
+    Allocation, AllocationSet, Error, LbAllocation, RawAllocationOnly, Warning, WarningKind,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
@@ -173,7 +175,10 @@ prop_compose! {
                 );
             }
         }
-        set.warnings = warnings;
+        set.warnings = warnings
+            .into_iter()
+            .map(|w| Warning::new(WarningKind::Backend, w).node("c", "n"))
+            .collect();
         set.errors = errors;
         set
     }
@@ -556,11 +561,14 @@ fn encoder_writes_the_golden_schema_of_the_current_version() {
 }
 
 /// The checked-in file's content: [`mock_set`] plus a warning and an error,
-/// built an hour after its day closed.
+/// built an hour after its day closed. It was written before warnings were
+/// typed: its warning reads back as text of kind "other".
 fn fixture_set() -> (AllocationSet, EtlMeta) {
     let mut set = mock_set(test_day().start());
-    set.warnings
-        .push("fixture warning: 1 node priced by default".into());
+    set.warnings.push(Warning::new(
+        WarningKind::Other,
+        "fixture warning: 1 node priced by default",
+    ));
     set.errors
         .push("fixture error: query network_cost timed out".into());
     let built_at: DateTime<Utc> = test_day().end() + TimeDelta::hours(1);
@@ -578,6 +586,7 @@ fn checked_in_v1_file_still_decodes() {
     // Written before files carried their coverage: read as empty, which
     // any rebuild covers.
     want_meta.coverage = etl::Coverage::default();
+    want_meta.typed_warnings.clear();
     assert_eq!(meta, want_meta);
     assert_eq!(set, want_set);
     assert_eq!(set.total_cost(), 82.0);

@@ -12,6 +12,11 @@
 //!   cover, their total cost, and the windows inside it that are missing,
 //!   provisional, built with errors or unreadable (footers only).
 
+mod status;
+mod tally;
+
+use tally::{FileFacts, Outcome, Tally};
+
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail};
@@ -187,6 +192,10 @@ struct BuildArgs {
     /// container-hours, errors, empty).
     #[arg(long)]
     force: bool,
+
+    /// Output format: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +222,10 @@ struct SyncArgs {
     /// windows have closed, and the files' build time.
     #[arg(long, value_name = "TIME", value_parser = crate::diagnose::parse_time)]
     at: Option<DateTime<Utc>>,
+
+    /// Output format: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +239,19 @@ struct StatusArgs {
     /// Which files to show.
     #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
     etl_resolution: ResolutionArg,
+
+    /// Output format: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+/// How `etl status` and `etl sync` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document on stdout (the text's facts, typed).
+    Json,
 }
 
 /// `costetl etl`.
@@ -233,12 +259,13 @@ pub fn run(args: &EtlArgs) -> Result<()> {
     match &args.command {
         EtlCommand::Build(b) => build(b),
         EtlCommand::Sync(s) => sync(s),
-        EtlCommand::Status(s) => status(s),
+        EtlCommand::Status(s) => status::run(s),
     }
 }
 
 /// `set` split by cluster (each allocation's `properties.cluster`), each
-/// part with the set's warnings and errors that name its cluster or none.
+/// part with the set's warnings about its cluster or none, and the errors
+/// whose text names its cluster or none (errors are text).
 fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
     let mut parts: std::collections::BTreeMap<String, AllocationSet> = Default::default();
     for a in set.iter() {
@@ -255,22 +282,14 @@ fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
             let mine = |m: &&String| {
                 m.contains(&cluster) || !clusters.iter().any(|c| m.contains(c.as_str()))
             };
-            part.warnings = set.warnings.iter().filter(mine).cloned().collect();
+            part.warnings = (set.warnings.iter())
+                .filter(|w| w.concerns(&cluster))
+                .cloned()
+                .collect();
             part.errors = set.errors.iter().filter(mine).cloned().collect();
             (cluster, part)
         })
         .collect()
-}
-
-/// What the puts of a run did, and their report lines.
-#[derive(Default)]
-struct Tally {
-    written: usize,
-    kept: usize,
-    /// Cluster-windows that could not be stored (an id no path can hold,
-    /// a failed write): the other clusters go on.
-    failed: usize,
-    text: String,
 }
 
 /// Where and how one run writes.
@@ -299,14 +318,28 @@ impl Target<'_> {
         // backend knows nothing later. Its file is provisional.
         let upto = w.end().min(built_at.duration_trunc(TimeDelta::minutes(1))?);
         if upto <= w.start() {
-            tally.text.push_str(&format!(
-                "skipped {w}: it began less than a minute before {built_at}\n"
-            ));
+            tally.push(
+                Outcome::Skipped,
+                None,
+                w,
+                format!("it began less than a minute before {built_at}"),
+            );
             return Ok(());
         }
         let mut set = AllocationSet::new(w);
         for s in &source.load(Some(Window::new(w.start(), upto)?))? {
             set.accumulate(s);
+        }
+        tally.warnings.extend(set.warnings.iter().cloned());
+        if set.is_empty() {
+            tally.push(
+                Outcome::Empty,
+                None,
+                w,
+                "the source has no allocation in this window (no data there, or a cluster \
+                 filter that matches nothing); nothing stored",
+            );
+            return Ok(());
         }
         if upto < w.end() {
             // The file is the whole window; what ran so far keeps its
@@ -330,12 +363,16 @@ impl Target<'_> {
                 continue;
             }
             if self.refused.as_ref() == Some(&cluster) {
-                tally.failed += 1;
-                tally.text.push_str(&format!(
-                    "FAILED  {cluster} {w}: series without the cluster label would be stored \
-                     as {cluster:?}, an id nobody set: check --cluster-label, name the cluster \
-                     with --cluster-id, or pass --allow-default-cluster\n"
-                ));
+                tally.push(
+                    Outcome::Failed,
+                    Some(&cluster),
+                    w,
+                    format!(
+                        "series without the cluster label would be stored as {cluster:?}, an \
+                         id nobody set: check --cluster-label, name the cluster with \
+                         --cluster-id, or pass --allow-default-cluster"
+                    ),
+                );
                 continue;
             }
             let key = EtlKey::new(cluster.as_str(), self.resolution, w)
@@ -365,30 +402,29 @@ impl Target<'_> {
             let (meta, outcome) = match stored {
                 Ok(done) => done,
                 Err(e) => {
-                    tally.failed += 1;
-                    tally
-                        .text
-                        .push_str(&format!("FAILED  {cluster} {w}: {e:#}\n"));
+                    tally.push(Outcome::Failed, Some(&cluster), w, format!("{e:#}"));
                     continue;
                 }
             };
             let verb = if outcome.decision.is_write() {
-                tally.written += 1;
-                "written"
+                Outcome::Written
             } else {
-                tally.kept += 1;
-                "KEPT   "
+                Outcome::Kept
             };
-            tally.text.push_str(&format!(
-                "{verb} {cluster} {w}: {} allocations, ${:.2}, {} bytes: {}\n",
-                meta.allocations,
-                meta.total_cost,
-                outcome.bytes,
-                outcome.decision.reason()
-            ));
+            let facts = FileFacts {
+                allocations: meta.allocations,
+                total_cost: meta.total_cost,
+                bytes: outcome.bytes as u64,
+            };
+            tally.file(verb, &cluster, w, facts, outcome.decision.reason());
         }
         Ok(())
     }
+}
+
+/// A JSON report on stdout: one pretty document and a newline.
+fn json_report(v: serde_json::Value) -> String {
+    format!("{}\n", costetl_core::json::to_string_pretty(&v))
 }
 
 fn producer() -> String {
@@ -402,9 +438,12 @@ fn build(args: &BuildArgs) -> Result<()> {
         resolution,
         refused,
     } = args.pipe.open()?;
-    let windows = resolution
-        .windows(args.window)
-        .with_context(|| format!("--window {} for {resolution} files", args.window))?;
+    let windows = resolution.windows(args.window).map_err(|e| {
+        crate::UsageError(format!(
+            "--window {} for {resolution} files: {e}",
+            args.window
+        ))
+    })?;
     let rt = crate::runtime()?;
     let target = Target {
         store: &store,
@@ -421,18 +460,39 @@ fn build(args: &BuildArgs) -> Result<()> {
     for w in windows {
         target.build_window(&source, w, Utc::now(), &BTreeSet::new(), &mut tally)?;
     }
-    tally.text.push_str(&format!(
-        "{} file(s) written, {} kept, {} failed, in {}\n",
-        tally.written,
-        tally.kept,
-        tally.failed,
-        store.description()
-    ));
-    crate::print(&tally.text)?;
-    if tally.failed > 0 {
+    let (written, kept) = (
+        tally.count(Outcome::Written, false),
+        tally.count(Outcome::Kept, false),
+    );
+    let (failed, empty) = (
+        tally.count(Outcome::Failed, false),
+        tally.count(Outcome::Empty, true),
+    );
+    crate::print(&match args.format {
+        ReportFormat::Text => format!(
+            "{}{written} file(s) written, {kept} kept, {failed} failed, {empty} empty \
+             window(s), in {}\n",
+            tally.text(),
+            store.description()
+        ),
+        ReportFormat::Json => json_report(serde_json::json!({
+            "store": store.description(),
+            "resolution": resolution,
+            "written": written, "kept": kept, "failed": failed, "empty": empty,
+            "events": tally.events,
+            "warnings": tally.warnings,
+        })),
+    })?;
+    crate::report::warnings(&tally.warnings);
+    if failed > 0 {
+        bail!("{failed} cluster-window(s) could not be stored; see FAILED above");
+    }
+    // Asked for a window, stored nothing: a typo'd window or filter must
+    // not look like success.
+    if empty > 0 {
         bail!(
-            "{} cluster-window(s) could not be stored; see FAILED above",
-            tally.failed
+            "{empty} window(s) had no allocation to store; see EMPTY above (is --window \
+             right? `costetl diagnose --at TIME` shows what the backend holds then)"
         );
     }
     Ok(())
@@ -470,56 +530,41 @@ fn sync(args: &SyncArgs) -> Result<()> {
     let keep_for = retention(args.retention, resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = crate::runtime()?;
-    let mut stored = rt
-        .block_on(store.stored(resolution))
-        .with_context(|| format!("listing {}", store.description()))?;
-    let mut pending = rt
-        .block_on(store.pending(resolution))
-        .with_context(|| format!("listing {}", store.description()))?;
-    // An agent that computes one cluster of a shared store (the cluster
-    // filter) plans for that cluster alone: it cannot fill the others'
-    // gaps, and would recompute them on every run trying.
-    if let Source::Prometheus(s) | Source::Fixtures(_, s) = &source
-        && let Some(mine) = &s.engine.cluster_filter
-    {
-        stored.retain(|(key, _)| &key.cluster == mine);
-        pending.retain(|key| &key.cluster == mine);
-    }
-    // A marker whose file was stored is a crash between the put and the
-    // clearing: nothing to rebuild, only the marker to drop.
-    for key in pending
-        .iter()
-        .filter(|k| stored.iter().any(|(s, _)| s == *k))
-    {
-        rt.block_on(store.clear_pending(key))
-            .with_context(|| format!("clearing the mark of {key}"))?;
-    }
-    let plan = etl::plan(now, resolution, keep_for, &stored, &pending)
-        .with_context(|| format!("--retention {}", duration_string(keep_for)))?;
-    let mut out = format!(
+    let plan = sync_plan(&rt, &store, &source, resolution, keep_for, now)?;
+    let head = format!(
         "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
-         {} file(s) past retention\n",
+         {} file(s) past retention\n{}",
         store.description(),
         duration_string(keep_for),
         plan.retained,
         plan.build.len(),
-        plan.expired.len()
+        plan.expired.len(),
+        plan.build
+            .iter()
+            .map(|b| format!("build {}: {}\n", b.window, why(b)))
+            .collect::<String>()
     );
-    for b in &plan.build {
-        let why = if b.needs.is_empty() {
-            "new window".to_owned()
-        } else {
-            b.needs
-                .iter()
-                .map(|(c, n)| format!("{c} {}", n.describe()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        out.push_str(&format!("build {}: {why}\n", b.window));
-    }
+    let json = |extra: serde_json::Value| {
+        let mut v = serde_json::json!({
+            "store": store.description(),
+            "resolution": resolution,
+            "retention": duration_string(keep_for),
+            "retained": plan.retained,
+            "build": plan.build.iter().map(|b| serde_json::json!({
+                "window": b.window, "why": why(b),
+            })).collect::<Vec<_>>(),
+            "expired": plan.expired.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        json_report(v)
+    };
     if args.dry_run {
-        out.push_str("dry run: nothing built or deleted\n");
-        return crate::print(&out);
+        return crate::print(&match args.format {
+            ReportFormat::Text => format!("{head}dry run: nothing built or deleted\n"),
+            ReportFormat::Json => json(serde_json::json!({"dry_run": true})),
+        });
     }
     let target = Target {
         store: &store,
@@ -530,129 +575,115 @@ fn sync(args: &SyncArgs) -> Result<()> {
         refused,
     };
     let mut tally = Tally::default();
-    let mut failed = 0;
+    let bar = crate::report::progress("building windows", Some(plan.build.len() as u64));
     for b in &plan.build {
         // One window failing (outside the backend's retention, a backend
         // error) must not stop the others.
         if let Err(e) = target.build_window(&source, b.window, now, &b.good, &mut tally) {
-            failed += 1;
-            tally
-                .text
-                .push_str(&format!("FAILED  {}: {e:#}\n", b.window));
+            tally.push(Outcome::Failed, None, b.window, format!("{e:#}"));
         }
+        bar.inc(1);
     }
-    out.push_str(&tally.text);
-    let mut pruned = 0;
-    if args.prune {
+    bar.finish_and_clear();
+    let pruned = if args.prune {
         for key in &plan.expired {
             rt.block_on(store.delete(key))
                 .with_context(|| format!("pruning {key}"))?;
-            pruned += 1;
         }
-    } else if !plan.expired.is_empty() {
-        out.push_str(&format!(
-            "{} file(s) past retention kept (pass --prune to delete them)\n",
-            plan.expired.len()
-        ));
+        plan.expired.len()
+    } else {
+        0
+    };
+    let count = |o, whole| tally.count(o, whole);
+    let (written, kept, empty) = (
+        count(Outcome::Written, false),
+        count(Outcome::Kept, false),
+        count(Outcome::Empty, true),
+    );
+    let (failed, failed_parts) = (count(Outcome::Failed, true), count(Outcome::Failed, false));
+    crate::print(&match args.format {
+        ReportFormat::Text => {
+            let unpruned = if !args.prune && !plan.expired.is_empty() {
+                format!(
+                    "{} file(s) past retention kept (pass --prune to delete them)\n",
+                    plan.expired.len()
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{head}{}{unpruned}{written} file(s) written, {kept} kept, {failed} window(s) \
+                 failed, {failed_parts} cluster-window(s) failed, {empty} empty window(s), \
+                 {pruned} pruned\n",
+                tally.text()
+            )
+        }
+        ReportFormat::Json => json(serde_json::json!({
+            "written": written, "kept": kept, "failed_windows": failed,
+            "failed": failed_parts, "empty": empty, "pruned": pruned,
+            "events": tally.events, "warnings": tally.warnings,
+        })),
+    })?;
+    crate::report::warnings(&tally.warnings);
+    if failed > 0 || failed_parts > 0 {
+        bail!("{failed} window(s) and {failed_parts} cluster-window(s) failed; see FAILED above");
     }
-    out.push_str(&format!(
-        "{} file(s) written, {} kept, {failed} window(s) failed, {} cluster-window(s) \
-         failed, {pruned} pruned\n",
-        tally.written, tally.kept, tally.failed
-    ));
-    crate::print(&out)?;
-    if failed > 0 || tally.failed > 0 {
+    // Windows before a cluster's metrics begin are empty, and said so; a
+    // run in which every window was empty found no data at all.
+    if !plan.build.is_empty() && empty == plan.build.len() {
         bail!(
-            "{failed} window(s) and {} cluster-window(s) failed; see FAILED above",
-            tally.failed
+            "none of the {empty} window(s) to build had an allocation: the source holds no \
+             data for them (backend retention, URL or cluster filter?)"
         );
     }
     Ok(())
 }
 
-fn status(args: &StatusArgs) -> Result<()> {
-    let settings = args.settings.settings(None)?;
-    let store = args.store.open_existing(&settings.store)?;
-    let resolution = Resolution::from(args.etl_resolution);
-    let rt = crate::runtime()?;
-    let clusters = rt.block_on(store.clusters())?;
-    let stored = rt.block_on(store.stored(resolution))?;
-    let pending = rt.block_on(store.pending(resolution))?;
-    let mut out = format!("{}\n", store.description());
-    if clusters.is_empty() {
-        // A mistyped prefix reads as an empty store: say so, and fail.
-        crate::print(&out)?;
-        bail!(
-            "no ETL files in {} (is the store URL or prefix right?)",
-            store.description()
-        );
+/// Why a window is to be built, in a few words.
+fn why(b: &etl::Build) -> String {
+    if b.needs.is_empty() {
+        return "new window".to_owned();
     }
-    let day = |w: &Window| w.start().format("%Y-%m-%dT%H:%MZ").to_string();
-    for cluster in clusters {
-        let files: Vec<&etl::Stored> = stored
-            .iter()
-            .filter(|(k, _)| k.cluster == cluster)
-            .collect();
-        // Marked by a build that never wrote the file (`etl sync` builds
-        // them again).
-        let interrupted: Vec<String> = pending
-            .iter()
-            .filter(|k| k.cluster == cluster && !files.iter().any(|(f, _)| f.window == k.window))
-            .map(|k| day(&k.window))
-            .collect();
-        let (Some((first, _)), Some((last, _))) = (files.first(), files.last()) else {
-            let also = if interrupted.is_empty() {
-                String::new()
-            } else {
-                format!("; interrupted {}", interrupted.join(", "))
-            };
-            out.push_str(&format!("{cluster}: no {resolution} files{also}\n"));
-            continue;
-        };
-        let span =
-            Window::new(first.window.start(), last.window.end()).context("listing the store")?;
-        let mut notes = Vec::new();
-        let cost: f64 = files
-            .iter()
-            .filter_map(|(_, m)| m.as_ref().ok())
-            .map(|m| m.total_cost)
-            // Not `sum()`: an empty f64 sum is -0.0, printed "$-0.00".
-            .fold(0.0, |a, b| a + b);
-        notes.push(format!("${cost:.2}"));
-        let gaps: Vec<String> = resolution
-            .windows(span)?
-            .iter()
-            .filter(|w| !files.iter().any(|(k, _)| k.window == **w))
-            .map(day)
-            .collect();
-        let which = |keep: &dyn Fn(&std::result::Result<EtlMeta, String>) -> bool| {
-            files
-                .iter()
-                .filter(|(_, m)| keep(m))
-                .map(|(k, _)| day(&k.window))
-                .collect::<Vec<_>>()
-        };
-        let provisional = which(&|m| m.as_ref().is_ok_and(|m| !m.complete));
-        let failed = which(&|m| m.as_ref().is_ok_and(|m| !m.errors.is_empty()));
-        let unreadable = which(&|m| m.is_err());
-        for (label, list) in [
-            ("missing", gaps),
-            ("provisional", provisional),
-            ("with errors", failed),
-            ("unreadable", unreadable),
-            ("interrupted", interrupted),
-        ] {
-            if !list.is_empty() {
-                notes.push(format!("{label} {}", list.join(", ")));
-            }
-        }
-        out.push_str(&format!(
-            "{cluster}: {} {resolution} file(s) covering {span}; {}\n",
-            files.len(),
-            notes.join("; ")
-        ));
+    let needs: Vec<String> = (b.needs.iter())
+        .map(|(c, n)| format!("{c} {}", n.describe()))
+        .collect();
+    needs.join(", ")
+}
+
+/// What a sync at `now` has to build and may prune: the store listed (for
+/// the cluster filter's cluster alone, if any), stale markers dropped.
+fn sync_plan(
+    rt: &tokio::runtime::Runtime,
+    store: &EtlStore,
+    source: &Source,
+    resolution: Resolution,
+    keep_for: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<etl::Plan> {
+    let listing = || format!("listing {}", store.description());
+    let mut stored = rt
+        .block_on(store.stored(resolution))
+        .with_context(listing)?;
+    let mut pending = rt
+        .block_on(store.pending(resolution))
+        .with_context(listing)?;
+    // An agent that computes one cluster of a shared store (the cluster
+    // filter) plans for that cluster alone: it cannot fill the others'
+    // gaps, and would recompute them on every run trying.
+    if let Source::Prometheus(s) | Source::Fixtures(_, s) = source
+        && let Some(mine) = &s.engine.cluster_filter
+    {
+        stored.retain(|(key, _)| &key.cluster == mine);
+        pending.retain(|key| &key.cluster == mine);
     }
-    crate::print(&out)
+    // A marker whose file was stored is a crash between the put and the
+    // clearing: nothing to rebuild, only the marker to drop.
+    for key in (pending.iter()).filter(|k| stored.iter().any(|(s, _)| s == *k)) {
+        rt.block_on(store.clear_pending(key))
+            .with_context(|| format!("clearing the mark of {key}"))?;
+    }
+    etl::plan(now, resolution, keep_for, &stored, &pending)
+        .with_context(|| format!("--retention {}", duration_string(keep_for)))
 }
 
 #[cfg(test)]
@@ -660,14 +691,17 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use costetl_core::testing::mock_set;
+    use costetl_core::{Warning, WarningKind};
 
     #[test]
     fn split_by_cluster_keeps_every_allocation_and_routes_messages() {
         let mut set = mock_set(Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap());
-        set.warnings = vec![
-            "node n1 in cluster1 has no price series".into(),
-            "backend: partial response".into(),
-        ];
+        // The text names cluster2, the warning is about cluster1: the
+        // typed field decides.
+        let priced = Warning::new(WarningKind::DefaultPrices, "node cluster2-n1 has no price")
+            .node("cluster1", "cluster2-n1");
+        let partial = Warning::new(WarningKind::Backend, "backend: partial response");
+        set.warnings = vec![priced, partial.clone()];
         set.errors = vec!["cluster2: query x failed".into()];
         let parts = by_cluster(&set);
         let names: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
@@ -679,7 +713,7 @@ mod tests {
         assert_eq!(one.warnings.len(), 2);
         assert!(one.errors.is_empty());
         let (_, two) = &parts[1];
-        assert_eq!(two.warnings, ["backend: partial response"]);
+        assert_eq!(two.warnings, [partial]);
         assert_eq!(two.errors, ["cluster2: query x failed"]);
     }
 }
