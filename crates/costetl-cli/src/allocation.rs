@@ -1,26 +1,17 @@
-//! `costetl allocation`: flags, and the pipeline from loaded sets to
-//! reports.
-//!
-//! The pipeline, per OpenCost's `/allocation/compute`:
-//! 1. keep the sets whose window lies inside `--window`;
-//! 2. drop idle allocations unless `--idle` or `--share-idle`
-//!    (OpenCost's `includeIdle=false`);
-//! 3. aggregate each set (filter, idle and shared-cost distribution);
-//! 4. accumulate the aggregated sets over time (by name, after
-//!    aggregation).
-//!
-//! What the filter removed is accumulated alongside, so every report can
-//! say how much it left out.
+//! `costetl allocation`: the flags, which become a
+//! [`costetl_core::AllocationQuery`] (OpenCost's `/allocation/compute`: the
+//! pipeline lives in the core), run on the sets a source loads or
+//! computes; the reports are rendered as a table, CSV or OpenCost JSON.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use chrono::Utc;
 use clap::{ArgGroup, Args, ValueEnum};
-use costetl_core::aggregate::{FILTERED, ShareSplit};
+use costetl_core::aggregate::ShareSplit;
 use costetl_core::{
-    Accumulate, AggregationOptions, AggregationProperty, Allocation, AllocationSet,
-    AllocationSetRange, Filter, Window,
+    Accumulate, AggregationOptions, AggregationProperty, AllocationQuery, AllocationSet, Filter,
+    Report, Window,
 };
 
 use crate::UsageError;
@@ -209,24 +200,9 @@ impl From<AccumulateArg> for Accumulate {
     }
 }
 
-/// Everything the pipeline needs besides the sets.
-#[derive(Clone, Debug, Default)]
-pub struct Query {
-    /// Keep only sets inside this window.
-    pub window: Option<Window>,
-    /// Keep idle allocations (otherwise they are dropped first).
-    pub include_idle: bool,
-    /// `None`: keep names; `Some(&[])`: one bucket.
-    pub aggregate: Option<Vec<AggregationProperty>>,
-    /// Filter, idle and sharing options.
-    pub options: AggregationOptions,
-    /// Accumulation after aggregation.
-    pub accumulate: Option<Accumulate>,
-}
-
 impl AllocationArgs {
     /// The query the flags describe.
-    pub fn query(&self) -> Result<Query> {
+    pub fn query(&self) -> Result<AllocationQuery> {
         let mut shared_hourly_costs = BTreeMap::new();
         for (name, cost) in &self.shared_hourly_cost {
             if shared_hourly_costs.insert(name.clone(), *cost).is_some() {
@@ -247,76 +223,14 @@ impl AllocationArgs {
             shared_hourly_costs,
             ..AggregationOptions::default()
         };
-        Ok(Query {
+        Ok(AllocationQuery {
             window: self.window,
             include_idle: self.idle || self.share_idle,
             aggregate: self.aggregate.clone().map(|a| a.0),
             options,
-            accumulate: Some(self.accumulate.into()),
+            accumulate: self.accumulate.into(),
         })
     }
-}
-
-/// One output set and what the filter removed from it.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// The aggregated (and accumulated) allocations.
-    pub set: AllocationSet,
-    /// Everything the filter excluded, idle and shared cost included.
-    pub filtered_out: Allocation,
-}
-
-/// Run the pipeline on `sets`.
-pub fn compute(sets: Vec<AllocationSet>, q: &Query) -> Result<Vec<Report>> {
-    let mut aggregated = Vec::new();
-    let mut filtered = Vec::new();
-    for mut set in sets {
-        let w = set.window();
-        if q.window
-            .is_some_and(|qw| w.start() < qw.start() || w.end() > qw.end())
-        {
-            continue;
-        }
-        if !q.include_idle {
-            let idle: Vec<String> = set
-                .iter()
-                .filter(|a| a.is_idle())
-                .map(|a| a.name.clone())
-                .collect();
-            for name in idle {
-                set.remove(&name);
-            }
-        }
-        let agg = set
-            .aggregate_by(q.aggregate.as_deref(), &q.options)
-            .with_context(|| format!("aggregating the set for {w}"))?;
-        // The filtered-out remainder rides along in a one-allocation set per
-        // window, so accumulation buckets it exactly like the sets.
-        let mut f = AllocationSet::new(w);
-        f.insert(agg.filtered_out);
-        aggregated.push(agg.set);
-        filtered.push(f);
-    }
-    let by = q.accumulate.unwrap_or(Accumulate::None);
-    let sets = AllocationSetRange::new(aggregated)
-        .accumulate(by)
-        .context("--accumulate")?
-        .sets;
-    let filtered = AllocationSetRange::new(filtered).accumulate(by)?.sets;
-    if sets.len() != filtered.len() {
-        bail!("internal error: accumulation produced mismatched filter totals");
-    }
-    Ok(sets
-        .into_iter()
-        .zip(filtered)
-        .map(|(set, mut f)| {
-            let w = set.window();
-            let filtered_out = f
-                .remove(FILTERED)
-                .unwrap_or_else(|| Allocation::new(FILTERED, w));
-            Report { set, filtered_out }
-        })
-        .collect())
 }
 
 /// Why `reports` hold nothing to show, if they do not: an empty result
@@ -366,7 +280,7 @@ pub fn run(args: &AllocationArgs) -> Result<()> {
         // The engine computed exactly this window; nothing to select.
         query.window = None;
     }
-    let reports = compute(sets, &query)?;
+    let reports = query.run(sets)?;
     crate::report::warnings(reports.iter().flat_map(|r| &r.set.warnings));
     if let Some(why) = empty_result(&reports, args.window) {
         bail!("{why}");
@@ -387,88 +301,6 @@ pub fn run(args: &AllocationArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeDelta, TimeZone};
-    use costetl_core::testing::mock_set_cluster_idle;
-
-    fn two_days() -> Vec<AllocationSet> {
-        let d0 = Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap();
-        vec![
-            mock_set_cluster_idle(d0),
-            mock_set_cluster_idle(d0 + TimeDelta::days(1)),
-        ]
-    }
-
-    fn by_namespace() -> Query {
-        Query {
-            aggregate: Some(vec![AggregationProperty::Namespace]),
-            accumulate: Some(Accumulate::All),
-            ..Query::default()
-        }
-    }
-
-    fn cost(r: &Report, name: &str) -> f64 {
-        r.set
-            .get(name)
-            .map(Allocation::total_cost)
-            .unwrap_or(f64::NAN)
-    }
-
-    #[test]
-    fn idle_is_dropped_unless_asked_for() {
-        let r = compute(two_days(), &by_namespace()).unwrap();
-        assert_eq!(r.len(), 1);
-        assert!(r[0].set.get("__idle__").is_none());
-        assert_eq!(cost(&r[0], "namespace1"), 56.0);
-        assert_eq!(r[0].set.total_cost(), 164.0);
-
-        let q = Query {
-            include_idle: true,
-            ..by_namespace()
-        };
-        let r = compute(two_days(), &q).unwrap();
-        assert_eq!(cost(&r[0], "__idle__"), 60.0);
-        assert_eq!(r[0].set.total_cost(), 224.0);
-    }
-
-    #[test]
-    fn share_idle() {
-        let mut q = Query {
-            include_idle: true,
-            ..by_namespace()
-        };
-        q.options.share_idle = true;
-        let r = compute(two_days(), &q).unwrap();
-        assert!((cost(&r[0], "namespace1") - 85.375).abs() < 1e-9);
-        assert!((r[0].set.total_cost() - 224.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn filtered_out_is_accumulated() {
-        let mut q = Query {
-            include_idle: true,
-            ..by_namespace()
-        };
-        q.options.filter = Some("namespace:\"namespace1\"".parse().unwrap());
-        let r = compute(two_days(), &q).unwrap();
-        let kept = r[0].set.total_cost();
-        let out = r[0].filtered_out.total_cost();
-        assert!(out > 0.0);
-        assert!((kept + out - 224.0).abs() < 1e-9);
-        assert_eq!(r[0].set.window(), r[0].filtered_out.window);
-    }
-
-    #[test]
-    fn window_keeps_sets_inside() {
-        let d0 = Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap();
-        let q = Query {
-            window: Some(Window::new(d0, d0 + TimeDelta::days(1)).unwrap()),
-            ..Query::default()
-        };
-        let r = compute(two_days(), &q).unwrap();
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].set.len(), 12);
-        assert_eq!(r[0].filtered_out.total_cost(), 0.0);
-    }
 
     #[test]
     fn hourly_cost_parsing() {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use costetl_core::{Allocation, properties::MetadataMerge};
 
-use crate::allocation::Report;
+use costetl_core::Report;
 
 /// Dollars with 2 decimals, rounding halves away from zero (85.375 →
 /// 85.38), and never `-0.00`.

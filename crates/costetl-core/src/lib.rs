@@ -14,6 +14,9 @@
 //! - [`AggregationOptions`] and [`AllocationSet::aggregate_by`]:
 //!   aggregation, idle and shared-cost distribution, filters.
 //! - [`Warning`]: what a computation warns about, typed.
+//! - [`AllocationQuery`]: OpenCost's `/allocation/compute` on loaded sets
+//!   (select, drop idle, aggregate, accumulate), reporting what the filter
+//!   removed.
 //! - [`Filter`]: OpenCost's v2 filter language.
 //! - [`json`]: OpenCost's allocation API JSON, both ways.
 //! - [`etl`]: the versioned ETL file (Parquet bytes in, bytes out), its
@@ -30,6 +33,7 @@ pub mod json;
 pub mod plan;
 pub mod promjson;
 pub mod properties;
+pub mod query;
 pub mod set;
 pub mod source;
 #[cfg(any(test, feature = "test-util"))]
@@ -42,6 +46,7 @@ pub use allocation::{Allocation, LbAllocation, PvAllocation, PvKey, RawAllocatio
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use properties::{AggregationProperty, AllocationProperties, LabelConfig, MetadataMerge};
+pub use query::{AllocationQuery, Report};
 pub use set::{Accumulate, AllocationSet, AllocationSetRange};
 pub use warning::{Warning, WarningKind};
 pub use window::Window;

@@ -115,9 +115,10 @@ impl IntoIterator for AllocationSet {
 }
 
 /// How to combine the sets of a range over time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Accumulate {
     /// Leave the sets as they are.
+    #[default]
     None,
     /// Everything into one set.
     All,
