@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::AggregationOptions;
 use super::partition::Parts;
 use super::resources::{PerResource, add_idle_share, idle_part};
+use super::shared::ShareWeights;
 use crate::allocation::Allocation;
 use crate::properties::{AllocationProperties, IDLE};
 use crate::set::AllocationSet;
@@ -30,15 +31,18 @@ pub(super) struct IdleTotals {
     members: BTreeMap<String, Vec<usize>>,
     /// Cost per resource of the regular and shared allocations.
     total: HashMap<String, PerResource>,
-    /// The part of `total` that passes the filter.
+    /// The part of `total` that passes the filter: a shared allocation's
+    /// cost passes by the fraction of it that goes to visible keys.
     passing: HashMap<String, PerResource>,
 }
 
 /// Step 3: group the idle allocations by idle id, and add up per idle id
 /// the cost per resource of the regular and shared allocations, in all and
-/// of what passes the filter.
+/// of what passes the filter (shared allocations by the `weights` of step
+/// 2).
 pub(super) fn idle_totals(
     parts: &Parts<'_>,
+    weights: &ShareWeights,
     opts: &AggregationOptions,
     out: &mut AllocationSet,
 ) -> IdleTotals {
@@ -65,20 +69,22 @@ pub(super) fn idle_totals(
     if parts.idle.is_empty() {
         return totals;
     }
-    // Shared allocations count as passing: their cost (and idle) is
-    // passed on through the shared-cost coefficients, which report the
-    // filtered part themselves.
+    // A shared allocation's cost (and, with `share_idle`, its idle) is
+    // passed on through the shared-cost coefficients, the FILTERED key's
+    // part to the filtered-out report: it passes by the rest, so that
+    // sharing idle or not moves no cost across the filter.
+    let visible_shared = weights.visible_fraction();
     let tagged = parts
         .regular
         .iter()
-        .map(|a| (a, opts.passes(&a.properties)))
-        .chain(parts.shared.iter().map(|a| (a, true)));
-    for (a, passes) in tagged {
+        .map(|a| (a, if opts.passes(&a.properties) { 1.0 } else { 0.0 }))
+        .chain(parts.shared.iter().map(|a| (a, visible_shared)));
+    for (a, passing) in tagged {
         let id = idle_id(&a.properties, by_node);
         let r = PerResource::of(a);
         totals.total.entry(id.clone()).or_default().add(r);
-        if passes {
-            totals.passing.entry(id).or_default().add(r);
+        if passing != 0.0 {
+            totals.passing.entry(id).or_default().add(r.scaled(passing));
         }
     }
     totals
@@ -181,4 +187,76 @@ fn leftover_fractions(
         ram: ram.1,
     };
     (keep, drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::aggregate::AggregationOptions;
+    use crate::allocation::Allocation;
+    use crate::properties::{AggregationProperty, IDLE};
+    use crate::set::AllocationSet;
+    use crate::testing::test_day;
+
+    /// One node: namespaces `a` (CPU 2, RAM 2) and `b` (CPU 4, RAM 2),
+    /// shared namespace `s` (CPU 4, RAM 4), idle CPU 10 and RAM 20.
+    fn one_node() -> AllocationSet {
+        let w = test_day();
+        let mut set = AllocationSet::new(w);
+        for (ns, cpu, ram) in [
+            ("a", 2.0, 2.0),
+            ("b", 4.0, 2.0),
+            ("s", 4.0, 4.0),
+            ("", 10.0, 20.0),
+        ] {
+            let name = if ns.is_empty() {
+                format!("c/{IDLE}")
+            } else {
+                format!("c/n/{ns}/pod/ctr")
+            };
+            let mut x = Allocation::new(name, w);
+            x.properties.cluster = "c".into();
+            x.properties.node = "n".into();
+            x.properties.namespace = ns.into();
+            x.cpu_cost = cpu;
+            x.ram_cost = ram;
+            set.insert(x);
+        }
+        set
+    }
+
+    #[test]
+    fn idle_of_a_shared_namespace_stays_visible_by_its_visible_coefficient() {
+        let set = one_node();
+        let by = [AggregationProperty::Namespace];
+        let run = |share_idle| {
+            let opts = AggregationOptions {
+                filter: Some("namespace:\"a\"".parse().unwrap()),
+                share_namespaces: vec!["s".into()],
+                share_idle,
+                ..AggregationOptions::default()
+            };
+            set.aggregate_by(Some(&by), &opts).unwrap()
+        };
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+        // Shared cost is weighted by cost: a 4, b (filtered) 6, so a gets
+        // 0.4 of s. Idle that stays visible is a's share plus 0.4 of s's,
+        // per resource: CPU 10 × (2 + 0.4 × 4) / 10 = 3.6, RAM 20 × (2 +
+        // 0.4 × 4) / 8 = 9. (Counting s as passing in full kept 6 + 15.)
+        let off = run(false);
+        assert!(close(off.set.get(IDLE).unwrap().total_cost(), 12.6));
+        assert!(close(
+            off.set.get("a").unwrap().total_cost(),
+            4.0 + 0.4 * 8.0
+        ));
+        assert!(close(off.filtered_out.total_cost(), 48.0 - 7.2 - 12.6));
+        // Shared idle: a gets CPU 2 + RAM 5 of idle, s CPU 4 + RAM 10, of
+        // which a gets 0.4. The filtered part is the same as without.
+        let on = run(true);
+        assert!(close(
+            on.set.get("a").unwrap().total_cost(),
+            11.0 + 0.4 * 22.0
+        ));
+        assert!(on.set.get(IDLE).is_none());
+        assert!(close(on.filtered_out.total_cost(), 28.2));
+    }
 }

@@ -12,7 +12,8 @@
 //!    before idle changes the weights;
 //! 3. add up, per cluster (or node), the cost per resource of the
 //!    allocations that share its idle, in all and of what passes the
-//!    filter;
+//!    filter (a shared allocation by the part of its coefficients that
+//!    goes to visible keys);
 //! 4. with `share_idle`, give each allocation its share of its cluster's (or
 //!    node's) idle, per resource, weighted by that resource's cost;
 //! 5. drop what the filter rejects, rename the rest to its key and merge;
@@ -24,7 +25,9 @@
 //! and then passed on to filtered-out allocations is reported as filtered,
 //! not counted twice; shared cost with no recipient stays as `__shared__`;
 //! idle or shared cost that the filter removes is returned in
-//! [`Aggregated::filtered_out`].
+//! [`Aggregated::filtered_out`]. Sharing idle or not moves cost between the
+//! visible keys and idle only, never across the filter: `filtered_out` is
+//! the same either way.
 //!
 //! Map: `options` ([`AggregationOptions`], [`ShareSplit`]), `partition`
 //! (step 1), `shared` (steps 2 and 6), `idle` (steps 3, 4 and 7), `key`
@@ -87,7 +90,7 @@ impl AllocationSet {
         // 2. Shared-cost weights, before idle changes them.
         let weights = shared::share_weights(&parts.regular, &parts.shared, keys, opts);
         // 3. Idle totals.
-        let totals = idle::idle_totals(&parts, opts, &mut out);
+        let totals = idle::idle_totals(&parts, &weights, opts, &mut out);
         // 4. Share idle.
         if opts.share_idle {
             idle::share_idle(&mut parts.regular, &mut parts.shared, &parts.idle, &totals);

@@ -38,6 +38,15 @@ impl PerResource {
         self.ram += o.ram;
     }
 
+    /// `self` times `k`.
+    pub(super) fn scaled(self, k: f64) -> Self {
+        Self {
+            cpu: self.cpu * k,
+            gpu: self.gpu * k,
+            ram: self.ram * k,
+        }
+    }
+
     /// `self / total` per resource, 0 where the total is 0.
     pub(super) fn ratio(self, total: Self) -> Self {
         let r = |a: f64, b: f64| if b == 0.0 { 0.0 } else { a / b };

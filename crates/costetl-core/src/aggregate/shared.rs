@@ -14,6 +14,21 @@ use crate::set::AllocationSet;
 /// weighs in under [`FILTERED`]. Empty when nothing is shared.
 pub(super) struct ShareWeights(BTreeMap<String, f64>);
 
+impl ShareWeights {
+    /// The fraction of each shared allocation's cost that step 6 gives to
+    /// visible keys: all but the [`FILTERED`] key's coefficient, or all of
+    /// it when nobody receives shared cost (it stays visible as
+    /// `__shared__`).
+    pub(super) fn visible_fraction(&self) -> f64 {
+        let total: f64 = self.0.values().sum();
+        if total > 0.0 {
+            1.0 - self.0.get(FILTERED).copied().unwrap_or(0.0) / total
+        } else {
+            1.0
+        }
+    }
+}
+
 /// Step 2: the weight of each key, from the regular allocations' cost
 /// (unmounted volumes, shared cost and unmounted PV cost do not weigh), or
 /// 1 per key for an even split.
