@@ -2,7 +2,7 @@
 
 use chrono::TimeDelta;
 use costetl_core::aggregate::{AggregationOptions, ShareSplit};
-use costetl_core::testing::{arb_container, arb_set, test_day};
+use costetl_core::testing::{arb_container, arb_idle, arb_set, test_day};
 use costetl_core::{
     Accumulate, AggregationProperty, Allocation, AllocationSet, AllocationSetRange, Filter,
     MetadataMerge, Window, json,
@@ -298,5 +298,81 @@ proptest! {
                 prop_assert!((x - y).abs() <= 1e-4, "{}: {what} {x} vs {y}", a.name);
             }
         }
+    }
+}
+
+/// Options for [`share_idle_moves_cost_only_within_the_filter`]: a
+/// namespace filter, a shared namespace, sometimes a shared label and a
+/// shared hourly cost, either split.
+fn arb_filter_and_sharing() -> impl Strategy<Value = AggregationOptions> {
+    let namespaces = vec!["ns0", "ns1", "ns2", "ns3"];
+    (
+        prop::sample::subsequence(namespaces.clone(), 1..4),
+        prop::sample::select(namespaces),
+        prop::option::of(prop::sample::select(vec!["app0", "app1"])),
+        prop::option::of(0.0..10.0f64),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(keep, shared_ns, shared_app, hourly, even, split_idle)| {
+            let quoted: Vec<String> = keep.iter().map(|n| format!("\"{n}\"")).collect();
+            AggregationOptions {
+                filter: Some(Filter::parse(&format!("namespace:{}", quoted.join(","))).unwrap()),
+                split_idle,
+                share_namespaces: vec![shared_ns.to_owned()],
+                share_labels: shared_app
+                    .map(|v| vec![("app".to_owned(), v.to_owned())])
+                    .unwrap_or_default(),
+                share_split: if even {
+                    ShareSplit::Even
+                } else {
+                    ShareSplit::Weighted
+                },
+                shared_hourly_costs: hourly
+                    .map(|h| BTreeMap::from([("support".to_owned(), h)]))
+                    .unwrap_or_default(),
+                ..AggregationOptions::default()
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Sharing idle or not moves cost between the visible keys and idle,
+    /// never across the filter line: with a filter and shared costs, what
+    /// is filtered out is the same with `share_idle` on and off, both
+    /// conserve, and the same non-idle keys are visible. (Without idle
+    /// shared, the idle of a shared namespace once stayed visible in full,
+    /// though part of that namespace's cost goes to what is filtered out.)
+    #[test]
+    fn share_idle_moves_cost_only_within_the_filter(
+        containers in prop::collection::vec(arb_container(test_day()), 1..30),
+        (idle_by_node, idle) in any::<bool>()
+            .prop_flat_map(|by_node| (Just(by_node), arb_idle(test_day(), by_node))),
+        opts in arb_filter_and_sharing(),
+    ) {
+        let mut set = AllocationSet::new(test_day());
+        for a in containers.into_iter().chain(idle) {
+            set.insert(a);
+        }
+        let by = [AggregationProperty::Namespace];
+        let hourly: f64 = opts.shared_hourly_costs.values().sum::<f64>() * set.window().hours();
+        let input = set.total_cost() + hourly;
+        let run = |share_idle: bool| {
+            let o = AggregationOptions { share_idle, idle_by_node, ..opts.clone() };
+            set.aggregate_by(Some(&by), &o).unwrap()
+        };
+        let (on, off) = (run(true), run(false));
+        for (what, got) in [("on", &on), ("off", &off)] {
+            let output = got.set.total_cost() + got.filtered_out.total_cost();
+            prop_assert!(close(input, output, 1e-9), "share_idle {what}: in {input} out {output}");
+        }
+        let (f_on, f_off) = (on.filtered_out.total_cost(), off.filtered_out.total_cost());
+        prop_assert!(close(f_on, f_off, 1e-9), "filtered out: share_idle on {f_on}, off {f_off}");
+        let visible = |s: &AllocationSet| {
+            s.iter().filter(|a| !a.is_idle()).map(|a| a.name.clone()).collect::<Vec<_>>()
+        };
+        prop_assert_eq!(visible(&on.set), visible(&off.set));
     }
 }

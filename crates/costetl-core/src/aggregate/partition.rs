@@ -1,0 +1,109 @@
+//! Step 1: split the input into the four kinds of allocation the other
+//! steps treat differently, and add the configured shared hourly costs as
+//! synthetic shared allocations. A share rule that matches nothing is
+//! warned about: a typo must not silently share nothing.
+
+use super::AggregationOptions;
+use crate::allocation::Allocation;
+use crate::properties::SHARED;
+use crate::properties::sanitize_label_name;
+use crate::set::AllocationSet;
+use crate::warning::{Warning, WarningKind};
+
+/// The input, partitioned. Idle, shared and regular allocations are copies
+/// (idle sharing changes them); external ones are only filtered and
+/// renamed, so they are borrowed until then.
+pub(super) struct Parts<'a> {
+    /// Idle allocations (`…/__idle__`).
+    pub idle: Vec<Allocation>,
+    /// External (out-of-cluster) allocations.
+    pub external: Vec<&'a Allocation>,
+    /// Allocations whose cost is shared out: shared namespaces and labels,
+    /// then one `<name>/__shared__` per shared hourly cost.
+    pub shared: Vec<Allocation>,
+    /// Everything else: the allocations that are filtered and keyed.
+    pub regular: Vec<Allocation>,
+}
+
+/// Partition `set` by what the options make of each allocation.
+pub(super) fn partition<'a>(set: &'a AllocationSet, opts: &AggregationOptions) -> Parts<'a> {
+    let window = set.window();
+    let mut parts = Parts {
+        idle: Vec::new(),
+        external: Vec::new(),
+        shared: Vec::new(),
+        regular: Vec::new(),
+    };
+    for a in set.iter() {
+        if a.is_idle() {
+            parts.idle.push(a.clone());
+        } else if a.is_external() {
+            parts.external.push(a);
+        } else if opts.is_shared(a) {
+            parts.shared.push(a.clone());
+        } else {
+            parts.regular.push(a.clone());
+        }
+    }
+    for (name, rate) in &opts.shared_hourly_costs {
+        let mut a = Allocation::new(format!("{name}/{SHARED}"), window);
+        a.properties.cluster = SHARED.to_owned();
+        a.shared_cost = rate * window.hours();
+        parts.shared.push(a);
+    }
+    parts
+}
+
+/// A warning per shared namespace or label that no allocation of `set`
+/// has.
+pub(super) fn unmatched_share_rules(
+    set: &AllocationSet,
+    opts: &AggregationOptions,
+) -> Vec<Warning> {
+    let shareable = || set.iter().filter(|a| !a.is_idle() && !a.is_external());
+    let namespaces = (opts.share_namespaces.iter())
+        .filter(|ns| !shareable().any(|a| &a.properties.namespace == *ns))
+        .map(|ns| format!("shared namespace {ns:?}"));
+    let labels = (opts.share_labels.iter())
+        .filter(|(k, v)| {
+            let k = sanitize_label_name(k);
+            !shareable().any(|a| a.properties.labels.get(&k) == Some(v))
+        })
+        .map(|(k, v)| format!("shared label {k}={v:?}"));
+    (namespaces.chain(labels))
+        .map(|rule| {
+            let text = format!("{rule} matches no allocation in a window; nothing of it is shared");
+            Warning::new(WarningKind::Aggregation, text)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{mock_set, test_day};
+
+    #[test]
+    fn share_rules_that_match_nothing_are_named() {
+        let set = mock_set(test_day().start());
+        let opts = AggregationOptions {
+            share_namespaces: vec!["namespace1".into(), "namespcae2".into()],
+            share_labels: vec![("app".into(), "no-such-app".into())],
+            ..AggregationOptions::default()
+        };
+        let w = unmatched_share_rules(&set, &opts);
+        let texts: Vec<&str> = w.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "shared namespace \"namespcae2\" matches no allocation in a window; nothing of \
+                 it is shared",
+                "shared label app=\"no-such-app\" matches no allocation in a window; nothing of \
+                 it is shared",
+            ]
+        );
+        assert!(w.iter().all(|w| w.kind == WarningKind::Aggregation));
+        let agg = set.aggregate_by(None, &opts).unwrap();
+        assert_eq!(agg.set.warnings, w, "the aggregation carries them");
+    }
+}
