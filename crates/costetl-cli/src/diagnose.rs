@@ -103,7 +103,7 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
                     })
                     .with_context(|| format!("{}: no instant query recorded", dir.display()))?;
             }
-            check(&rt, &src, cfg, &opts)?
+            check(rt, &src, cfg, &opts)?
         }
         None => {
             let live = prom_source(&settings)?;
@@ -111,9 +111,9 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
                 Some(dir) => {
                     let src = RecordingSource::new(live, dir)
                         .with_context(|| format!("creating fixture directory {}", dir.display()))?;
-                    check(&rt, &src, cfg, &opts)?
+                    check(rt, &src, cfg, &opts)?
                 }
-                None => check(&rt, &live, cfg, &opts)?,
+                None => check(rt, &live, cfg, &opts)?,
             }
         }
     };

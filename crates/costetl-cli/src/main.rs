@@ -142,14 +142,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// A small runtime of our own for the async library calls (the core picks
-/// none; reqwest and object_store need tokio's IO driver).
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The one runtime a command's async library calls share (the core picks
+/// none; reqwest and object_store need tokio's IO driver): started on first
+/// use, so connection pools live for the whole command.
+fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
     use anyhow::Context;
-    tokio::runtime::Builder::new_current_thread()
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")
+        .context("starting the async runtime")?;
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 /// `costetl completions SHELL`.

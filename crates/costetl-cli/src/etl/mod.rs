@@ -20,7 +20,7 @@ use tally::{FileFacts, Outcome, Tally};
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use costetl_core::etl::{self, EtlKey, EtlMeta, OverwritePolicy, Resolution};
 use costetl_core::window::duration_string;
@@ -263,35 +263,6 @@ pub fn run(args: &EtlArgs) -> Result<()> {
     }
 }
 
-/// `set` split by cluster (each allocation's `properties.cluster`), each
-/// part with the set's warnings about its cluster or none, and the errors
-/// whose text names its cluster or none (errors are text).
-fn by_cluster(set: &AllocationSet) -> Vec<(String, AllocationSet)> {
-    let mut parts: std::collections::BTreeMap<String, AllocationSet> = Default::default();
-    for a in set.iter() {
-        parts
-            .entry(a.properties.cluster.clone())
-            .or_insert_with(|| AllocationSet::new(set.window()))
-            .insert(a.clone());
-    }
-    let clusters: Vec<String> = parts.keys().cloned().collect();
-    parts
-        .into_iter()
-        .map(|(cluster, mut part)| {
-            // A message naming no cluster concerns them all.
-            let mine = |m: &&String| {
-                m.contains(&cluster) || !clusters.iter().any(|c| m.contains(c.as_str()))
-            };
-            part.warnings = (set.warnings.iter())
-                .filter(|w| w.concerns(&cluster))
-                .cloned()
-                .collect();
-            part.errors = set.errors.iter().filter(mine).cloned().collect();
-            (cluster, part)
-        })
-        .collect()
-}
-
 /// Where and how one run writes.
 struct Target<'a> {
     store: &'a EtlStore,
@@ -314,10 +285,7 @@ impl Target<'_> {
         skip: &BTreeSet<String>,
         tally: &mut Tally,
     ) -> Result<()> {
-        // An open window is computed up to the minute the build runs: the
-        // backend knows nothing later. Its file is provisional.
-        let upto = w.end().min(built_at.duration_trunc(TimeDelta::minutes(1))?);
-        if upto <= w.start() {
+        let Some(computed) = etl::parts::computable(w, built_at)? else {
             tally.push(
                 Outcome::Skipped,
                 None,
@@ -325,9 +293,9 @@ impl Target<'_> {
                 format!("it began less than a minute before {built_at}"),
             );
             return Ok(());
-        }
-        let mut set = AllocationSet::new(w);
-        for s in &source.load(Some(Window::new(w.start(), upto)?))? {
+        };
+        let mut set = AllocationSet::new(computed);
+        for s in &source.load(Some(computed))? {
             set.accumulate(s);
         }
         tally.warnings.extend(set.warnings.iter().cloned());
@@ -341,24 +309,11 @@ impl Target<'_> {
             );
             return Ok(());
         }
-        if upto < w.end() {
-            // The file is the whole window; what ran so far keeps its
-            // start and end inside it.
-            let mut whole = AllocationSet::new(w);
-            for a in set.iter() {
-                let mut a = a.clone();
-                a.window = w;
-                whole.insert(a);
-            }
-            whole.warnings = set.warnings;
-            whole.errors = set.errors;
-            set = whole;
-        }
         // Every cluster is marked before any file is written: a crash
         // between two clusters' files leaves the other's marker, which the
         // next sync finds (`etl::plan`).
         let mut parts = Vec::new();
-        for (cluster, part) in by_cluster(&set) {
+        for (cluster, part) in etl::parts::by_cluster(&set, w) {
             if skip.contains(&cluster) {
                 continue;
             }
@@ -447,7 +402,7 @@ fn build(args: &BuildArgs) -> Result<()> {
     let rt = crate::runtime()?;
     let target = Target {
         store: &store,
-        rt: &rt,
+        rt,
         resolution,
         policy: OverwritePolicy {
             force: args.force,
@@ -530,7 +485,7 @@ fn sync(args: &SyncArgs) -> Result<()> {
     let keep_for = retention(args.retention, resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = crate::runtime()?;
-    let plan = sync_plan(&rt, &store, &source, resolution, keep_for, now)?;
+    let plan = sync_plan(rt, &store, &source, resolution, keep_for, now)?;
     let head = format!(
         "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
          {} file(s) past retention\n{}",
@@ -568,7 +523,7 @@ fn sync(args: &SyncArgs) -> Result<()> {
     }
     let target = Target {
         store: &store,
-        rt: &rt,
+        rt,
         resolution,
         policy: OverwritePolicy::default(),
         producer: producer(),
@@ -684,36 +639,4 @@ fn sync_plan(
     }
     etl::plan(now, resolution, keep_for, &stored, &pending)
         .with_context(|| format!("--retention {}", duration_string(keep_for)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-    use costetl_core::testing::mock_set;
-    use costetl_core::{Warning, WarningKind};
-
-    #[test]
-    fn split_by_cluster_keeps_every_allocation_and_routes_messages() {
-        let mut set = mock_set(Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap());
-        // The text names cluster2, the warning is about cluster1: the
-        // typed field decides.
-        let priced = Warning::new(WarningKind::DefaultPrices, "node cluster2-n1 has no price")
-            .node("cluster1", "cluster2-n1");
-        let partial = Warning::new(WarningKind::Backend, "backend: partial response");
-        set.warnings = vec![priced, partial.clone()];
-        set.errors = vec!["cluster2: query x failed".into()];
-        let parts = by_cluster(&set);
-        let names: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
-        assert_eq!(names, ["cluster1", "cluster2"]);
-        let total: f64 = parts.iter().map(|(_, p)| p.total_cost()).sum();
-        assert_eq!(total, set.total_cost());
-        assert_eq!(parts.iter().map(|(_, p)| p.len()).sum::<usize>(), set.len());
-        let (_, one) = &parts[0];
-        assert_eq!(one.warnings.len(), 2);
-        assert!(one.errors.is_empty());
-        let (_, two) = &parts[1];
-        assert_eq!(two.warnings, [partial]);
-        assert_eq!(two.errors, ["cluster2: query x failed"]);
-    }
 }

@@ -17,6 +17,8 @@
 //! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with
 //!   worse, comparing totals and [`coverage`] (per namespace, per kind of
 //!   metadata).
+//! - [`parts`]: a fleet's computed set cut into one part per cluster and
+//!   window (an open window computed up to the minute of the build).
 //! - [`plan`]: which windows a store needs (re)built and which files are
 //!   past retention, for a sync run.
 //!
@@ -36,6 +38,7 @@ pub mod coverage;
 pub mod key;
 pub mod meta;
 mod overwrite;
+pub mod parts;
 pub mod plan;
 pub mod row;
 pub mod schema;
