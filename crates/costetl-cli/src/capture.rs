@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use costetl_core::Window;
-use costetl_fixtures::RecordingSource;
+use costetl_fixtures::{Capture, RecordingSource};
 
 use crate::input::{compute_from, prom_source};
 use crate::settings::SettingsArgs;
@@ -24,7 +24,9 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
     pub window: Window,
 
-    /// Directory to write the fixture into (created if missing).
+    /// Directory to write the fixture into (created if missing; one that
+    /// holds a fixture already is refused). The fixture remembers the
+    /// window and resolution, so `allocation --fixtures DIR` needs neither.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
@@ -36,7 +38,11 @@ pub struct CaptureArgs {
 pub fn run(args: &CaptureArgs) -> Result<()> {
     let settings = args.engine.settings(args.prometheus.as_deref())?;
     let live = prom_source(&settings)?;
-    let src = RecordingSource::new(live, &args.out)
+    let what = Capture {
+        window: args.window,
+        resolution: settings.engine.resolution,
+    };
+    let src = RecordingSource::create(live, &args.out, what)
         .with_context(|| format!("creating fixture directory {}", args.out.display()))?;
     let c = compute_from(&src, Some(args.window), &settings.engine)?;
     let allocations: usize = c.range.sets.iter().map(|s| s.len()).sum();

@@ -93,11 +93,34 @@ impl Source {
             Source::Fixtures(dir, settings) => {
                 let src = FixtureSource::open(dir)
                     .with_context(|| format!("opening fixtures {}", dir.display()))?;
-                Ok(compute_from(&src, window, &settings.engine)?.range.sets)
+                let (window, engine) = replay_settings(&src, window, &settings.engine);
+                Ok(compute_from(&src, window, &engine)?.range.sets)
             }
             Source::Store(cfg, resolution) => load_store(cfg, *resolution, window),
         }
     }
+}
+
+/// The window and engine settings to replay `src` with: what the flags
+/// say, the captured window when they name none, and always the captured
+/// resolution (another one asks other queries, which the fixture lacks).
+fn replay_settings(
+    src: &FixtureSource,
+    window: Option<Window>,
+    engine: &EngineConfig,
+) -> (Option<Window>, EngineConfig) {
+    let mut engine = engine.clone();
+    let Some(c) = src.capture() else {
+        return (window, engine);
+    };
+    if engine.resolution != c.resolution {
+        crate::report::note(&format!(
+            "note: replaying at the capture's resolution, {}",
+            costetl_core::window::duration_string(c.resolution)
+        ));
+        engine.resolution = c.resolution;
+    }
+    (window.or(Some(c.window)), engine)
 }
 
 /// The sets of the whole windows of `resolution` inside `window`, read

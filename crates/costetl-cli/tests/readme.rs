@@ -43,7 +43,11 @@ fn readme_outputs_are_what_the_commands_print() {
             .current_dir(root())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{command}: exit {:?}", out.status.code());
+        assert!(
+            out.status.success(),
+            "{command}: exit {:?}",
+            out.status.code()
+        );
         let got = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stderr),
@@ -61,6 +65,9 @@ fn examples_pair_commands_with_the_text_after_them() {
     let md = "x\n```sh\ncargo run -p costetl-cli -- a\n```\n\n```text\nout\n```\n```sh\nb\n```\n";
     assert_eq!(
         examples(md),
-        [("cargo run -p costetl-cli -- a".to_owned(), "out\n".to_owned())]
+        [(
+            "cargo run -p costetl-cli -- a".to_owned(),
+            "out\n".to_owned()
+        )]
     );
 }

@@ -11,7 +11,7 @@
 //! A fixture directory looks like this:
 //!
 //! ```text
-//! <dir>/manifest.json          {"schema_version":1,"queries":[{id, promql, kind, ...}, ...]}
+//! <dir>/manifest.json          {"schema_version":1,"capture":{window, resolution},"queries":[{id, promql, kind, ...}, ...]}
 //! <dir>/0001-cpu_request.json  the body of the first recorded query, byte for byte
 //! <dir>/0002-ram_request.json  ...
 //! ```
@@ -20,6 +20,9 @@
 //! `time`, or `"range"` with `start`, `end` and `step`; times in RFC 3339,
 //! `step` in seconds), `file` (relative to the directory) and `bytes` (the
 //! body's length, checked on load).
+//!
+//! `capture` (optional) says which window was computed at which resolution
+//! (seconds), so a replay can default to them.
 //!
 //! Replay matches a query by its PromQL text and its kind and times, not by
 //! its id: a changed query must miss, loudly, rather than replay stale data.
@@ -38,6 +41,16 @@ mod replay;
 pub use error::FixtureError;
 pub use record::RecordingSource;
 pub use replay::FixtureSource;
+
+/// What a fixture captured: the window and the engine resolution it was
+/// computed at, so a replay needs neither again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capture {
+    /// The window computed.
+    pub window: costetl_core::Window,
+    /// The engine's resolution (the plan's step).
+    pub resolution: chrono::TimeDelta,
+}
 
 /// The manifest's file name inside a fixture directory.
 pub const MANIFEST_FILE: &str = "manifest.json";

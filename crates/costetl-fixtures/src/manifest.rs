@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use costetl_core::Window;
 use costetl_core::source::{QueryKind, QuerySpec};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,35 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub schema_version: u32,
+    /// What was captured, when the recorder was told (older fixtures and
+    /// `diagnose --record` have none). Optional, so schema 1 still reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureWire>,
     pub queries: Vec<Entry>,
+}
+
+/// [`Capture`](crate::Capture) on disk: the resolution in seconds, as
+/// Prometheus' `step`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CaptureWire {
+    pub window: Window,
+    pub resolution: f64,
+}
+
+impl CaptureWire {
+    pub fn from_capture(c: &crate::Capture) -> Self {
+        Self {
+            window: c.window,
+            resolution: c.resolution.as_seconds_f64(),
+        }
+    }
+
+    pub fn to_capture(&self) -> Result<crate::Capture, String> {
+        Ok(crate::Capture {
+            window: self.window,
+            resolution: step_from_secs(self.resolution)?,
+        })
+    }
 }
 
 /// One recorded query.
@@ -124,6 +153,12 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Manifest>, FixtureError> {
                 manifest.schema_version
             ),
         });
+    }
+    if let Some(c) = &manifest.capture {
+        c.to_capture().map_err(|reason| FixtureError::Invalid {
+            path: path.clone(),
+            reason: format!("capture resolution: {reason}"),
+        })?;
     }
     for entry in &manifest.queries {
         check_file_name(&entry.file).map_err(|reason| FixtureError::Invalid {

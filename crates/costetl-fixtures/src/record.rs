@@ -5,8 +5,8 @@ use std::sync::{Mutex, PoisonError};
 
 use costetl_core::source::{MetricsSource, QuerySpec, RawResponse, SourceError, SourceErrorKind};
 
-use crate::FixtureError;
-use crate::manifest::{self, Entry, Manifest, SCHEMA_VERSION, When};
+use crate::manifest::{self, CaptureWire, Entry, Manifest, SCHEMA_VERSION, When};
+use crate::{Capture, FixtureError};
 
 /// A [`MetricsSource`] that forwards each query to `inner` and records the
 /// response body verbatim into a fixture directory (see the crate docs for
@@ -38,6 +38,7 @@ impl<S: MetricsSource> RecordingSource<S> {
         std::fs::create_dir_all(&dir).map_err(|e| FixtureError::io("create directory", &dir, e))?;
         let manifest = manifest::load(&dir)?.unwrap_or(Manifest {
             schema_version: SCHEMA_VERSION,
+            capture: None,
             queries: Vec::new(),
         });
         Ok(RecordingSource {
@@ -45,6 +46,29 @@ impl<S: MetricsSource> RecordingSource<S> {
             dir,
             manifest: Mutex::new(manifest),
         })
+    }
+
+    /// Wrap `inner`, recording a new fixture into `dir`, which must not
+    /// hold one already (a second capture into it would mix two windows'
+    /// answers); `capture` says what is being captured.
+    pub fn create(
+        inner: S,
+        dir: impl Into<PathBuf>,
+        capture: Capture,
+    ) -> Result<Self, FixtureError> {
+        let dir = dir.into();
+        if manifest::load(&dir)?.is_some() {
+            return Err(FixtureError::Invalid {
+                path: dir.join(crate::MANIFEST_FILE),
+                reason: "the directory already holds a fixture; choose another directory or \
+                         delete this one"
+                    .to_owned(),
+            });
+        }
+        let source = Self::new(inner, dir)?;
+        source.lock().capture = Some(CaptureWire::from_capture(&capture));
+        manifest::save(&source.dir, &source.lock())?;
+        Ok(source)
     }
 
     /// The fixture directory.

@@ -9,7 +9,7 @@ use costetl_core::source::{
 };
 
 use crate::manifest;
-use crate::{FixtureError, MANIFEST_FILE};
+use crate::{Capture, FixtureError, MANIFEST_FILE};
 
 /// A [`MetricsSource`] that replays a fixture directory written by
 /// [`RecordingSource`](crate::RecordingSource).
@@ -27,6 +27,7 @@ pub struct FixtureSource {
     /// borrow the caller's `&str`; the per-PromQL list is short (one entry
     /// per window).
     index: HashMap<String, Vec<(QueryKind, usize)>>,
+    capture: Option<Capture>,
 }
 
 impl FixtureSource {
@@ -50,6 +51,8 @@ impl FixtureSource {
             queries: Vec::with_capacity(n),
             bodies: Vec::with_capacity(n),
             index: HashMap::with_capacity(n),
+            // `load` validated it.
+            capture: (manifest.capture.as_ref()).and_then(|c| c.to_capture().ok()),
         };
         for entry in &manifest.queries {
             // `load` validated the step already.
@@ -86,6 +89,11 @@ impl FixtureSource {
     /// The recorded queries, in manifest (recording) order.
     pub fn queries(&self) -> impl Iterator<Item = &QuerySpec> {
         self.queries.iter()
+    }
+
+    /// What the fixture captured, if its recorder said (`capture` does).
+    pub fn capture(&self) -> Option<Capture> {
+        self.capture
     }
 
     /// The fixture directory.

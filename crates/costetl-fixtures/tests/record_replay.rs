@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use costetl_core::source::{
     MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError, SourceErrorKind,
 };
-use costetl_fixtures::{FixtureError, FixtureSource, MANIFEST_FILE, RecordingSource};
+use costetl_fixtures::{Capture, FixtureError, FixtureSource, MANIFEST_FILE, RecordingSource};
 use futures::executor::block_on;
 
 /// A temporary directory removed on drop (no tempfile dependency for this).
@@ -357,4 +357,39 @@ fn open_without_manifest() {
     std::fs::create_dir_all(dir.path()).unwrap();
     let err = FixtureSource::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains(MANIFEST_FILE), "{err}");
+}
+
+/// `create` remembers what was captured for the replay, and refuses a
+/// directory that holds a fixture already (mixing two captures).
+#[test]
+fn a_capture_remembers_its_window_and_refuses_a_used_directory() {
+    let dir = TempDir::new("capture");
+    let t0 = Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap();
+    let what = Capture {
+        window: costetl_core::Window::new(t0, t0 + TimeDelta::days(1)).unwrap(),
+        resolution: TimeDelta::minutes(5),
+    };
+    {
+        let rec = RecordingSource::create(Fake::new(), dir.path(), what).unwrap();
+        block_on(rec.query(&instant("cpu", "sum(cpu)", 1))).unwrap();
+    }
+    let replay = FixtureSource::open(dir.path()).unwrap();
+    assert_eq!(replay.capture(), Some(what));
+    let Err(err) = RecordingSource::create(Fake::new(), dir.path(), what) else {
+        panic!(
+            "a second capture into {} was accepted",
+            dir.path().display()
+        );
+    };
+    assert!(err.to_string().contains("already holds a fixture"), "{err}");
+    // A fixture recorded without it (diagnose --record, older captures)
+    // says nothing.
+    let plain = TempDir::new("plain");
+    block_on(
+        RecordingSource::new(Fake::new(), plain.path())
+            .unwrap()
+            .query(&instant("a", "a", 1)),
+    )
+    .unwrap();
+    assert_eq!(FixtureSource::open(plain.path()).unwrap().capture(), None);
 }

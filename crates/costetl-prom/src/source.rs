@@ -314,6 +314,12 @@ impl PromSource {
             }
             retries += 1;
             let wait = retry::delay(&self.retry, retries, hint);
+            // Errors are already redacted; an answer is named by status.
+            let why = match &last {
+                Ok(r) => format!("HTTP {}", r.status),
+                Err(e) => e.to_string(),
+            };
+            tracing::info!(retry = retries, wait_ms = wait.as_millis(), %why, "retrying a query");
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             self.stats.retry_wait_ms.fetch_add(
                 u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
