@@ -368,7 +368,7 @@ impl Allocation {
 
     /// Sum of PV byte-hours.
     pub fn pv_byte_hours(&self) -> f64 {
-        self.pvs.values().map(|p| p.byte_hours).sum()
+        sum(self.pvs.values().map(|p| p.byte_hours))
     }
 
     /// Average PV bytes.
@@ -378,7 +378,7 @@ impl Allocation {
 
     /// Sum of PV costs (before adjustment).
     pub fn pv_cost(&self) -> f64 {
-        self.pvs.values().map(|p| p.cost).sum()
+        sum(self.pvs.values().map(|p| p.cost))
     }
 
     /// CPU cost with its adjustment.
@@ -686,6 +686,12 @@ impl Allocation {
     }
 }
 
+/// Σ `xs`, 0.0 when empty. `Iterator::sum` of no f64 is -0.0, which
+/// prints as "-0" in files, JSON and SQL engines.
+pub(crate) fn sum(xs: impl IntoIterator<Item = f64>) -> f64 {
+    xs.into_iter().fold(0.0, |a, b| a + b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,6 +700,17 @@ mod tests {
     fn day() -> Window {
         let s = Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap();
         Window::new(s, s + TimeDelta::days(1)).unwrap()
+    }
+
+    #[test]
+    fn sums_of_nothing_are_positive_zero() {
+        // `Iterator::sum` of no f64 is -0.0: files and JSON showed "-0".
+        let a = Allocation::new("a", day());
+        for v in [a.pv_byte_hours(), a.pv_cost()] {
+            assert!(v == 0.0 && v.is_sign_positive(), "{v}");
+        }
+        let empty = crate::set::AllocationSet::new(day());
+        assert!(empty.total_cost().is_sign_positive());
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl AllocationSet {
 
     /// Sum of every allocation's total cost.
     pub fn total_cost(&self) -> f64 {
-        self.iter().map(Allocation::total_cost).sum()
+        crate::allocation::sum(self.iter().map(Allocation::total_cost))
     }
 
     /// Merge every allocation of `other` into this set and widen the
@@ -203,7 +203,7 @@ impl AllocationSetRange {
 
     /// Sum of every set's total cost.
     pub fn total_cost(&self) -> f64 {
-        self.sets.iter().map(AllocationSet::total_cost).sum()
+        crate::allocation::sum(self.sets.iter().map(AllocationSet::total_cost))
     }
 
     /// Everything in one set (none for an empty range).

@@ -341,7 +341,7 @@ impl EtlStore {
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
             ) => Err(StoreError::Conflict {
-                path: format!("{}/{location}", self.description),
+                path: self.url_of(location),
             }),
             Err(source) => Err(self.io("put", location, source)),
         }
@@ -361,8 +361,18 @@ impl EtlStore {
     fn io(&self, op: &'static str, location: &Path, error: object_store::Error) -> StoreError {
         StoreError::ObjectStore {
             op,
-            path: format!("{}/{location}", self.description),
+            path: self.url_of(location),
             error,
+        }
+    }
+
+    /// `location` as a URL for messages: the description (which names the
+    /// prefix) and the path under it, the prefix not repeated.
+    fn url_of(&self, location: &Path) -> String {
+        match self.relative(location) {
+            Some(rel) if rel.is_empty() => self.description.clone(),
+            Some(rel) => format!("{}/{rel}", self.description.trim_end_matches('/')),
+            None => format!("{}/{location}", self.description),
         }
     }
 
@@ -446,7 +456,7 @@ impl EtlStore {
         etl::decode(&data)
             .map(Some)
             .map_err(|source| StoreError::Format {
-                path: format!("{}/{location}", self.description),
+                path: self.url_of(&location),
                 error: source,
             })
     }
@@ -678,4 +688,26 @@ impl EtlStore {
 /// A file written by a newer costetl: not damaged, and not to be replaced.
 fn is_newer(e: &CoreError) -> bool {
     matches!(e, CoreError::EtlNewerSchema { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_each_file_once_under_the_prefix() {
+        let mem = Arc::new(object_store::memory::InMemory::new());
+        let store = EtlStore::from_object_store(mem, Path::from("fleet"), "s3://bucket/fleet");
+        let file = store.path("federated/c/etl/x.parquet");
+        assert_eq!(
+            store.url_of(&file),
+            "s3://bucket/fleet/federated/c/etl/x.parquet"
+        );
+        assert_eq!(store.url_of(&store.root), "s3://bucket/fleet");
+        // Outside the root (never made by the store): said in full.
+        assert_eq!(
+            store.url_of(&Path::from("other/y")),
+            "s3://bucket/fleet/other/y"
+        );
+    }
 }

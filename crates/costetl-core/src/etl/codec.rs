@@ -316,10 +316,11 @@ fn decode_v1(
 
     let mut set = AllocationSet::new(meta.window);
     let mut rows_seen: u64 = 0;
-    // Folded value by value in file order from -0.0, exactly as
-    // `AllocationSet::total_cost` (an iterator `sum`) folded them when the
-    // meta was described: equal to the bit unless a value changed.
-    let mut total_cost = -0.0;
+    // Folded value by value in file order from 0.0, exactly as
+    // `AllocationSet::total_cost` folds them when the meta is described:
+    // equal to the bit unless a value changed. (Files written before it
+    // folded from 0.0 began with -0.0: a zero of either sign agrees.)
+    let mut total_cost = 0.0;
     for batch in reader {
         let batch = batch.map_err(|e| not_parquet(&e))?;
         for v in float_column(&batch, "total_cost")?.values() {
@@ -358,7 +359,8 @@ fn decode_v1(
             meta.allocations
         )));
     }
-    if !same_f64(total_cost, meta.total_cost) {
+    let zeros = total_cost == 0.0 && meta.total_cost == 0.0;
+    if !(same_f64(total_cost, meta.total_cost) || zeros) {
         return Err(rows_err(format!(
             "total_cost of the rows sums to {total_cost}, the metadata says {}",
             meta.total_cost
