@@ -147,7 +147,7 @@ fn load_store(
     let loaded = crate::runtime()?
         .block_on(store.load(None, resolution, range))
         .with_context(|| format!("reading {range} from {}", store.description()))?;
-    if loaded.metas.is_empty() {
+    if loaded.metas.is_empty() && loaded.damaged.is_empty() {
         bail!(
             "{} holds no {resolution} ETL file for {range} (is the store, its prefix or \
              --window right?)",
@@ -155,18 +155,25 @@ fn load_store(
         );
     }
     let mut sets = loaded.range.sets;
-    for key in &loaded.missing {
+    let gaps = (loaded.missing.iter()).map(|key| {
+        let text = format!(
+            "ETL store has no file for cluster {} in {}: its cost is missing here",
+            key.cluster, key.window
+        );
+        (key, Warning::new(WarningKind::MissingFile, text))
+    });
+    // Damaged files are left out by the store: named, never a cheap day.
+    let damaged = (loaded.damaged.iter()).map(|(key, why)| {
+        let text = format!(
+            "ETL file of cluster {} for {} does not decode, its cost is missing here \
+             (`costetl etl sync --verify` rebuilds it): {why}",
+            key.cluster, key.window
+        );
+        (key, Warning::new(WarningKind::DamagedFile, text))
+    });
+    for (key, warning) in gaps.chain(damaged) {
         if let Some(set) = sets.iter_mut().find(|s| s.window() == key.window) {
-            set.warnings.push(
-                Warning::new(
-                    WarningKind::MissingFile,
-                    format!(
-                        "ETL store has no file for cluster {} in {}: its cost is missing here",
-                        key.cluster, key.window
-                    ),
-                )
-                .cluster(&key.cluster),
-            );
+            set.warnings.push(warning.cluster(&key.cluster));
         }
     }
     Ok(sets)

@@ -750,3 +750,73 @@ fn fixture_dir() -> String {
         .unwrap()
         .to_owned()
 }
+
+/// One flipped byte inside a row group: footers still read, so only
+/// `--verify` finds it; a fleet read names it and reads the rest; `etl sync
+/// --verify` rebuilds it.
+#[test]
+fn a_damaged_row_group_is_found_named_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let st = store.to_str().unwrap();
+    let (code, text) = etl_sync(&store, "2023-11-15T00:00:00Z", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let eu =
+        store.join("federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
+    let good = std::fs::read(&eu).unwrap();
+    let mut bad = good.clone();
+    // Inside the first column chunk (after the "PAR1" magic), far from
+    // the footer at the end.
+    bad[64] ^= 0x01;
+    std::fs::write(&eu, &bad).unwrap();
+
+    let status = |extra: &[&str]| costetl(&[&["etl", "status", "--store", st][..], extra].concat());
+    assert_eq!(
+        status(&[]).status.code(),
+        Some(0),
+        "a footer read cannot see it"
+    );
+    let verified = status(&["--verify"]);
+    let text = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert_eq!(verified.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("prod-eu: 1 1d file(s)") && text.contains("unreadable 2023-11-14"),
+        "{text}"
+    );
+
+    // The fleet read goes on with prod-us and names prod-eu's file.
+    let day = "2023-11-14T00:00:00Z,2023-11-15T00:00:00Z";
+    let out = costetl(&[
+        "allocation",
+        "--store",
+        st,
+        "--window",
+        day,
+        "--aggregate",
+        "cluster",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("prod-us") && !stdout.contains("prod-eu"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("ETL file of cluster prod-eu for [2023-11-14T00:00:00Z")
+            && stderr.contains("does not decode"),
+        "{stderr}"
+    );
+
+    // A plain sync trusts the footer; a verifying one rebuilds the file.
+    let (code, text) = etl_sync(&store, "2023-11-15T00:00:00Z", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 window(s) to build"), "{text}");
+    let (code, text) = etl_sync(&store, "2023-11-15T00:00:00Z", &["--verify"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("prod-eu unreadable"), "{text}");
+    assert!(text.contains("written prod-eu"), "{text}");
+    assert_eq!(status(&["--verify"]).status.code(), Some(0));
+}

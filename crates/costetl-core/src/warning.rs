@@ -45,6 +45,8 @@ pub enum WarningKind {
     Aggregation,
     /// A stored file the read expected is missing.
     MissingFile,
+    /// A stored file that does not decode (damaged), left out of a read.
+    DamagedFile,
     /// A warning stored as bare text by an older costetl.
     Other,
 }
@@ -69,6 +71,7 @@ impl WarningKind {
             UnpricedNetwork => "unpriced_network",
             Aggregation => "aggregation",
             MissingFile => "missing_file",
+            DamagedFile => "damaged_file",
             Other => "other",
         }
     }

@@ -66,6 +66,10 @@ pub struct Loaded {
     /// The files of the clusters read that are not in the store: gaps to
     /// build or repair.
     pub missing: Vec<EtlKey>,
+    /// The files that are there but do not decode (a damaged row group, a
+    /// bad checksum, a newer schema), with why: left out of `range`, so
+    /// their cost is missing, never read as a cheap day.
+    pub damaged: Vec<(EtlKey, String)>,
 }
 
 impl EtlStore {
@@ -470,6 +474,23 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn stored(&self, resolution: Resolution) -> Result<Vec<Stored>> {
+        self.listed(resolution, false).await
+    }
+
+    /// As [`EtlStore::stored`], but every file is read whole and decoded:
+    /// its checksum, schema and rows checked, so a damaged row group is
+    /// found (a footer read cannot see it). Reads every byte of the store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn verified(&self, resolution: Resolution) -> Result<Vec<Stored>> {
+        self.listed(resolution, true).await
+    }
+
+    /// Every file of `resolution` with its meta, from its footer or, with
+    /// `whole`, from decoding all of it.
+    async fn listed(&self, resolution: Resolution, whole: bool) -> Result<Vec<Stored>> {
         let mut keys = Vec::new();
         for cluster in self.clusters().await? {
             keys.extend(self.list(&cluster, resolution).await?);
@@ -477,8 +498,16 @@ impl EtlStore {
         let found: Vec<Option<Stored>> = futures::stream::iter(keys.into_iter().map(|key| async {
             let location = self.path(&key.path());
             // Gone since the listing (a concurrent prune): not stored.
-            let Some((meta, _)) = self.fetch_meta(&location).await? else {
-                return Ok(None);
+            let meta = if whole {
+                let Some((data, _)) = self.fetch(&location).await? else {
+                    return Ok(None);
+                };
+                etl::decode(&data).map(|(_, meta)| meta)
+            } else {
+                let Some((meta, _)) = self.fetch_meta(&location).await? else {
+                    return Ok(None);
+                };
+                meta
             };
             let meta = meta.map_err(|e| e.to_string()).and_then(|m| match m.key() {
                 Ok(k) if k == key => Ok(m),
@@ -617,10 +646,12 @@ impl EtlStore {
     /// set per window. Allocation names carry the cluster, so clusters
     /// never collide; each set's warnings and errors are kept.
     ///
+    /// A file that does not decode is left out and named in
+    /// [`Loaded::damaged`]: one damaged file does not stop a fleet's read.
+    ///
     /// # Errors
     ///
-    /// - [`StoreError::Format`] if `range` is not aligned to `resolution`
-    ///   or a file does not decode (naming it);
+    /// - [`StoreError::Format`] if `range` is not aligned to `resolution`;
     /// - [`StoreError::ObjectStore`] for IO failures.
     pub async fn load(
         &self,
@@ -650,9 +681,15 @@ impl EtlStore {
                 wanted.push(key);
             }
         }
-        let found: Vec<(EtlKey, Option<(AllocationSet, EtlMeta)>)> =
+        // A file that does not decode is named and left out (its cost is
+        // missing, like a missing file's); IO failures stop the read.
+        let found: Vec<(EtlKey, Read)> =
             futures::stream::iter(wanted.into_iter().map(|key| async move {
-                let got = self.get(&key).await?;
+                let got = match self.get(&key).await {
+                    Ok(got) => Ok(got),
+                    Err(StoreError::Format { path, error }) => Err(format!("{path}: {error}")),
+                    Err(e) => return Err(e),
+                };
                 Ok::<_, StoreError>((key, got))
             }))
             .buffered(READ_CONCURRENCY)
@@ -665,15 +702,17 @@ impl EtlStore {
             .collect();
         let mut metas = Vec::new();
         let mut missing = Vec::new();
+        let mut damaged = Vec::new();
         for (key, got) in found {
             match got {
-                None => missing.push(key),
-                Some((set, meta)) => {
+                Ok(None) => missing.push(key),
+                Ok(Some((set, meta))) => {
                     if let Some(target) = merged.get_mut(&key.window) {
                         target.accumulate(&set);
                     }
                     metas.push(meta);
                 }
+                Err(why) => damaged.push((key, why)),
             }
         }
         missing.sort();
@@ -681,9 +720,14 @@ impl EtlStore {
             range: AllocationSetRange::new(merged.into_values().collect()),
             metas,
             missing,
+            damaged,
         })
     }
 }
+
+/// A file read for a fleet: nothing there, its set and meta, or why it
+/// does not decode.
+type Read = std::result::Result<Option<(AllocationSet, EtlMeta)>, String>;
 
 /// A file written by a newer costetl: not damaged, and not to be replaced.
 fn is_newer(e: &CoreError) -> bool {

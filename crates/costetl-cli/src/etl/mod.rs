@@ -226,6 +226,11 @@ struct SyncArgs {
     /// Output format: lines for people, or one JSON document.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+
+    /// Read every stored file whole to find damaged ones (rebuilt like
+    /// unreadable files); without it only the footers are read.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -243,6 +248,12 @@ struct StatusArgs {
     /// Output format: lines for people, or one JSON document.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+
+    /// Read every file whole and check its checksum, schema and rows (a
+    /// damaged row group is listed as unreadable); without it only the
+    /// footers are read.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// How `etl status` and `etl sync` report.
@@ -476,16 +487,17 @@ fn retention(flag: Option<TimeDelta>, resolution: Resolution) -> Result<TimeDelt
 }
 
 fn sync(args: &SyncArgs) -> Result<()> {
+    let pipe = args.pipe.open()?;
+    let keep_for = retention(args.retention, pipe.resolution)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let rt = crate::runtime()?;
+    let plan = sync_plan(rt, &pipe, keep_for, now, args.verify)?;
     let Pipe {
         source,
         store,
         resolution,
         refused,
-    } = args.pipe.open()?;
-    let keep_for = retention(args.retention, resolution)?;
-    let now = args.at.unwrap_or_else(Utc::now);
-    let rt = crate::runtime()?;
-    let plan = sync_plan(rt, &store, &source, resolution, keep_for, now)?;
+    } = pipe;
     let head = format!(
         "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
          {} file(s) past retention\n{}",
@@ -605,20 +617,30 @@ fn why(b: &etl::Build) -> String {
     needs.join(", ")
 }
 
-/// What a sync at `now` has to build and may prune: the store listed (for
-/// the cluster filter's cluster alone, if any), stale markers dropped.
+/// What a sync at `now` has to build and may prune: the store listed
+/// (every file read whole with `verify`; for the cluster filter's cluster
+/// alone, if any), stale markers dropped.
 fn sync_plan(
     rt: &tokio::runtime::Runtime,
-    store: &EtlStore,
-    source: &Source,
-    resolution: Resolution,
+    pipe: &Pipe,
     keep_for: TimeDelta,
     now: DateTime<Utc>,
+    verify: bool,
 ) -> Result<etl::Plan> {
+    let Pipe {
+        source,
+        store,
+        resolution,
+        ..
+    } = pipe;
+    let resolution = *resolution;
     let listing = || format!("listing {}", store.description());
-    let mut stored = rt
-        .block_on(store.stored(resolution))
-        .with_context(listing)?;
+    let stored = if verify {
+        rt.block_on(store.verified(resolution))
+    } else {
+        rt.block_on(store.stored(resolution))
+    };
+    let mut stored = stored.with_context(listing)?;
     let mut pending = rt
         .block_on(store.pending(resolution))
         .with_context(listing)?;

@@ -1,5 +1,7 @@
 //! `costetl etl status`: per cluster, what a store holds and what is wrong
-//! with it, as lines for people or one JSON document. A store with gaps,
+//! with it, as lines for people or one JSON document. Footers only, or
+//! with `--verify` every file read whole and decoded (checksum, schema,
+//! rows). A store with gaps,
 //! unreadable, failed or interrupted windows exits 1 (a monitor's check),
 //! as does an empty one (a mistyped prefix reads as empty).
 
@@ -26,8 +28,8 @@ pub(crate) struct ClusterStatus {
     provisional: Vec<Window>,
     /// Files whose build had failed inputs.
     with_errors: Vec<Window>,
-    /// Files that cannot be read.
-    unreadable: Vec<Window>,
+    /// Files that cannot be read, and why.
+    unreadable: Vec<Unreadable>,
     /// Windows a build marked and never finished (`etl sync` redoes them).
     interrupted: Vec<Window>,
 }
@@ -37,6 +39,13 @@ impl ClusterStatus {
     fn problems(&self) -> usize {
         self.missing.len() + self.with_errors.len() + self.unreadable.len() + self.interrupted.len()
     }
+}
+
+/// A file that does not read, and why.
+#[derive(Debug, Serialize)]
+struct Unreadable {
+    window: Window,
+    why: String,
 }
 
 /// The whole store.
@@ -54,7 +63,12 @@ pub(crate) fn run(args: &StatusArgs) -> Result<()> {
     let resolution = Resolution::from(args.etl_resolution);
     let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
-    let stored = rt.block_on(store.stored(resolution))?;
+    // --verify reads every byte: a damaged row group shows only then.
+    let stored = if args.verify {
+        rt.block_on(store.verified(resolution))?
+    } else {
+        rt.block_on(store.stored(resolution))?
+    };
     let pending = rt.block_on(store.pending(resolution))?;
     let status = StoreStatus {
         store: store.description().to_owned(),
@@ -128,7 +142,10 @@ fn cluster_status(
                     s.with_errors.push(key.window);
                 }
             }
-            Err(_) => s.unreadable.push(key.window),
+            Err(why) => s.unreadable.push(Unreadable {
+                window: key.window,
+                why: why.clone(),
+            }),
         }
     }
     Ok(s)
@@ -140,11 +157,12 @@ fn text(status: &StoreStatus) -> String {
     let mut out = format!("{}\n", status.store);
     for c in &status.clusters {
         let mut notes = Vec::new();
+        let unreadable: Vec<Window> = c.unreadable.iter().map(|u| u.window).collect();
         let lists = [
             ("missing", &c.missing),
             ("provisional", &c.provisional),
             ("with errors", &c.with_errors),
-            ("unreadable", &c.unreadable),
+            ("unreadable", &unreadable),
             ("interrupted", &c.interrupted),
         ];
         for (label, list) in lists {
