@@ -33,6 +33,8 @@ use costetl_prom::PromError;
 pub struct InputArgs {
     /// OpenCost allocation JSON: an /allocation response
     /// ({"code":200,"data":[set,...]}) or a single set ({name: allocation}).
+    /// With `etl build`, imported into the store (each set must lie inside
+    /// one file's window).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
 

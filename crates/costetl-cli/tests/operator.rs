@@ -242,3 +242,54 @@ fn version_names_the_build_and_completions_print() {
         "bash completion names the commands"
     );
 }
+
+/// `etl build --input` imports OpenCost's JSON into the store (a migration
+/// path): read back, the store holds what the file holds; sets that do not
+/// fit the files' windows are refused, not split.
+#[test]
+fn etl_build_imports_opencost_json() {
+    let mock = "fixtures/opencost-mock/allocation.json";
+    let days = "2021-01-01T00:00:00Z,2021-01-03T00:00:00Z";
+    let store = tempfile::tempdir().unwrap();
+    let st = store.path().to_str().unwrap();
+    let build = |extra: &[&str]| {
+        let args = [
+            "etl", "build", "--input", mock, "--window", days, "--store", st,
+        ];
+        costetl(&[&args[..], extra].concat())
+    };
+    let out = build(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("4 file(s) written"),
+        "{}",
+        text(&out.stdout)
+    );
+    let report = [
+        "--aggregate",
+        "cluster",
+        "--accumulate",
+        "all",
+        "--idle",
+        "--format",
+        "csv",
+    ];
+    let from_file = costetl(&[&["allocation", "--input", mock][..], &report].concat());
+    let from_store = costetl(
+        &[
+            &["allocation", "--store", st, "--window", days][..],
+            &report,
+        ]
+        .concat(),
+    );
+    assert!(from_store.status.success(), "{}", text(&from_store.stderr));
+    assert_eq!(text(&from_store.stdout), text(&from_file.stdout));
+    // Daily sets cannot become hourly files.
+    let out = build(&["--etl-resolution", "hourly"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("crosses a window boundary"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -155,9 +155,10 @@ struct Pipe {
 }
 
 impl PipeArgs {
-    /// The metrics source and the store; a file or a store as the source
-    /// is a usage error.
-    fn open(&self) -> Result<Pipe> {
+    /// The source and the store. A file (`--input`) is imported by `etl
+    /// build` (`import`); elsewhere, a file or a store as the source is a
+    /// usage error.
+    fn open(&self, import: bool) -> Result<Pipe> {
         let source = self.input.source(&self.settings)?;
         let (store, refused) = match &source {
             Source::Prometheus(s) | Source::Fixtures(_, s) => (
@@ -165,8 +166,14 @@ impl PipeArgs {
                 (!s.cluster_id_named && !self.allow_default_cluster)
                     .then(|| s.engine.default_cluster.clone()),
             ),
+            // OpenCost's sets name their clusters themselves.
+            Source::File(_) if import => {
+                (self.store.open(&self.settings.settings(None)?.store)?, None)
+            }
             Source::File(_) | Source::Store(..) => bail!(crate::UsageError(
-                "etl computes from metrics: use --prometheus URL or --fixtures DIR".into()
+                "etl sync computes from metrics: use --prometheus URL or --fixtures DIR \
+                 (`etl build --input FILE` imports OpenCost JSON)"
+                    .into()
             )),
         };
         Ok(Pipe {
@@ -274,6 +281,54 @@ pub fn run(args: &EtlArgs) -> Result<()> {
     }
 }
 
+/// Where a run's sets come from: computed per window, or imported from
+/// an OpenCost file read once.
+enum Feed<'a> {
+    Compute(&'a Source),
+    Import(Vec<AllocationSet>),
+}
+
+impl Feed<'_> {
+    /// The sets for window `w`: computed for it, or the imported sets that
+    /// lie inside it.
+    fn sets(&self, w: Window) -> Result<Vec<AllocationSet>> {
+        match self {
+            Feed::Compute(source) => source.load(Some(w)),
+            Feed::Import(sets) => Ok((sets.iter())
+                .filter(|s| inside(s.window(), w))
+                .cloned()
+                .collect()),
+        }
+    }
+}
+
+fn inside(inner: Window, outer: Window) -> bool {
+    outer.start() <= inner.start() && inner.end() <= outer.end()
+}
+
+/// The sets of an OpenCost file to import into `windows`: each must lie
+/// inside one of them (a set across a boundary cannot be split without
+/// inventing data); those outside them all are left, and counted.
+fn import(source: &Source, windows: &[Window]) -> Result<(Vec<AllocationSet>, usize)> {
+    let sets = source.load(None)?;
+    let span = Window::new(windows[0].start(), windows[windows.len() - 1].end())?;
+    let (mut kept, mut outside) = (Vec::new(), 0);
+    for s in sets {
+        let w = s.window();
+        if windows.iter().any(|x| inside(w, *x)) {
+            kept.push(s);
+        } else if span.overlap(&w).is_some_and(|o| !o.is_empty()) {
+            bail!(
+                "the set for {w} crosses a window boundary of --window's files; import it with \
+                 --etl-resolution of its size or larger, or a file of smaller sets"
+            );
+        } else {
+            outside += 1;
+        }
+    }
+    Ok((kept, outside))
+}
+
 /// Where and how one run writes.
 struct Target<'a> {
     store: &'a EtlStore,
@@ -290,7 +345,7 @@ impl Target<'_> {
     /// those in `skip` (clusters whose stored file is good).
     fn build_window(
         &self,
-        source: &Source,
+        feed: &Feed<'_>,
         w: Window,
         built_at: DateTime<Utc>,
         skip: &BTreeSet<String>,
@@ -306,7 +361,7 @@ impl Target<'_> {
             return Ok(());
         };
         let mut set = AllocationSet::new(computed);
-        for s in &source.load(Some(computed))? {
+        for s in &feed.sets(computed)? {
             set.accumulate(s);
         }
         tally.warnings.extend(set.warnings.iter().cloned());
@@ -403,7 +458,7 @@ fn build(args: &BuildArgs) -> Result<()> {
         store,
         resolution,
         refused,
-    } = args.pipe.open()?;
+    } = args.pipe.open(true)?;
     let windows = resolution.windows(args.window).map_err(|e| {
         crate::UsageError(format!(
             "--window {} for {resolution} files: {e}",
@@ -422,9 +477,22 @@ fn build(args: &BuildArgs) -> Result<()> {
         producer: producer(),
         refused,
     };
+    let feed = match &source {
+        Source::File(path) => {
+            let (sets, outside) = import(&source, &windows)?;
+            if outside > 0 {
+                crate::report::note(&format!(
+                    "note: {outside} set(s) of {} lie outside --window: not imported",
+                    path.display()
+                ));
+            }
+            Feed::Import(sets)
+        }
+        _ => Feed::Compute(&source),
+    };
     let mut tally = Tally::default();
     for w in windows {
-        target.build_window(&source, w, Utc::now(), &BTreeSet::new(), &mut tally)?;
+        target.build_window(&feed, w, Utc::now(), &BTreeSet::new(), &mut tally)?;
     }
     let (written, kept) = (
         tally.count(Outcome::Written, false),
@@ -487,7 +555,7 @@ fn retention(flag: Option<TimeDelta>, resolution: Resolution) -> Result<TimeDelt
 }
 
 fn sync(args: &SyncArgs) -> Result<()> {
-    let pipe = args.pipe.open()?;
+    let pipe = args.pipe.open(false)?;
     let keep_for = retention(args.retention, pipe.resolution)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = crate::runtime()?;
@@ -546,7 +614,8 @@ fn sync(args: &SyncArgs) -> Result<()> {
     for b in &plan.build {
         // One window failing (outside the backend's retention, a backend
         // error) must not stop the others.
-        if let Err(e) = target.build_window(&source, b.window, now, &b.good, &mut tally) {
+        let feed = Feed::Compute(&source);
+        if let Err(e) = target.build_window(&feed, b.window, now, &b.good, &mut tally) {
             tally.push(Outcome::Failed, None, b.window, format!("{e:#}"));
         }
         bar.inc(1);
