@@ -145,7 +145,7 @@ fn load_store(
             "note: reading the whole {resolution} windows inside --window: {range}"
         ));
     }
-    let store = crate::etl::open_store(None, cfg, crate::etl::Access::Read)?;
+    let store = crate::etl::open_store(cfg, crate::etl::Access::Read)?;
     let loaded = crate::runtime()?
         .block_on(store.load(None, resolution, range))
         .with_context(|| format!("reading {range} from {}", store.description()))?;

@@ -15,10 +15,42 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `file:///var/db/costetl`, a plain directory path (created if
-    /// missing), or `s3://bucket[/prefix]`.
+    /// missing), `s3://bucket[/prefix]`, `gs://bucket[/prefix]` or
+    /// `az://container[/prefix]`.
     pub url: String,
     /// Settings for `s3://` URLs.
     pub s3: S3Config,
+    /// Settings for `gs://` URLs.
+    pub gcs: GcsConfig,
+    /// Settings for `az://` URLs.
+    pub azure: AzureConfig,
+}
+
+/// How to reach a Google Cloud Storage bucket. Without a key, the
+/// environment's (`GOOGLE_APPLICATION_CREDENTIALS`, workload identity).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GcsConfig {
+    /// A service account key, the JSON itself (hidden in `Debug`).
+    pub service_account_key: Option<String>,
+    /// Another endpoint (an emulator), e.g. `http://127.0.0.1:9023`.
+    pub endpoint: Option<String>,
+}
+
+/// How to reach an Azure Blob Storage container. Without a key, the
+/// environment's (`AZURE_*` variables, workload identity).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureConfig {
+    /// The storage account.
+    pub account: String,
+    /// Its access key (hidden in `Debug`).
+    pub access_key: Option<String>,
+    /// Another endpoint (Azurite, a sovereign cloud), e.g.
+    /// `http://127.0.0.1:10000/devstoreaccount1`.
+    pub endpoint: Option<String>,
+    /// Allow `http://` endpoints.
+    pub allow_http: bool,
 }
 
 /// How to reach an S3 or S3-compatible bucket.
@@ -42,13 +74,25 @@ pub struct S3Config {
     pub allow_http: bool,
     /// `https://bucket.endpoint/…` instead of `https://endpoint/bucket/…`.
     pub virtual_hosted_style: bool,
+    /// Accept any TLS certificate (Thanos' `insecure_skip_verify`): for a
+    /// test gateway only.
+    pub allow_invalid_certificates: bool,
 }
 
 impl fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
         f.debug_struct("StoreConfig")
             .field("url", &self.url)
             .field("s3", &self.s3)
+            .field(
+                "gcs.service_account_key",
+                &hidden(&self.gcs.service_account_key),
+            )
+            .field("gcs.endpoint", &self.gcs.endpoint)
+            .field("azure.account", &self.azure.account)
+            .field("azure.access_key", &hidden(&self.azure.access_key))
+            .field("azure.endpoint", &self.azure.endpoint)
             .finish()
     }
 }
@@ -64,6 +108,10 @@ impl fmt::Debug for S3Config {
             .field("session_token", &hidden(&self.session_token))
             .field("allow_http", &self.allow_http)
             .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field(
+                "allow_invalid_certificates",
+                &self.allow_invalid_certificates,
+            )
             .finish()
     }
 }
@@ -82,10 +130,23 @@ mod tests {
                 session_token: Some("FwoGZXIvYXdz".into()),
                 ..S3Config::default()
             },
+            gcs: GcsConfig {
+                service_account_key: Some("{\"private_key\": \"PEMSECRET\"}".into()),
+                endpoint: None,
+            },
+            azure: AzureConfig {
+                account: "acct".into(),
+                access_key: Some("AZKEYSECRET".into()),
+                ..AzureConfig::default()
+            },
         };
         let text = format!("{cfg:?}");
-        assert!(text.contains("AKIDEXAMPLE"), "{text}");
-        assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
-        assert!(!text.contains("FwoGZXIvYXdz"), "{text}");
+        assert!(
+            text.contains("AKIDEXAMPLE") && text.contains("acct"),
+            "{text}"
+        );
+        for secret in ["wJalrXUtnFEMI", "FwoGZXIvYXdz", "PEMSECRET", "AZKEYSECRET"] {
+            assert!(!text.contains(secret), "{text}");
+        }
     }
 }

@@ -30,11 +30,14 @@ mod config;
 mod error;
 mod failpoint;
 mod local;
+mod objstore;
+mod remote;
 mod store;
 
-pub use config::{S3Config, StoreConfig};
+pub use config::{AzureConfig, GcsConfig, S3Config, StoreConfig};
 pub use error::StoreError;
 pub use failpoint::{FAILPOINT_VAR, failpoint};
+pub use objstore::from_objstore_yaml;
 pub use store::{EtlStore, Loaded, PutOutcome};
 
 /// Result with [`StoreError`].

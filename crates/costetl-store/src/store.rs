@@ -10,7 +10,6 @@ use costetl_core::etl::{
 };
 use costetl_core::{AllocationSet, AllocationSetRange, Error as CoreError, Window};
 use futures::{StreamExt, TryStreamExt};
-use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
 use object_store::{
@@ -100,43 +99,14 @@ impl EtlStore {
         let config = |message: String| StoreError::Config { message };
         if text.is_empty() {
             return Err(config(
-                "no store URL (file:///dir, a directory or s3://bucket/prefix)".into(),
+                "no store URL (file:///dir, a directory, s3://bucket/prefix, gs://bucket/prefix \
+                 or az://container/prefix)"
+                    .into(),
             ));
         }
-        if let Some(rest) = text.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(config(format!("{text}: no bucket name")));
-            }
-            // reqwest is built without a rustls provider of its own (the
-            // adapter picks ring explicitly); S3 over https needs one.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let s3 = &cfg.s3;
-            let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Some(endpoint) = &s3.endpoint {
-                b = b
-                    .with_endpoint(endpoint)
-                    .with_virtual_hosted_style_request(s3.virtual_hosted_style);
-            }
-            if let Some(region) = &s3.region {
-                b = b.with_region(region);
-            }
-            if let Some(id) = &s3.access_key_id {
-                b = b.with_access_key_id(id);
-            }
-            if let Some(secret) = &s3.secret_access_key {
-                b = b.with_secret_access_key(secret);
-            }
-            if let Some(token) = &s3.session_token {
-                b = b.with_token(token);
-            }
-            if s3.allow_http {
-                b = b.with_allow_http(true);
-            }
-            let store = b.build().map_err(|e| config(format!("{text}: {e}")))?;
-            let root = Path::parse(prefix).map_err(|e| config(format!("{text}: {e}")))?;
+        if let Some((store, root)) = crate::remote::open(text, cfg)? {
             return Ok(Self {
-                store: Arc::new(store),
+                store,
                 root,
                 description: text.to_owned(),
                 local: None,
@@ -146,7 +116,8 @@ impl EtlStore {
             Some(path) => std::path::PathBuf::from(path),
             None if text.contains("://") => {
                 return Err(config(format!(
-                    "{text}: unsupported scheme (use file:// or s3://, or a directory path)"
+                    "{text}: unsupported scheme (use file://, s3://, gs:// or az://, or a \
+                     directory path)"
                 )));
             }
             None => std::path::PathBuf::from(text),

@@ -303,6 +303,7 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
             allow_http: true,
             ..S3Config::default()
         },
+        ..StoreConfig::default()
     };
     let store = EtlStore::open(&cfg).unwrap();
     rt().block_on(async {
@@ -699,4 +700,60 @@ fn concurrent_writers_never_leave_the_worse_build() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, [path.file_name().unwrap().to_str().unwrap()]);
+}
+
+/// Kubecost's `federated-store.yaml`, as a fleet has it in its secret,
+/// reaches the bucket: the same files as the TOML configuration, under
+/// its `prefix`.
+#[test]
+fn kubecost_federated_store_yaml_reaches_the_bucket() {
+    let s3 = S3Server::start("kubecost-etl").unwrap();
+    let endpoint = s3.url();
+    let host = endpoint.strip_prefix("http://").unwrap();
+    let yaml = format!(
+        r#"type: S3
+prefix: fleet
+config:
+  bucket: "{bucket}"
+  endpoint: "{host}"
+  region: "{S3_REGION}"
+  access_key: "{S3_ACCESS_KEY_ID}"
+  secret_key: "{S3_SECRET_ACCESS_KEY}"
+  insecure: true
+  signature_version2: false
+  put_user_metadata:
+      "X-Amz-Acl": "bucket-owner-full-control"
+  http_config:
+    idle_conn_timeout: 90s
+    response_header_timeout: 2m
+    insecure_skip_verify: false
+  trace:
+    enable: true
+  part_size: 134217728
+"#,
+        bucket = s3.bucket()
+    );
+    let cfg = costetl_store::from_objstore_yaml(&yaml).unwrap();
+    assert_eq!(cfg.url, format!("s3://{}/fleet", s3.bucket()));
+    let store = EtlStore::open(&cfg).unwrap();
+    rt().block_on(async {
+        let total = write_fleet(&store, &["prod-eu"], 1, None).await;
+        let same = EtlStore::open(&StoreConfig {
+            url: format!("s3://{}/fleet", s3.bucket()),
+            s3: S3Config {
+                endpoint: Some(endpoint.clone()),
+                region: Some(S3_REGION.into()),
+                access_key_id: Some(S3_ACCESS_KEY_ID.into()),
+                secret_access_key: Some(S3_SECRET_ACCESS_KEY.into()),
+                allow_http: true,
+                ..S3Config::default()
+            },
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        let range = Window::new(start(0), start(1)).unwrap();
+        let loaded = same.load(None, Resolution::Daily, range).await.unwrap();
+        assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total.abs().max(1.0));
+        assert_eq!(loaded.metas.len(), 1);
+    });
 }

@@ -18,6 +18,7 @@ mod tally;
 use tally::{FileFacts, Outcome, Tally};
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -53,22 +54,50 @@ enum EtlCommand {
 /// Where the store is: `--store`, else the config file's `[store]`.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// The ETL store: a directory, file:///dir, or s3://bucket/prefix
-    /// (S3 settings in the --config file's [store.s3], else the AWS
-    /// environment).
+    /// The ETL store: a directory, file:///dir, s3://bucket/prefix,
+    /// gs://bucket/prefix or az://container/prefix (settings in the
+    /// --config file's [store.s3], [store.gcs], [store.azure], else each
+    /// cloud's environment).
     #[arg(long, value_name = "URL", env = "COSTETL_STORE")]
     pub store: Option<String>,
+
+    /// Kubecost's federated-store.yaml (Thanos objstore YAML: type S3, GCS
+    /// or AZURE, config, prefix) instead of --store, as Kubecost mounts it
+    /// from its secret.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "COSTETL_STORE_CONFIG",
+        conflicts_with = "store"
+    )]
+    pub store_config: Option<PathBuf>,
 }
 
 impl StoreArgs {
     /// The store these flags and `settings` name.
     pub fn open(&self, settings: &StoreConfig) -> Result<EtlStore> {
-        open_store(self.store.as_deref(), settings, Access::Write)
+        open_store(&self.config(settings)?, Access::Write)
     }
 
     /// The store, for a command that only reads it: nothing is created.
     pub fn open_existing(&self, settings: &StoreConfig) -> Result<EtlStore> {
-        open_store(self.store.as_deref(), settings, Access::Read)
+        open_store(&self.config(settings)?, Access::Read)
+    }
+
+    /// The configuration: Kubecost's YAML, or `settings` with the URL
+    /// --store gives.
+    fn config(&self, settings: &StoreConfig) -> Result<StoreConfig> {
+        if let Some(path) = &self.store_config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --store-config {}", path.display()))?;
+            return costetl_store::from_objstore_yaml(&text)
+                .map_err(|e| crate::UsageError(format!("{}: {e}", path.display())).into());
+        }
+        let mut cfg = settings.clone();
+        if let Some(url) = &self.store {
+            cfg.url.clone_from(url);
+        }
+        Ok(cfg)
     }
 }
 
@@ -80,23 +109,19 @@ pub enum Access {
     Write,
 }
 
-/// The store at `url` (else `settings.url`), reached with `settings`' S3
-/// options. No URL anywhere is a usage error.
-pub fn open_store(url: Option<&str>, settings: &StoreConfig, access: Access) -> Result<EtlStore> {
-    let mut cfg = settings.clone();
-    if let Some(url) = url {
-        cfg.url = url.to_owned();
-    }
+/// The store `cfg` names. No URL is a usage error.
+pub fn open_store(cfg: &StoreConfig, access: Access) -> Result<EtlStore> {
     if cfg.url.trim().is_empty() {
         return Err(crate::UsageError(
-            "no ETL store given: pass --store URL or set url under [store] in the --config file"
+            "no ETL store given: pass --store URL or --store-config FILE, or set url under \
+             [store] in the --config file"
                 .into(),
         )
         .into());
     }
     match access {
-        Access::Write => EtlStore::open(&cfg),
-        Access::Read => EtlStore::open_existing(&cfg),
+        Access::Write => EtlStore::open(cfg),
+        Access::Read => EtlStore::open_existing(cfg),
     }
     .with_context(|| format!("opening the ETL store {}", cfg.url))
 }
