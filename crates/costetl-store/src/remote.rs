@@ -83,7 +83,7 @@ fn gcs(bucket: &str, cfg: &StoreConfig) -> Built {
     }
     if let Some(endpoint) = &g.endpoint {
         b = b
-            .with_url(endpoint)
+            .with_base_url(endpoint)
             .with_client_options(client(endpoint.starts_with("http://"), false));
     }
     Ok(Arc::new(b.build()?))
