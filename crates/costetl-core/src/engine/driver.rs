@@ -226,6 +226,7 @@ async fn window_set<S: MetricsSource>(
                 let Some((a, b)) = halve(w, cfg) else {
                     return Err(e);
                 };
+                tracing::info!(window = %w, error = %e, "too large for the backend: halving");
                 splits.push(format!("{w} ({e})"));
                 pending.push(b);
                 pending.push(a);
