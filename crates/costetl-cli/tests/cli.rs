@@ -720,10 +720,9 @@ fn typos_are_loud_and_read_only_commands_create_nothing() {
         stderr(&o)
     );
 
-    let fixtures = fixture_dir();
     for (args, needle) in [
         (
-            vec!["allocation", "--fixtures", fixtures.as_str()],
+            vec!["allocation", "--prometheus", "http://127.0.0.1:9"],
             "--window is required",
         ),
         (
@@ -741,14 +740,6 @@ fn typos_are_loud_and_read_only_commands_create_nothing() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{}", stderr(&o));
     }
-}
-
-fn fixture_dir() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/two-clusters-day")
-        .to_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// One flipped byte inside a row group: footers still read, so only

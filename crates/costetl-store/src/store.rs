@@ -445,7 +445,7 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn stored(&self, resolution: Resolution) -> Result<Vec<Stored>> {
-        self.listed(resolution, false).await
+        Ok(self.inventory(resolution, false).await?.0)
     }
 
     /// As [`EtlStore::stored`], but every file is read whole and decoded:
@@ -456,15 +456,27 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn verified(&self, resolution: Resolution) -> Result<Vec<Stored>> {
-        self.listed(resolution, true).await
+        Ok(self.inventory(resolution, true).await?.0)
     }
 
-    /// Every file of `resolution` with its meta, from its footer or, with
-    /// `whole`, from decoding all of it.
-    async fn listed(&self, resolution: Resolution, whole: bool) -> Result<Vec<Stored>> {
-        let mut keys = Vec::new();
+    /// What a sync or a status needs, from one listing per cluster: every
+    /// file of `resolution` with its meta (from its footer or, with
+    /// `whole`, from decoding all of it, as [`EtlStore::verified`]), and
+    /// the pending markers (as [`EtlStore::pending`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ObjectStore`] for IO failures.
+    pub async fn inventory(
+        &self,
+        resolution: Resolution,
+        whole: bool,
+    ) -> Result<(Vec<Stored>, Vec<EtlKey>)> {
+        let (mut keys, mut pending) = (Vec::new(), Vec::new());
         for cluster in self.clusters().await? {
-            keys.extend(self.list(&cluster, resolution).await?);
+            let (files, markers) = self.keys(&cluster, resolution).await?;
+            keys.extend(files);
+            pending.extend(markers);
         }
         let found: Vec<Option<Stored>> = futures::stream::iter(keys.into_iter().map(|key| async {
             let location = self.path(&key.path());
@@ -492,7 +504,7 @@ impl EtlStore {
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-        Ok(found.into_iter().flatten().collect())
+        Ok((found.into_iter().flatten().collect(), pending))
     }
 
     /// Removes `key`'s file; one already gone is not an error (S3 does not
@@ -537,7 +549,7 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn list(&self, cluster: &str, resolution: Resolution) -> Result<Vec<EtlKey>> {
-        self.list_parsed(cluster, resolution, EtlKey::parse).await
+        Ok(self.keys(cluster, resolution).await?.0)
     }
 
     /// The keys of `resolution` with a pending marker, every cluster's:
@@ -550,10 +562,7 @@ impl EtlStore {
     pub async fn pending(&self, resolution: Resolution) -> Result<Vec<EtlKey>> {
         let mut keys = Vec::new();
         for cluster in self.clusters().await? {
-            keys.extend(
-                self.list_parsed(&cluster, resolution, EtlKey::parse_pending)
-                    .await?,
-            );
+            keys.extend(self.keys(&cluster, resolution).await?.1);
         }
         Ok(keys)
     }
@@ -588,13 +597,13 @@ impl EtlStore {
         }
     }
 
-    /// The keys `parse` reads off the objects of `cluster` at `resolution`.
-    async fn list_parsed(
+    /// The files and the pending markers of `cluster` at `resolution`,
+    /// from one listing of its prefix, each sorted.
+    async fn keys(
         &self,
         cluster: &str,
         resolution: Resolution,
-        parse: fn(&str) -> Option<EtlKey>,
-    ) -> Result<Vec<EtlKey>> {
+    ) -> Result<(Vec<EtlKey>, Vec<EtlKey>)> {
         let prefix = self.path(&etl::cluster_prefix(cluster, resolution));
         let objects: Vec<_> = self
             .store
@@ -602,14 +611,18 @@ impl EtlStore {
             .try_collect()
             .await
             .map_err(|source| self.io("list", &prefix, source))?;
-        let mut keys: Vec<EtlKey> = objects
-            .iter()
+        let relative: Vec<String> = (objects.iter())
             .filter_map(|o| self.relative(&o.location))
-            .filter_map(|rel| parse(&rel))
-            .filter(|k| k.cluster == cluster && k.resolution == resolution)
             .collect();
-        keys.sort();
-        Ok(keys)
+        let parsed = |parse: fn(&str) -> Option<EtlKey>| {
+            let mut keys: Vec<EtlKey> = (relative.iter())
+                .filter_map(|rel| parse(rel))
+                .filter(|k| k.cluster == cluster && k.resolution == resolution)
+                .collect();
+            keys.sort();
+            keys
+        };
+        Ok((parsed(EtlKey::parse), parsed(EtlKey::parse_pending)))
     }
 
     /// Every cluster's files for the windows of `range` at `resolution`

@@ -441,7 +441,7 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
 
 #[test]
 fn bad_store_urls_are_config_errors() {
-    for url in ["", "s3://", "gs://bucket/x", "ftp://host/dir"] {
+    for url in ["", "s3://", "gs://", "az://", "ftp://host/dir"] {
         let err = EtlStore::open(&StoreConfig {
             url: url.into(),
             ..StoreConfig::default()

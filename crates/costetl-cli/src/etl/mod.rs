@@ -729,14 +729,8 @@ fn sync_plan(
     } = pipe;
     let resolution = *resolution;
     let listing = || format!("listing {}", store.description());
-    let stored = if verify {
-        rt.block_on(store.verified(resolution))
-    } else {
-        rt.block_on(store.stored(resolution))
-    };
-    let mut stored = stored.with_context(listing)?;
-    let mut pending = rt
-        .block_on(store.pending(resolution))
+    let (mut stored, mut pending) = rt
+        .block_on(store.inventory(resolution, verify))
         .with_context(listing)?;
     // An agent that computes one cluster of a shared store (the cluster
     // filter) plans for that cluster alone: it cannot fill the others'

@@ -64,12 +64,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<()> {
     let rt = crate::runtime()?;
     let clusters = rt.block_on(store.clusters())?;
     // --verify reads every byte: a damaged row group shows only then.
-    let stored = if args.verify {
-        rt.block_on(store.verified(resolution))?
-    } else {
-        rt.block_on(store.stored(resolution))?
-    };
-    let pending = rt.block_on(store.pending(resolution))?;
+    let (stored, pending) = rt.block_on(store.inventory(resolution, args.verify))?;
     let status = StoreStatus {
         store: store.description().to_owned(),
         resolution,
