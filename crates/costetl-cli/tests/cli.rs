@@ -569,6 +569,16 @@ fn etl_sync_plans_builds_and_prunes() {
     let (code, text) = sync(day_end, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("0 window(s) to build"), "{text}");
+    // The same facts for machines.
+    let (code, json) = sync(day_end, &["--format", "json", "--dry-run"]);
+    assert_eq!(code, Some(0), "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["retention"].as_str(), v["dry_run"].as_bool()),
+        (Some("1d"), Some(true))
+    );
+    assert_eq!(v["build"], serde_json::json!([]));
+    assert_eq!(v["retained"]["start"], "2023-11-14T00:00:00Z");
 
     let eu =
         store.join("federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
