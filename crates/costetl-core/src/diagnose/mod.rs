@@ -1,0 +1,74 @@
+//! Diagnostics: is the data the engine needs in the backend, per cluster?
+//!
+//! The checks of the seed documents' troubleshooting sections (Kubecost's
+//! "the below queries must return data", OpenCost's `RunDiagnostic`), as
+//! a pure plan and a pure evaluation:
+//!
+//! - [`queries`] builds the PromQL from an [`EngineConfig`](crate::plan::EngineConfig) (cluster label,
+//!   cluster filter, resolution) and [`DiagnoseOptions`] (evaluation time,
+//!   lookback, recording rules): one instant query per check, all at
+//!   [`DiagnoseOptions::at`], looking back [`DiagnoseOptions::lookback`];
+//! - [`evaluate`] turns the decoded answers (or the errors) into one
+//!   [`CheckOutcome`] per check and cluster: pass, fail or warn, a detail
+//!   naming the culprits, and the PromQL it ran;
+//! - [`run`] fetches the queries from any [`MetricsSource`](crate::source::MetricsSource) with bounded
+//!   concurrency and evaluates them. A query that fails is a failed check
+//!   naming the error, never an abort.
+//!
+//! The checks (see `docs/diagnose.md` for what to do when one fails):
+//!
+//! | check id | what | status when not met |
+//! |---|---|---|
+//! | `cadvisor_memory`, `cadvisor_cpu` | cAdvisor working set and CPU counter with `container!=""` | fail |
+//! | `ksm_running`, `ksm_requests`, `ksm_pod_info`, `ksm_node_capacity` | kube-state-metrics v2 series | fail |
+//! | `cost_node_total`, `cost_node_cpu`, `cost_node_ram` | cost exporter node prices | fail |
+//! | `cost_pv`, `cost_load_balancer`, `cost_network_*`, `network_pod_egress` | optional cost series | warn |
+//! | `ksm_version` | v2 names, not v1's `kube_pod_container_resource_requests_cpu_cores` | fail (v1 only), warn (both) |
+//! | `cluster_label` | every series the engine reads carries the cluster label | fail (mixed), warn (none at all) |
+//! | `duplicate_ksm` | one running series per container at any instant | fail |
+//! | `duplicate_cadvisor` | one working-set series per container at any instant | warn |
+//! | `node_prices` | every node in `kube_node_info` has `node_cpu_hourly_cost` | fail |
+//! | `pod_uid` | pod info, requests and volume mounts carry the pod `uid` (kube-state-metrics v2) | warn |
+//! | `recording_rule` | each configured recording rule has series | fail |
+//!
+//! Clusters are the values of the cluster label found by the presence
+//! queries (`count by (<cluster label>)` over the lookback), or only the
+//! filtered cluster with a cluster filter. Series without the label count
+//! for the configured default cluster where the engine would join them
+//! correctly (no series carries the label at all, or the default cluster is
+//! one of the labelled ones); otherwise they are named as unattributed.
+//!
+//! The files, one idea each:
+//!
+//! - [`outcome`]: [`Status`] and [`CheckOutcome`], what a diagnosis says;
+//! - `catalog`: the families, presence and duplicate checks (data only);
+//! - `plan`: [`DiagnoseOptions`] and the PromQL of every check ([`queries`]);
+//! - `answers`: [`Answers`], the decoded answers by query id;
+//! - `scope`: which clusters are reported on;
+//! - `eval`: [`evaluate`], dispatching to `presence`, `labels`,
+//!   `duplicates` and `nodes`, one family of checks each;
+//! - `run`: [`run`], fetching through a [`MetricsSource`](crate::source::MetricsSource);
+//! - `text`: number and list formatting for details.
+
+mod answers;
+mod catalog;
+mod duplicates;
+mod eval;
+mod labels;
+mod nodes;
+pub mod outcome;
+mod plan;
+mod presence;
+mod run;
+mod scope;
+mod text;
+
+pub use answers::Answers;
+pub use catalog::{FAMILIES, SEED_RECORDING_RULES};
+pub use eval::evaluate;
+pub use outcome::{CheckOutcome, Status};
+pub use plan::{DiagnoseOptions, queries};
+pub use run::run;
+
+#[cfg(test)]
+mod tests;

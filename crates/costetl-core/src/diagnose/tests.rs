@@ -1,0 +1,612 @@
+//! Unit tests of the plan and the evaluation on hand-made answers.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use super::catalog::{KSM_V2, PRESENCE};
+use super::text::{count, list};
+use super::*;
+use crate::error::Error;
+use crate::plan::EngineConfig;
+use crate::plan::promql::dur;
+use crate::source::{
+    MetricsSource, QueryKind, QuerySpec, RawResponse, SourceError, SourceErrorKind,
+};
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 11, 14, 2, 0, 0).unwrap()
+}
+
+fn opts() -> DiagnoseOptions {
+    DiagnoseOptions::new(at())
+}
+
+/// A vector body with one sample per series.
+fn body(series: &[(&[(&str, &str)], f64)]) -> Vec<u8> {
+    let result: Vec<serde_json::Value> = series
+        .iter()
+        .map(|(labels, v)| {
+            let metric: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                .collect();
+            serde_json::json!({"metric": metric, "value": [1_699_927_200, v.to_string()]})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "status": "success",
+        "data": {"resultType": "vector", "result": result}
+    }))
+    .unwrap()
+}
+
+/// Answers where every query returns nothing, then `set` overrides.
+fn answers(cfg: &EngineConfig, o: &DiagnoseOptions, set: &[(&str, Vec<u8>)]) -> Answers {
+    let mut a = Answers::default();
+    for q in queries(cfg, o).unwrap() {
+        a.insert_body(&q.id, &body(&[]));
+    }
+    for (id, b) in set {
+        a.insert_body(id, b);
+    }
+    a
+}
+
+fn body_v(series: &[(Vec<(&str, &str)>, f64)]) -> Vec<u8> {
+    let v: Vec<(&[(&str, &str)], f64)> = series.iter().map(|(l, v)| (l.as_slice(), *v)).collect();
+    body(&v)
+}
+
+/// Every required metric present in `clusters`, v2 names, optional
+/// series too.
+fn healthy(clusters: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
+    let per: Vec<(Vec<(&str, &str)>, f64)> = clusters
+        .iter()
+        .map(|c| (vec![("cluster_id", *c)], 10.0))
+        .collect();
+    let mut out: Vec<(&'static str, Vec<u8>)> =
+        PRESENCE.iter().map(|m| (m.id, body_v(&per))).collect();
+    let versions: Vec<(Vec<(&str, &str)>, f64)> = clusters
+        .iter()
+        .flat_map(|c| {
+            KSM_V2
+                .iter()
+                .map(move |n| (vec![("__name__", *n), ("cluster_id", *c)], 5.0))
+        })
+        .collect();
+    out.push(("ksm_version", body_v(&versions)));
+    out
+}
+
+fn find<'a>(out: &'a [CheckOutcome], check: &str, cluster: Option<&str>) -> &'a CheckOutcome {
+    out.iter()
+        .find(|o| o.check == check && o.cluster.as_deref() == cluster)
+        .unwrap_or_else(|| panic!("no outcome {check} {cluster:?} in {out:#?}"))
+}
+
+fn failed(out: &[CheckOutcome]) -> Vec<(String, Option<String>)> {
+    out.iter()
+        .filter(|o| o.status == Status::Fail)
+        .map(|o| (o.check.clone(), o.cluster.clone()))
+        .collect()
+}
+
+#[test]
+fn healthy_clusters_pass_everything() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &healthy(&["a", "b"])));
+    let bad: Vec<_> = out.iter().filter(|o| o.status != Status::Pass).collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    let m = find(&out, "cadvisor_memory", Some("a"));
+    assert_eq!(m.name, "cluster a: container_memory_working_set_bytes");
+    assert_eq!(m.detail, "present (10 series in the last 1h)");
+    assert_eq!(
+        m.query,
+        "count by (cluster_id) (last_over_time(container_memory_working_set_bytes\
+         {container!=\"\", container!=\"POD\"}[1h]))"
+    );
+    assert_eq!(find(&out, "ksm_version", Some("b")).status, Status::Pass);
+    // Every outcome names the PromQL it ran.
+    assert!(out.iter().all(|o| !o.query.is_empty()));
+}
+
+#[test]
+fn series_without_the_pod_uid_warn_for_their_cluster() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    set.push((
+        "pod_uid",
+        body_v(&[(
+            vec![
+                ("__name__", "kube_pod_container_resource_requests"),
+                ("cluster_id", "b"),
+            ],
+            7.0,
+        )]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(find(&out, "pod_uid", Some("a")).status, Status::Pass);
+    let b = find(&out, "pod_uid", Some("b"));
+    assert_eq!(b.status, Status::Warn);
+    assert!(
+        b.detail.starts_with(
+            "series without the pod uid: kube_pod_container_resource_requests (7 series)"
+        ),
+        "{}",
+        b.detail
+    );
+    assert!(
+        b.query.contains("uid=\"\"") && b.query.contains("kube_pod_info"),
+        "{}",
+        b.query
+    );
+}
+
+#[test]
+fn metric_missing_in_one_cluster_fails_for_that_cluster() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    set.push((
+        "cost_node_total",
+        body(&[
+            (&[("cluster_id", "a")], 3.0),
+            (&[], 2.0), // no cluster label
+        ]),
+    ));
+    set.push(("cost_pv", body(&[(&[("cluster_id", "a")], 3.0)])));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(
+        failed(&out),
+        [("cost_node_total".to_owned(), Some("b".to_owned()))]
+    );
+    let f = find(&out, "cost_node_total", Some("b"));
+    assert!(
+        f.detail.starts_with("missing: no series in the last 1h"),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains("2 series have no cluster_id label"),
+        "{}",
+        f.detail
+    );
+    assert!(f.detail.contains("cost exporter"), "{}", f.detail);
+    // Optional series missing is a warning.
+    assert_eq!(find(&out, "cost_pv", Some("b")).status, Status::Warn);
+    assert_eq!(find(&out, "cost_pv", Some("a")).status, Status::Pass);
+}
+
+#[test]
+fn nothing_at_all_fails_once_per_check() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
+    let m = find(&out, "cadvisor_cpu", None);
+    assert_eq!(m.status, Status::Fail);
+    assert!(
+        m.detail.starts_with("no series in any cluster"),
+        "{}",
+        m.detail
+    );
+    assert_eq!(find(&out, "cost_pv", None).status, Status::Warn);
+    assert_eq!(find(&out, "ksm_version", None).status, Status::Fail);
+    assert_eq!(find(&out, "cluster_label", None).status, Status::Pass);
+}
+
+#[test]
+fn single_cluster_without_label_is_the_default_cluster() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set: Vec<(&str, Vec<u8>)> = PRESENCE
+        .iter()
+        .map(|m| (m.id, body(&[(&[], 4.0)])))
+        .collect();
+    set.push((
+        "ksm_version",
+        body(&[(&[("__name__", "kube_pod_container_resource_requests")], 4.0)]),
+    ));
+    set.push((
+        "cluster_label",
+        body(&[(&[("__name__", "kube_pod_info")], 4.0)]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert!(failed(&out).is_empty(), "{out:#?}");
+    assert_eq!(
+        find(&out, "ksm_running", Some("default-cluster")).status,
+        Status::Pass
+    );
+    let l = find(&out, "cluster_label", None);
+    assert_eq!(l.status, Status::Warn);
+    assert!(
+        l.detail.contains("kube_pod_info (4 series)"),
+        "{}",
+        l.detail
+    );
+    assert!(
+        l.detail.contains("fine for a single cluster"),
+        "{}",
+        l.detail
+    );
+}
+
+#[test]
+fn family_without_label_next_to_labelled_ones_fails() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a"]);
+    set.push((
+        "cluster_label",
+        body(&[(&[("__name__", "kube_pod_labels")], 1234.0)]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(failed(&out), [("cluster_label".to_owned(), None)]);
+    let l = find(&out, "cluster_label", None);
+    assert!(
+        l.detail.contains("kube_pod_labels (1,234 series)"),
+        "{}",
+        l.detail
+    );
+    assert!(l.detail.contains("\"default-cluster\""), "{}", l.detail);
+    assert!(l.query.contains("cluster_id=\"\""), "{}", l.query);
+
+    // Not a failure when the default cluster is that cluster.
+    let cfg = EngineConfig {
+        default_cluster: "a".into(),
+        ..EngineConfig::default()
+    };
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(find(&out, "cluster_label", None).status, Status::Warn);
+}
+
+#[test]
+fn ksm_versions() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b", "c"]);
+    set.push((
+        "ksm_version",
+        body(&[
+            (
+                &[
+                    ("__name__", "kube_pod_container_resource_requests"),
+                    ("cluster_id", "a"),
+                ],
+                5.0,
+            ),
+            (
+                &[
+                    ("__name__", "kube_node_status_capacity"),
+                    ("cluster_id", "a"),
+                ],
+                5.0,
+            ),
+            (
+                &[
+                    ("__name__", "kube_pod_container_resource_requests_cpu_cores"),
+                    ("cluster_id", "b"),
+                ],
+                5.0,
+            ),
+            (
+                &[
+                    ("__name__", "kube_node_status_capacity_cpu_cores"),
+                    ("cluster_id", "b"),
+                ],
+                5.0,
+            ),
+            (
+                &[
+                    ("__name__", "kube_pod_container_resource_requests"),
+                    ("cluster_id", "c"),
+                ],
+                5.0,
+            ),
+            (
+                &[
+                    ("__name__", "kube_pod_container_resource_requests_cpu_cores"),
+                    ("cluster_id", "c"),
+                ],
+                5.0,
+            ),
+        ]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(find(&out, "ksm_version", Some("a")).status, Status::Pass);
+    let b = find(&out, "ksm_version", Some("b"));
+    assert_eq!(b.status, Status::Fail);
+    assert!(
+        b.detail.starts_with(
+            "only v1 series names (kube_pod_container_resource_requests_cpu_cores, \
+             kube_node_status_capacity_cpu_cores)"
+        ),
+        "{}",
+        b.detail
+    );
+    assert!(
+        b.detail.contains("upgrade kube-state-metrics"),
+        "{}",
+        b.detail
+    );
+    assert_eq!(find(&out, "ksm_version", Some("c")).status, Status::Warn);
+}
+
+#[test]
+fn duplicates_name_an_example_and_the_differing_labels() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    let s = |pod: &'static str, inst: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("__name__", "kube_pod_container_status_running"),
+            ("cluster_id", "a"),
+            ("container", "app"),
+            ("instance", inst),
+            ("job", "kube-state-metrics"),
+            ("namespace", "web"),
+            ("pod", pod),
+            ("uid", "u-1"),
+        ]
+    };
+    let (a0, a1, b0, b1, c0) = (
+        s("api-1", "10.0.0.1:8080"),
+        s("api-1", "10.0.0.2:8080"),
+        s("api-2", "10.0.0.1:8080"),
+        s("api-2", "10.0.0.2:8080"),
+        s("api-3", "10.0.0.1:8080"),
+    );
+    set.push((
+        "duplicate_ksm",
+        body_v(&[(a0, 1.0), (a1, 1.0), (b0, 1.0), (b1, 1.0), (c0, 1.0)]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(
+        failed(&out),
+        [("duplicate_ksm".to_owned(), Some("a".to_owned()))]
+    );
+    let d = find(&out, "duplicate_ksm", Some("a"));
+    assert!(
+        d.detail.starts_with(
+            "2 object(s) have more than one kube_pod_container_status_running series at once, \
+             e.g. {cluster_id=\"a\", namespace=\"web\", pod=\"api-1\", uid=\"u-1\", \
+             container=\"app\"} (2 series, differing in instance: \"10.0.0.1:8080\", \
+             \"10.0.0.2:8080\")"
+        ),
+        "{}",
+        d.detail
+    );
+    assert!(d.detail.contains("two kube-state-metrics"), "{}", d.detail);
+    assert_eq!(find(&out, "duplicate_ksm", Some("b")).status, Status::Pass);
+    assert_eq!(
+        find(&out, "duplicate_cadvisor", Some("a")).status,
+        Status::Pass
+    );
+}
+
+#[test]
+fn unpriced_nodes_are_listed_per_cluster() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    set.push((
+        "node_prices",
+        body(&[
+            (&[("cluster_id", "b"), ("node", "n2")], 1.0),
+            (&[("cluster_id", "b"), ("node", "n1")], 1.0),
+        ]),
+    ));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert_eq!(
+        failed(&out),
+        [("node_prices".to_owned(), Some("b".to_owned()))]
+    );
+    let n = find(&out, "node_prices", Some("b"));
+    assert!(
+        n.detail.starts_with(
+            "2 node(s) in kube_node_info have no node_cpu_hourly_cost series in the last \
+             1h: n1, n2;"
+        ),
+        "{}",
+        n.detail
+    );
+    assert!(n.detail.contains("$0.021811/core-h"), "{}", n.detail);
+    assert_eq!(find(&out, "node_prices", Some("a")).status, Status::Pass);
+}
+
+#[test]
+fn recording_rules_and_failed_queries() {
+    let cfg = EngineConfig::default();
+    let o = DiagnoseOptions {
+        recording_rules: vec![
+            "kubecost_container_cpu_usage_irate".into(),
+            "cluster:cpu_usage:rate5m".into(),
+            "kubecost_container_cpu_usage_irate".into(),
+        ],
+        ..opts()
+    };
+    let mut set = healthy(&["a"]);
+    set.push((
+        "recording_rule:cluster:cpu_usage:rate5m",
+        body(&[(&[], 1.0)]),
+    ));
+    let mut a = answers(&cfg, &o, &set);
+    a.insert(
+        "cadvisor_cpu",
+        Err(Error::Backend {
+            query: "cadvisor_cpu".into(),
+            error_type: "timeout".into(),
+            message: "query timed out in query queue".into(),
+        }),
+    );
+    let out = evaluate(&cfg, &o, &a);
+    assert_eq!(
+        failed(&out),
+        [
+            ("cadvisor_cpu".to_owned(), None),
+            ("recording_rule".to_owned(), None)
+        ]
+    );
+    let e = find(&out, "cadvisor_cpu", None);
+    assert_eq!(
+        e.detail,
+        "query failed: query cadvisor_cpu: backend error timeout: query timed out in query queue"
+    );
+    let rules: Vec<&CheckOutcome> = out.iter().filter(|o| o.check == "recording_rule").collect();
+    assert_eq!(rules.len(), 2, "duplicates are checked once");
+    assert_eq!(
+        rules[0].name,
+        "recording rule kubecost_container_cpu_usage_irate"
+    );
+    assert_eq!(
+        rules[0].query,
+        "count(last_over_time({__name__=\"kubecost_container_cpu_usage_irate\"}[1h]))"
+    );
+    assert_eq!(rules[1].status, Status::Pass);
+}
+
+#[test]
+fn queries_use_the_cluster_label_filter_and_lookback() {
+    let cfg = EngineConfig {
+        cluster_label: "cluster".into(),
+        cluster_filter: Some("prod\"1".into()),
+        resolution: TimeDelta::minutes(5),
+        ..EngineConfig::default()
+    };
+    let o = DiagnoseOptions {
+        lookback: TimeDelta::hours(6),
+        recording_rules: vec!["kubecost_container_cpu_usage_irate".into()],
+        ..opts()
+    };
+    let qs = queries(&cfg, &o).unwrap();
+    let ids: BTreeSet<&str> = qs.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids.len(), qs.len(), "query ids are unique");
+    for q in &qs {
+        assert_eq!(q.kind, QueryKind::Instant { time: at() });
+        assert!(q.promql.contains("[6h"), "{}", q.promql);
+        let unfiltered = q.id == "cluster_label" || q.id.starts_with("recording_rule:");
+        assert_eq!(
+            q.promql.contains("cluster=\"prod\\\"1\""),
+            !unfiltered,
+            "{}",
+            q.promql
+        );
+    }
+    let dup = qs.iter().find(|q| q.id == "duplicate_ksm").unwrap();
+    assert_eq!(
+        dup.promql,
+        "last_over_time((kube_pod_container_status_running{cluster=\"prod\\\"1\"} and on \
+         (cluster, namespace, pod, uid, container) (count by (cluster, namespace, pod, uid, \
+         container) (kube_pod_container_status_running{cluster=\"prod\\\"1\"}) > 1))[6h:5m])"
+    );
+    // With a filter, only that cluster is reported on.
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
+    let m = find(&out, "ksm_running", Some("prod\"1"));
+    assert_eq!(m.status, Status::Fail);
+}
+
+#[test]
+fn invalid_options_are_rejected() {
+    let cfg = EngineConfig::default();
+    let zero = DiagnoseOptions {
+        lookback: TimeDelta::zero(),
+        ..opts()
+    };
+    assert!(queries(&cfg, &zero).is_err());
+    let short = DiagnoseOptions {
+        lookback: TimeDelta::seconds(30),
+        ..opts()
+    };
+    let e = queries(&cfg, &short).unwrap_err();
+    assert!(e.to_string().contains("at most the lookback"), "{e}");
+    let empty = DiagnoseOptions {
+        recording_rules: vec![" ".into()],
+        ..opts()
+    };
+    assert!(queries(&cfg, &empty).is_err());
+}
+
+/// The cluster-label check covers every series of the contract the
+/// engine reads.
+#[test]
+fn families_cover_the_metrics_contract() {
+    let doc = include_str!("../../../../docs/metrics.md");
+    // Exported by OpenCost, but not read by the engine.
+    let unread = [
+        "container_cpu_allocation",
+        "container_memory_allocation_bytes",
+    ];
+    let mut missing = Vec::new();
+    for line in doc.lines() {
+        let Some(name) = line
+            .strip_prefix("| `")
+            .and_then(|l| l.split_once('`'))
+            .map(|(n, _)| n)
+        else {
+            continue;
+        };
+        if !FAMILIES.contains(&name) && !unread.contains(&name) {
+            missing.push(name);
+        }
+    }
+    assert!(missing.is_empty(), "add to FAMILIES: {missing:?}");
+    let checked: BTreeSet<&str> = PRESENCE.iter().map(|m| m.metric).collect();
+    assert!(checked.iter().all(|m| FAMILIES.contains(m)), "{checked:?}");
+}
+
+#[test]
+fn formatting_helpers() {
+    assert_eq!(count(0.0), "0");
+    assert_eq!(count(999.0), "999");
+    assert_eq!(count(1234.0), "1,234");
+    assert_eq!(count(1_234_567.0), "1,234,567");
+    assert_eq!(dur(TimeDelta::hours(1)), "1h");
+    assert_eq!(dur(TimeDelta::minutes(90)), "90m");
+    assert_eq!(dur(TimeDelta::days(2)), "2d");
+    assert_eq!(dur(TimeDelta::seconds(45)), "45s");
+    assert_eq!(dur(TimeDelta::milliseconds(1500)), "1500ms");
+    let items: Vec<String> = (1..=4).map(|i| format!("n{i}")).collect();
+    assert_eq!(list(&items, 2), "n1, n2 and 2 more");
+}
+
+/// A source that answers every query with an empty vector, except one
+/// that fails.
+struct Flaky;
+
+impl MetricsSource for Flaky {
+    fn query(
+        &self,
+        q: &QuerySpec,
+    ) -> impl std::future::Future<Output = std::result::Result<RawResponse, SourceError>> + Send
+    {
+        let r = if q.id == "cost_node_ram" {
+            Err(SourceError::new(
+                SourceErrorKind::Transient,
+                "POST http://prom/api/v1/query: connection refused",
+            ))
+        } else {
+            Ok(RawResponse {
+                body: body(&[(&[("cluster_id", "a")], 1.0)]),
+            })
+        };
+        std::future::ready(r)
+    }
+}
+
+#[test]
+fn run_turns_a_failing_query_into_a_failed_check() {
+    let cfg = EngineConfig::default();
+    let out = futures::executor::block_on(run(&Flaky, &cfg, &opts())).unwrap();
+    let f = find(&out, "cost_node_ram", None);
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(
+        f.detail,
+        "query failed: query cost_node_ram failed: POST http://prom/api/v1/query: connection refused"
+    );
+    assert_eq!(find(&out, "cost_node_cpu", Some("a")).status, Status::Pass);
+    // Every check has at least one outcome.
+    let checks: BTreeSet<&str> = out.iter().map(|o| o.check.as_str()).collect();
+    assert_eq!(checks.len(), PRESENCE.len() + 6);
+}
