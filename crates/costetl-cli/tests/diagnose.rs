@@ -27,6 +27,24 @@ fn start(s: &Scenario) -> PromServer {
     PromServer::start_with_openmetrics(std::str::from_utf8(&text).unwrap()).unwrap()
 }
 
+/// As [`start`], without the series of `families` (as when a
+/// kube-state-metrics allowlist or a relabelling drops them).
+fn start_without(s: &Scenario, families: &[&str]) -> PromServer {
+    let mut text = Vec::new();
+    s.write_openmetrics(&mut text).unwrap();
+    let text = std::str::from_utf8(&text).unwrap();
+    let dropped = |line: &str| {
+        families.iter().any(|f| {
+            line.strip_prefix("# TYPE ")
+                .unwrap_or(line)
+                .strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| !dropped(l)).collect();
+    PromServer::start_with_openmetrics(&(kept.join("\n") + "\n")).unwrap()
+}
+
 fn costetl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_costetl"))
         .args(args)
@@ -208,6 +226,104 @@ fn degraded_backend_fails_and_replays_offline() {
             .unwrap()
             .starts_with("last_over_time((kube_pod_container_status_running"),
         "{dup}"
+    );
+}
+
+/// A new user's report: `node prices` passed with no node series at all.
+/// A check with nothing to look at fails (or warns) saying what was
+/// missing; with only `kube_node_info` dropped it still has the engine's
+/// own node list, and its pass says how many nodes it checked.
+#[test]
+fn a_check_with_nothing_to_look_at_does_not_pass() {
+    let s = scenario();
+    let args = |url: &str| -> Vec<String> {
+        [
+            "diagnose",
+            "--prometheus",
+            url,
+            "--at",
+            AT,
+            "--lookback",
+            "2h",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let run = |server: &PromServer| {
+        let a = args(&server.url());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        costetl(&a)
+    };
+
+    let server = start_without(&s, &["kube_node_info", "kube_node_status_capacity"]);
+    let out = run(&server);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: 2 check(s) failed\n"
+    );
+    assert_eq!(
+        names(&checks(&text), "FAIL"),
+        BTreeSet::from(
+            [
+                "cluster small: kube_node_status_capacity",
+                "cluster small: node prices"
+            ]
+            .map(str::to_owned)
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "FAIL  cluster small: node prices: not checked: no nodes in kube_node_info or \
+             kube_node_status_capacity in the last 2h, so there was nothing to check\n      \
+             query: count by (cluster_id) (group by (cluster_id, node) \
+             (last_over_time(kube_node_info[2h]) or \
+             last_over_time(kube_node_status_capacity{resource=\"cpu\"}[2h])))\n"
+        ),
+        "{text}"
+    );
+    drop(server);
+
+    let server = start_without(&s, &["kube_node_info"]);
+    let out = run(&server);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "PASS  cluster small: node prices: all 2 node(s) in kube_node_info or \
+             kube_node_status_capacity have node_cpu_hourly_cost (last 2h)\n"
+        ),
+        "{text}"
+    );
+}
+
+/// Evaluated days after the data: every check finds nothing, and none
+/// passes (the duplicate, node, uid and label checks once did).
+#[test]
+fn nothing_at_the_evaluation_time_passes_nothing() {
+    let server = start(&scenario());
+    let url = server.url();
+    let at = "2023-11-20T00:00:00Z";
+    let out = costetl(&["diagnose", "--prometheus", &url, "--at", at]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let c = checks(&text);
+    assert!(names(&c, "PASS").is_empty(), "{text}");
+    for check in [
+        "duplicate kube-state-metrics series",
+        "node prices",
+        "cluster_id label on every series",
+    ] {
+        assert!(
+            text.contains(&format!("FAIL  {check}: not checked: no ")),
+            "{check}: {text}"
+        );
+    }
+    assert!(
+        text.contains("WARN  pod uid on kube-state-metrics series: not checked: no "),
+        "{text}"
     );
 }
 

@@ -214,6 +214,11 @@ pub(super) struct Dup {
     pub(super) title: &'static str,
     pub(super) metric: &'static str,
     pub(super) matchers: &'static [&'static str],
+    /// The presence check of the same series: what this check looks at
+    /// (without them it has checked nothing).
+    pub(super) subject: &'static str,
+    /// The subject for people.
+    pub(super) subject_what: &'static str,
     /// Labels identifying the object, besides the cluster label.
     pub(super) key: &'static [&'static str],
     pub(super) status: Status,
@@ -225,6 +230,8 @@ pub(super) const DUP_KSM: Dup = Dup {
     title: "duplicate kube-state-metrics series",
     metric: "kube_pod_container_status_running",
     matchers: &[],
+    subject: "ksm_running",
+    subject_what: "kube_pod_container_status_running series",
     key: &["namespace", "pod", "uid", "container"],
     status: Status::Fail,
     cause: "two kube-state-metrics (replicas or releases) are scraped, or an HA Prometheus \
@@ -237,6 +244,8 @@ pub(super) const DUP_CADVISOR: Dup = Dup {
     title: "duplicate cAdvisor series",
     metric: "container_memory_working_set_bytes",
     matchers: NOT_CONTAINER_OR_POD,
+    subject: "cadvisor_memory",
+    subject_what: "cAdvisor working-set series",
     key: &["namespace", "pod", "container", "node"],
     status: Status::Warn,
     cause: "the kubelet's cAdvisor endpoint is scraped by two jobs (e.g. \

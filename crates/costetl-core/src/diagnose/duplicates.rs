@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalog::Dup;
 use super::eval::Eval;
-use super::outcome::Status;
 use super::plan::Check;
 use crate::plan::promql::quote;
 use crate::promjson::{QueryResult, Series};
@@ -32,18 +31,15 @@ impl Eval<'_> {
         for ((cl, key), series) in &groups {
             found.entry(cl.clone()).or_default().push((key, series));
         }
-        let keys = self.scope.keys(&found);
-        let clean = format!(
-            "no object has more than one {} series at once (last {})",
-            d.metric, self.lookback
-        );
-        if keys.is_empty() {
-            self.push(c, None, Status::Pass, clean);
-            return;
-        }
-        for cl in keys {
+        for cl in self.report_keys(&found) {
             let Some(dups) = found.get(&cl) else {
-                self.push(c, cl.as_deref(), Status::Pass, clean.clone());
+                self.clean(c, cl.as_deref(), d.status, |n, lookback| {
+                    format!(
+                        "no object has more than one {} series at once ({n} series, last \
+                         {lookback})",
+                        d.metric
+                    )
+                });
                 continue;
             };
             let (key, series) = dups[0];

@@ -4,13 +4,15 @@
 
 use super::answers::Answers;
 use super::outcome::{CheckOutcome, Status};
-use super::plan::{Check, DiagnoseOptions, Kind, checks};
+use super::plan::{Check, DiagnoseOptions, Kind, Subject, SubjectSource, checks};
 use super::scope::Scope;
+use super::text::{count, value};
 use crate::plan::EngineConfig;
 use crate::plan::promql::dur;
 
 pub(super) struct Eval<'a> {
     pub(super) cfg: &'a EngineConfig,
+    pub(super) answers: &'a Answers,
     pub(super) lookback: String,
     pub(super) scope: Scope<'a>,
     pub(super) out: Vec<CheckOutcome>,
@@ -37,6 +39,97 @@ impl Eval<'_> {
             query: c.query.promql.clone(),
         });
     }
+
+    /// The clusters to report a culprit-finding check on: every cluster in
+    /// scope and any other with culprits; the whole backend (`None`) when
+    /// there is none at all.
+    pub(super) fn report_keys<T>(
+        &self,
+        found: &std::collections::BTreeMap<Option<String>, T>,
+    ) -> Vec<Option<String>> {
+        let keys = self.scope.keys(found);
+        if keys.is_empty() { vec![None] } else { keys }
+    }
+
+    /// How big subject `s` is in `cluster` (in every cluster for `None`):
+    /// series or nodes summed over its answers, or why that is unknown.
+    fn subject_size(&self, s: &Subject, cluster: Option<&str>) -> Result<f64, String> {
+        let ids: Vec<&str> = match &s.source {
+            SubjectSource::Presence(ids) => ids.clone(),
+            SubjectSource::Query(q) => vec![q.id.as_str()],
+        };
+        let mut n = 0.0;
+        let mut failed = None;
+        for id in ids {
+            let r = match self.answers.get(id) {
+                Ok(r) => r,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
+            for series in &r.series {
+                let mine = self.scope.cluster_of(series);
+                if cluster.is_none() || mine.as_deref() == cluster {
+                    n += value(series);
+                }
+            }
+        }
+        // One answer with series is enough; none, with a query failed, is
+        // unknown.
+        match failed {
+            Some(e) if n <= 0.0 => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    /// The outcome where `c` found no culprit in `cluster`: `pass` with
+    /// the size of its subject and the lookback when it had one; otherwise `absent`, saying
+    /// what was missing, since a check that looked at nothing has not
+    /// passed.
+    pub(super) fn clean(
+        &mut self,
+        c: &Check,
+        cluster: Option<&str>,
+        absent: Status,
+        pass: impl FnOnce(&str, &str) -> String,
+    ) {
+        let Some(s) = &c.subject else {
+            let detail = pass("", &self.lookback);
+            return self.push(c, cluster, Status::Pass, detail);
+        };
+        let (status, detail) = match self.subject_size(s, cluster) {
+            Ok(n) if n > 0.0 => (Status::Pass, pass(&count(n), &self.lookback)),
+            Ok(_) => (
+                absent,
+                format!(
+                    "not checked: no {} in the last {}, so there was nothing to check{}",
+                    s.what,
+                    self.lookback,
+                    see(&s.source)
+                ),
+            ),
+            Err(e) => (absent, format!("not checked: {e}")),
+        };
+        let query = match &s.source {
+            SubjectSource::Query(q) if status != Status::Pass => Some(q.promql.clone()),
+            _ => None,
+        };
+        self.push(c, cluster, status, detail);
+        if let (Some(q), Some(o)) = (query, self.out.last_mut()) {
+            // The query that came back empty is the one to reproduce.
+            o.query = q;
+        }
+    }
+}
+
+/// Where to look next when a subject is missing.
+fn see(source: &SubjectSource) -> String {
+    match source {
+        SubjectSource::Presence(ids) if ids.len() <= 2 => format!(" (see {})", ids.join(", ")),
+        SubjectSource::Presence(_) => " (see the presence checks)".to_owned(),
+        SubjectSource::Query(_) => String::new(),
+    }
 }
 
 /// Evaluate the checks of `cfg` and `opts` on the answers to
@@ -51,6 +144,7 @@ pub fn evaluate(
     let checks = checks(cfg, opts);
     let mut e = Eval {
         cfg,
+        answers,
         lookback: dur(opts.lookback),
         scope: Scope::new(cfg, &checks, answers),
         out: Vec::new(),

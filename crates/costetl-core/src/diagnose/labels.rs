@@ -20,12 +20,13 @@ impl Eval<'_> {
         }
         by_name.retain(|_, n| *n > 0.0);
         if by_name.is_empty() {
-            let detail = format!(
-                "every series of the {} families costetl reads carries {k} (last {})",
-                FAMILIES.len(),
-                self.lookback
-            );
-            self.push(c, None, Status::Pass, detail);
+            self.clean(c, None, Status::Fail, |n, lookback| {
+                format!(
+                    "every series of the {} families costetl reads carries {k} (last \
+                     {lookback}; the presence checks found {n} series)",
+                    FAMILIES.len(),
+                )
+            });
             return;
         }
         let names: Vec<String> = by_name
@@ -82,19 +83,14 @@ impl Eval<'_> {
                 .or_default()
                 .push(format!("{name} ({} series)", count(value(s))));
         }
-        let clean = format!(
-            "{} carry the pod uid (last {})",
-            UID_FAMILIES.join(", "),
-            self.lookback
-        );
-        let keys = self.scope.keys(&found);
-        if keys.is_empty() {
-            self.push(c, None, Status::Pass, clean);
-            return;
-        }
-        for cl in keys {
+        for cl in self.report_keys(&found) {
             let Some(names) = found.get(&cl) else {
-                self.push(c, cl.as_deref(), Status::Pass, clean.clone());
+                self.clean(c, cl.as_deref(), Status::Warn, |_, lookback| {
+                    format!(
+                        "{} carry the pod uid (last {lookback})",
+                        UID_FAMILIES.join(", ")
+                    )
+                });
                 continue;
             };
             let detail = format!(

@@ -27,9 +27,16 @@
 //! | `cluster_label` | every series the engine reads carries the cluster label | fail (mixed), warn (none at all) |
 //! | `duplicate_ksm` | one running series per container at any instant | fail |
 //! | `duplicate_cadvisor` | one working-set series per container at any instant | warn |
-//! | `node_prices` | every node in `kube_node_info` has `node_cpu_hourly_cost` | fail |
+//! | `node_prices` | every node in `kube_node_info` or `kube_node_status_capacity` has `node_cpu_hourly_cost` | fail |
 //! | `pod_uid` | pod info, requests and volume mounts carry the pod `uid` (kube-state-metrics v2) | warn |
 //! | `recording_rule` | each configured recording rule has series | fail |
+//!
+//! A check that looks for culprits (duplicates, unpriced nodes, series
+//! without a label or uid) and finds none has passed only if it had
+//! something to look at: its subject (running containers, cAdvisor series,
+//! nodes, pods, any series at all) is counted per cluster, and where it is
+//! missing the outcome is the check's own "not met" status, with a detail
+//! starting `not checked: no <subject>`. A pass says how much it looked at.
 //!
 //! Clusters are the values of the cluster label found by the presence
 //! queries (`count by (<cluster label>)` over the lookback), or only the

@@ -18,24 +18,21 @@ impl Eval<'_> {
                 .or_default()
                 .insert(node);
         }
-        let keys = self.scope.keys(&found);
-        let clean = format!(
-            "every node in kube_node_info has node_cpu_hourly_cost (last {})",
-            self.lookback
-        );
-        if keys.is_empty() {
-            self.push(c, None, Status::Pass, clean);
-            return;
-        }
         let p = self.cfg.default_pricing;
-        for cl in keys {
+        for cl in self.report_keys(&found) {
             let Some(nodes) = found.get(&cl) else {
-                self.push(c, cl.as_deref(), Status::Pass, clean.clone());
+                self.clean(c, cl.as_deref(), Status::Fail, |n, lookback| {
+                    format!(
+                        "all {n} node(s) in kube_node_info or kube_node_status_capacity have \
+                         node_cpu_hourly_cost (last {lookback})"
+                    )
+                });
                 continue;
             };
             let nodes: Vec<String> = nodes.iter().cloned().collect();
             let detail = format!(
-                "{} node(s) in kube_node_info have no node_cpu_hourly_cost series in the last \
+                "{} node(s) in kube_node_info or kube_node_status_capacity have no \
+                 node_cpu_hourly_cost series in the last \
                  {}: {}; their allocations and idle are priced at the default prices (CPU \
                  ${}/core-h, RAM ${}/GiB-h, GPU ${}/GPU-h); check that the cost exporter \
                  prices every node (and carries the same {} and node labels)",

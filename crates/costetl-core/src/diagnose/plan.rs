@@ -48,6 +48,26 @@ pub(super) enum Kind {
     RecordingRule(String),
 }
 
+/// What a check looks at. A check that looks for culprits (duplicates,
+/// unpriced nodes, series without a label) and finds none has passed only
+/// if there was something to look at: without its subject it has checked
+/// nothing, which is not a pass.
+#[derive(Debug)]
+pub(super) struct Subject {
+    /// For people: `kube_pod_container_status_running series`.
+    pub(super) what: &'static str,
+    pub(super) source: SubjectSource,
+}
+
+/// Where a subject's size per cluster comes from.
+#[derive(Debug)]
+pub(super) enum SubjectSource {
+    /// The answers of these presence checks (no query of its own).
+    Presence(Vec<&'static str>),
+    /// A `count by (<cluster label>)` query of its own.
+    Query(QuerySpec),
+}
+
 /// One check and the query it runs.
 #[derive(Debug)]
 pub(super) struct Check {
@@ -55,6 +75,8 @@ pub(super) struct Check {
     pub(super) title: String,
     pub(super) kind: Kind,
     pub(super) query: QuerySpec,
+    /// `None` for the checks that are about presence themselves.
+    pub(super) subject: Option<Subject>,
 }
 
 /// The pieces every query is built from.
@@ -63,6 +85,7 @@ pub(super) struct Builder<'a> {
     pub(super) s: Selectors,
     pub(super) lookback: String,
     pub(super) step: String,
+    pub(super) at: DateTime<Utc>,
 }
 
 impl Builder<'_> {
@@ -78,121 +101,167 @@ impl Builder<'_> {
             self.lookback
         )
     }
+
+    /// An instant query at the evaluation time.
+    pub(super) fn spec(&self, id: impl Into<String>, promql: String) -> QuerySpec {
+        QuerySpec {
+            id: id.into(),
+            promql,
+            kind: QueryKind::Instant { time: self.at },
+        }
+    }
+
+    /// A check without a subject of its own.
+    fn check(&self, id: &'static str, title: String, kind: Kind, promql: String) -> Check {
+        Check {
+            id,
+            title,
+            kind,
+            query: self.spec(id, promql),
+            subject: None,
+        }
+    }
 }
 
+/// `__name__=~"a|b|…"`.
+fn names(names: &[&str]) -> String {
+    format!("__name__=~{}", quote(&names.join("|")))
+}
+
+/// Every check, in the order they are reported.
 pub(super) fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
-    let k = cfg.cluster_label.as_str();
     let b = Builder {
-        k,
+        k: cfg.cluster_label.as_str(),
         s: Selectors::new(cfg),
         lookback: dur(opts.lookback),
         step: dur(cfg.resolution),
+        at: opts.at,
     };
-    let spec = |id: String, promql: String| QuerySpec {
-        id,
-        promql,
-        kind: QueryKind::Instant { time: opts.at },
-    };
-    let mut out = Vec::new();
-    let presence = |m: &'static Metric| Check {
-        id: m.id,
-        title: m.metric.to_owned(),
-        kind: Kind::Presence(m),
-        query: spec(
-            m.id.to_owned(),
-            format!("count by ({}) ({})", b.k, b.last(m.metric, m.matchers)),
-        ),
-    };
-    let regex = |names: &[&str]| format!("__name__=~{}", quote(&names.join("|")));
+    let mut out: Vec<Check> = PRESENCE[..6].iter().map(|m| presence(&b, m)).collect();
+    out.push(ksm_version(&b));
+    out.extend(PRESENCE[6..].iter().map(|m| presence(&b, m)));
+    out.push(cluster_label(&b));
+    out.extend([&DUP_KSM, &DUP_CADVISOR].map(|d| duplicates(&b, d)));
+    out.push(node_prices(&b));
+    out.push(pod_uid(&b));
+    out.extend(recording_rules(&b, &opts.recording_rules));
+    out
+}
 
-    out.extend(PRESENCE[..6].iter().map(presence));
+fn presence(b: &Builder<'_>, m: &'static Metric) -> Check {
+    let promql = format!("count by ({}) ({})", b.k, b.last(m.metric, m.matchers));
+    b.check(m.id, m.metric.to_owned(), Kind::Presence(m), promql)
+}
+
+fn ksm_version(b: &Builder<'_>) -> Check {
     let versions: Vec<&str> = KSM_V2.iter().chain(KSM_V1).copied().collect();
-    out.push(Check {
-        id: "ksm_version",
-        title: "kube-state-metrics version".to_owned(),
-        kind: Kind::KsmVersion,
-        query: spec(
-            "ksm_version".to_owned(),
-            format!(
-                "count by ({k}, __name__) ({})",
-                b.last("", &[&regex(&versions)])
-            ),
-        ),
-    });
-    out.extend(PRESENCE[6..].iter().map(presence));
+    let promql = format!(
+        "count by ({}, __name__) ({})",
+        b.k,
+        b.last("", &[&names(&versions)])
+    );
+    let title = "kube-state-metrics version".to_owned();
+    b.check("ksm_version", title, Kind::KsmVersion, promql)
+}
 
+fn cluster_label(b: &Builder<'_>) -> Check {
+    let k = b.k;
     // Not filtered by cluster: what lacks the label is what is looked for.
-    out.push(Check {
-        id: "cluster_label",
-        title: format!("{k} label on every series"),
-        kind: Kind::ClusterLabel,
-        query: spec(
-            "cluster_label".to_owned(),
-            format!(
-                "count by (__name__) (last_over_time({{{}, {k}=\"\"}}[{}]))",
-                regex(FAMILIES),
-                b.lookback
-            ),
-        ),
+    let promql = format!(
+        "count by (__name__) (last_over_time({{{}, {k}=\"\"}}[{}]))",
+        names(FAMILIES),
+        b.lookback
+    );
+    let title = format!("{k} label on every series");
+    let mut c = b.check("cluster_label", title, Kind::ClusterLabel, promql);
+    // The presence checks' answers stand for "series of the families":
+    // counting every series of every family again would cost the backend
+    // as much as the label check itself.
+    c.subject = Some(Subject {
+        what: "series of the families costetl reads",
+        source: SubjectSource::Presence(PRESENCE.iter().map(|m| m.id).collect()),
     });
+    c
+}
 
-    for d in [&DUP_KSM, &DUP_CADVISOR] {
-        let key = std::iter::once(k)
-            .chain(d.key.iter().copied())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let m = format!("{}{}", d.metric, b.sel(d.matchers));
-        out.push(Check {
-            id: d.id,
-            title: d.title.to_owned(),
-            kind: Kind::Duplicates(d),
-            query: spec(
-                d.id.to_owned(),
-                format!(
-                    "last_over_time(({m} and on ({key}) (count by ({key}) ({m}) > 1))[{}:{}])",
-                    b.lookback, b.step
-                ),
-            ),
-        });
-    }
-
-    out.push(Check {
-        id: "node_prices",
-        title: "node prices".to_owned(),
-        kind: Kind::NodePrices,
-        query: spec(
-            "node_prices".to_owned(),
-            format!(
-                "group by ({k}, node) ({}) unless on ({k}, node) {}",
-                b.last("kube_node_info", &[]),
-                b.last("node_cpu_hourly_cost", &[])
-            ),
-        ),
+fn duplicates(b: &Builder<'_>, d: &'static Dup) -> Check {
+    let key = std::iter::once(b.k)
+        .chain(d.key.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let m = format!("{}{}", d.metric, b.sel(d.matchers));
+    let promql = format!(
+        "last_over_time(({m} and on ({key}) (count by ({key}) ({m}) > 1))[{}:{}])",
+        b.lookback, b.step
+    );
+    let mut c = b.check(d.id, d.title.to_owned(), Kind::Duplicates(d), promql);
+    c.subject = Some(Subject {
+        what: d.subject_what,
+        source: SubjectSource::Presence(vec![d.subject]),
     });
+    c
+}
 
-    out.push(Check {
-        id: "pod_uid",
-        title: "pod uid on kube-state-metrics series".to_owned(),
-        kind: Kind::PodUid,
-        query: spec(
-            "pod_uid".to_owned(),
-            format!(
-                "count by ({k}, __name__) ({})",
-                b.last("", &[&regex(UID_FAMILIES), "uid=\"\""])
-            ),
-        ),
+/// The nodes kube-state-metrics knows: `kube_node_info`, or the engine's
+/// own node list (the CPU capacity) where `kube_node_info` is dropped.
+fn ksm_nodes(b: &Builder<'_>) -> String {
+    format!(
+        "group by ({k}, node) ({} or {})",
+        b.last("kube_node_info", &[]),
+        b.last("kube_node_status_capacity", &["resource=\"cpu\""]),
+        k = b.k
+    )
+}
+
+fn node_prices(b: &Builder<'_>) -> Check {
+    let k = b.k;
+    let promql = format!(
+        "{} unless on ({k}, node) {}",
+        ksm_nodes(b),
+        b.last("node_cpu_hourly_cost", &[])
+    );
+    let mut c = b.check(
+        "node_prices",
+        "node prices".to_owned(),
+        Kind::NodePrices,
+        promql,
+    );
+    c.subject = Some(Subject {
+        what: "nodes in kube_node_info or kube_node_status_capacity",
+        source: SubjectSource::Query(b.spec(
+            "node_prices:nodes",
+            format!("count by ({k}) ({})", ksm_nodes(b)),
+        )),
     });
+    c
+}
 
+fn pod_uid(b: &Builder<'_>) -> Check {
+    let promql = format!(
+        "count by ({}, __name__) ({})",
+        b.k,
+        b.last("", &[&names(UID_FAMILIES), "uid=\"\""])
+    );
+    let title = "pod uid on kube-state-metrics series".to_owned();
+    let mut c = b.check("pod_uid", title, Kind::PodUid, promql);
+    c.subject = Some(Subject {
+        what: "kube_pod_info or kube_pod_container_resource_requests series",
+        source: SubjectSource::Presence(vec!["ksm_pod_info", "ksm_requests"]),
+    });
+    c
+}
+
+/// One check per distinct rule name.
+fn recording_rules(b: &Builder<'_>, rules: &[String]) -> Vec<Check> {
     let mut seen = BTreeSet::new();
-    for rule in &opts.recording_rules {
-        if !seen.insert(rule.as_str()) {
-            continue;
-        }
-        out.push(Check {
+    rules
+        .iter()
+        .filter(|r| seen.insert(r.as_str()))
+        .map(|rule| Check {
             id: "recording_rule",
             title: format!("recording rule {rule}"),
             kind: Kind::RecordingRule(rule.clone()),
-            query: spec(
+            query: b.spec(
                 format!("recording_rule:{rule}"),
                 format!(
                     "count(last_over_time({{__name__={}}}[{}]))",
@@ -200,9 +269,9 @@ pub(super) fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
                     b.lookback
                 ),
             ),
-        });
-    }
-    out
+            subject: None,
+        })
+        .collect()
 }
 
 pub(super) fn validate(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<()> {
@@ -227,8 +296,20 @@ pub(super) fn validate(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<()>
     Ok(())
 }
 
-/// The queries of the diagnosis, one per check (ids are unique).
+/// The queries of the diagnosis: one per check, and the subject counts
+/// some checks need (ids are unique).
 pub fn queries(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<Vec<QuerySpec>> {
     validate(cfg, opts)?;
-    Ok(checks(cfg, opts).into_iter().map(|c| c.query).collect())
+    let mut out = Vec::new();
+    for c in checks(cfg, opts) {
+        out.push(c.query);
+        if let Some(Subject {
+            source: SubjectSource::Query(q),
+            ..
+        }) = c.subject
+        {
+            out.push(q);
+        }
+    }
+    Ok(out)
 }

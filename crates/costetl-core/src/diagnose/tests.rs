@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
-use super::catalog::{KSM_V2, PRESENCE};
+use super::catalog::{self, KSM_V2, PRESENCE};
 use super::text::{count, list};
 use super::*;
 use crate::error::Error;
@@ -76,6 +76,11 @@ fn healthy(clusters: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
         })
         .collect();
     out.push(("ksm_version", body_v(&versions)));
+    let nodes: Vec<(Vec<(&str, &str)>, f64)> = clusters
+        .iter()
+        .map(|c| (vec![("cluster_id", *c)], 2.0))
+        .collect();
+    out.push(("node_prices:nodes", body_v(&nodes)));
     out
 }
 
@@ -194,7 +199,133 @@ fn nothing_at_all_fails_once_per_check() {
     );
     assert_eq!(find(&out, "cost_pv", None).status, Status::Warn);
     assert_eq!(find(&out, "ksm_version", None).status, Status::Fail);
-    assert_eq!(find(&out, "cluster_label", None).status, Status::Pass);
+    // Nothing to look at is not a pass: each check whose subject is
+    // missing says so, at its own severity (this test once expected
+    // `cluster_label` to pass on an empty backend).
+    for (check, status, what) in [
+        (
+            "cluster_label",
+            Status::Fail,
+            "series of the families costetl reads",
+        ),
+        (
+            "duplicate_ksm",
+            Status::Fail,
+            "kube_pod_container_status_running series",
+        ),
+        (
+            "duplicate_cadvisor",
+            Status::Warn,
+            "cAdvisor working-set series",
+        ),
+        (
+            "node_prices",
+            Status::Fail,
+            "nodes in kube_node_info or kube_node_status_capacity",
+        ),
+        (
+            "pod_uid",
+            Status::Warn,
+            "kube_pod_info or kube_pod_container_resource_requests series",
+        ),
+    ] {
+        let o = find(&out, check, None);
+        assert_eq!(o.status, status, "{o:#?}");
+        assert!(
+            o.detail
+                .starts_with(&format!("not checked: no {what} in the last 1h")),
+            "{}",
+            o.detail
+        );
+    }
+    assert!(out.iter().all(|o| o.status != Status::Pass), "{out:#?}");
+}
+
+/// The user's report: `node prices` passed with no `kube_node_info` at
+/// all. A cluster whose subject of a check is missing gets that check
+/// failed (or warned), naming what is missing, even when other clusters
+/// have it.
+#[test]
+fn a_check_without_its_subject_in_one_cluster_does_not_pass_there() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    // b: no nodes, no running containers, no pods, no cAdvisor.
+    set.push(("node_prices:nodes", body(&[(&[("cluster_id", "a")], 2.0)])));
+    let only_a = body(&[(&[("cluster_id", "a")], 10.0)]);
+    for id in [
+        "ksm_running",
+        "ksm_pod_info",
+        "ksm_requests",
+        "cadvisor_memory",
+    ] {
+        set.push((id, only_a.clone()));
+    }
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    for check in [
+        "node_prices",
+        "duplicate_ksm",
+        "duplicate_cadvisor",
+        "pod_uid",
+    ] {
+        assert_eq!(find(&out, check, Some("a")).status, Status::Pass, "{check}");
+    }
+    let n = find(&out, "node_prices", Some("b"));
+    assert_eq!(n.status, Status::Fail);
+    assert_eq!(
+        n.detail,
+        "not checked: no nodes in kube_node_info or kube_node_status_capacity in the last \
+         1h, so there was nothing to check"
+    );
+    // The query shown is the one that came back empty.
+    assert_eq!(
+        n.query,
+        "count by (cluster_id) (group by (cluster_id, node) \
+         (last_over_time(kube_node_info[1h]) or \
+         last_over_time(kube_node_status_capacity{resource=\"cpu\"}[1h])))"
+    );
+    let d = find(&out, "duplicate_ksm", Some("b"));
+    assert_eq!(d.status, Status::Fail);
+    assert!(d.detail.ends_with("(see ksm_running)"), "{}", d.detail);
+    assert_eq!(
+        find(&out, "duplicate_cadvisor", Some("b")).status,
+        Status::Warn
+    );
+    assert_eq!(find(&out, "pod_uid", Some("b")).status, Status::Warn);
+    // A pass says how much it looked at.
+    assert_eq!(
+        find(&out, "node_prices", Some("a")).detail,
+        "all 2 node(s) in kube_node_info or kube_node_status_capacity have \
+         node_cpu_hourly_cost (last 1h)"
+    );
+    assert_eq!(
+        find(&out, "duplicate_ksm", Some("a")).detail,
+        "no object has more than one kube_pod_container_status_running series at once (10 \
+         series, last 1h)"
+    );
+}
+
+/// A subject whose query failed is unknown, not empty.
+#[test]
+fn a_failed_subject_query_is_named() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut a = answers(&cfg, &o, &healthy(&["a"]));
+    a.insert(
+        "node_prices:nodes",
+        Err(Error::Backend {
+            query: "node_prices:nodes".into(),
+            error_type: "timeout".into(),
+            message: "query timed out".into(),
+        }),
+    );
+    let out = evaluate(&cfg, &o, &a);
+    let n = find(&out, "node_prices", Some("a"));
+    assert_eq!(n.status, Status::Fail);
+    assert_eq!(
+        n.detail,
+        "not checked: query node_prices:nodes: backend error timeout: query timed out"
+    );
 }
 
 #[test]
@@ -213,6 +344,7 @@ fn single_cluster_without_label_is_the_default_cluster() {
         "cluster_label",
         body(&[(&[("__name__", "kube_pod_info")], 4.0)]),
     ));
+    set.push(("node_prices:nodes", body(&[(&[], 2.0)])));
     let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
     assert!(failed(&out).is_empty(), "{out:#?}");
     assert_eq!(
@@ -406,8 +538,8 @@ fn unpriced_nodes_are_listed_per_cluster() {
     let n = find(&out, "node_prices", Some("b"));
     assert!(
         n.detail.starts_with(
-            "2 node(s) in kube_node_info have no node_cpu_hourly_cost series in the last \
-             1h: n1, n2;"
+            "2 node(s) in kube_node_info or kube_node_status_capacity have no \
+             node_cpu_hourly_cost series in the last 1h: n1, n2;"
         ),
         "{}",
         n.detail
@@ -554,6 +686,15 @@ fn families_cover_the_metrics_contract() {
     assert!(missing.is_empty(), "add to FAMILIES: {missing:?}");
     let checked: BTreeSet<&str> = PRESENCE.iter().map(|m| m.metric).collect();
     assert!(checked.iter().all(|m| FAMILIES.contains(m)), "{checked:?}");
+}
+
+/// A duplicate check's subject is the presence check of the same series.
+#[test]
+fn duplicate_checks_count_their_own_series() {
+    for d in [&catalog::DUP_KSM, &catalog::DUP_CADVISOR] {
+        let m = PRESENCE.iter().find(|m| m.id == d.subject).unwrap();
+        assert_eq!((m.metric, m.matchers), (d.metric, d.matchers), "{}", d.id);
+    }
 }
 
 #[test]
