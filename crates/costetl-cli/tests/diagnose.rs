@@ -327,6 +327,42 @@ fn nothing_at_the_evaluation_time_passes_nothing() {
     );
 }
 
+/// Without `kube_replicaset_owner`, Deployments show as ReplicaSets: a
+/// warning naming that consequence, and exit code 0.
+#[test]
+fn missing_replicaset_owners_warn() {
+    let server = start_without(&scenario(), &["kube_replicaset_owner"]);
+    let url = server.url();
+    let out = costetl(&[
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        AT,
+        "--lookback",
+        "2h",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        names(&checks(&text), "WARN"),
+        BTreeSet::from(["cluster small: kube_replicaset_owner".to_owned()]),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "WARN  cluster small: kube_replicaset_owner: missing: no series in the last 2h; \
+             Deployments show as ReplicaSets: the controller of every Deployment (or Argo \
+             Rollout) pod is its ReplicaSet"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  cluster small: kube_pod_owner: present ("),
+        "{text}"
+    );
+}
+
 #[test]
 fn unreachable_backend_fails_every_check_with_the_error() {
     let port = costetl_testkit::free_port().unwrap();

@@ -140,6 +140,28 @@ pub(super) const PRESENCE: &[Metric] = &[
                   v2 is not scraped)",
     },
     Metric {
+        id: "ksm_pod_owner",
+        metric: "kube_pod_owner",
+        matchers: &[],
+        required: false,
+        missing: "pods have no controller: allocations aggregated by controller or \
+                  controllerKind (and by deployment, statefulset, …) land under \
+                  __unallocated__ (kube-state-metrics' pods collector is not scraped, or a \
+                  metric allowlist or relabelling drops kube_pod_owner)",
+    },
+    Metric {
+        id: "ksm_replicaset_owner",
+        metric: "kube_replicaset_owner",
+        matchers: &[],
+        required: false,
+        missing: "Deployments show as ReplicaSets: the controller of every Deployment (or \
+                  Argo Rollout) pod is its ReplicaSet (controllerKind replicaset, named \
+                  <deployment>-<hash>), so aggregations by controller or deployment split \
+                  at every rollout (kube-state-metrics' replicasets collector is not \
+                  scraped, or a metric allowlist or relabelling drops \
+                  kube_replicaset_owner)",
+    },
+    Metric {
         id: "cost_node_total",
         metric: "node_total_hourly_cost",
         matchers: &[],

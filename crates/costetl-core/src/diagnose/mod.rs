@@ -21,6 +21,7 @@
 //! |---|---|---|
 //! | `cadvisor_memory`, `cadvisor_cpu` | cAdvisor working set and CPU counter with `container!=""` | fail |
 //! | `ksm_running`, `ksm_requests`, `ksm_pod_info`, `ksm_node_capacity` | kube-state-metrics v2 series | fail |
+//! | `ksm_pod_owner`, `ksm_replicaset_owner` | `kube_pod_owner` (controllers) and `kube_replicaset_owner` (Deployments behind ReplicaSets) | warn |
 //! | `cost_node_total`, `cost_node_cpu`, `cost_node_ram` | cost exporter node prices | fail |
 //! | `cost_pv`, `cost_load_balancer`, `cost_network_*`, `network_pod_egress` | optional cost series | warn |
 //! | `ksm_version` | v2 names, not v1's `kube_pod_container_resource_requests_cpu_cores` | fail (v1 only), warn (both) |

@@ -137,9 +137,16 @@ pub(super) fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
         step: dur(cfg.resolution),
         at: opts.at,
     };
-    let mut out: Vec<Check> = PRESENCE[..6].iter().map(|m| presence(&b, m)).collect();
+    // The version check right after the kube-state-metrics families.
+    let (ksm, cost) = PRESENCE.split_at(
+        PRESENCE
+            .iter()
+            .position(|m| m.id.starts_with("cost_"))
+            .unwrap_or(PRESENCE.len()),
+    );
+    let mut out: Vec<Check> = ksm.iter().map(|m| presence(&b, m)).collect();
     out.push(ksm_version(&b));
-    out.extend(PRESENCE[6..].iter().map(|m| presence(&b, m)));
+    out.extend(cost.iter().map(|m| presence(&b, m)));
     out.push(cluster_label(&b));
     out.extend([&DUP_KSM, &DUP_CADVISOR].map(|d| duplicates(&b, d)));
     out.push(node_prices(&b));

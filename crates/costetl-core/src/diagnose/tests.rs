@@ -328,6 +328,50 @@ fn a_failed_subject_query_is_named() {
     );
 }
 
+/// Without `kube_replicaset_owner`, Deployment pods show their ReplicaSet
+/// as controller; without `kube_pod_owner`, pods have none. Both warn.
+#[test]
+fn missing_owner_series_warn_naming_the_consequence() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b"]);
+    let only_a = body(&[(&[("cluster_id", "a")], 10.0)]);
+    set.push(("ksm_replicaset_owner", only_a.clone()));
+    set.push(("ksm_pod_owner", only_a));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    assert!(failed(&out).is_empty(), "{out:#?}");
+    let rs = find(&out, "ksm_replicaset_owner", Some("b"));
+    assert_eq!(rs.status, Status::Warn);
+    assert_eq!(rs.name, "cluster b: kube_replicaset_owner");
+    assert!(
+        rs.detail
+            .contains("Deployments show as ReplicaSets: the controller of every Deployment"),
+        "{}",
+        rs.detail
+    );
+    assert_eq!(
+        rs.query,
+        "count by (cluster_id) (last_over_time(kube_replicaset_owner[1h]))"
+    );
+    let pod = find(&out, "ksm_pod_owner", Some("b"));
+    assert_eq!(pod.status, Status::Warn);
+    assert!(
+        pod.detail.contains("pods have no controller"),
+        "{}",
+        pod.detail
+    );
+    assert_eq!(
+        find(&out, "ksm_replicaset_owner", Some("a")).status,
+        Status::Pass
+    );
+    // Reported with the kube-state-metrics checks, before the version.
+    let order: Vec<&str> = out.iter().map(|o| o.check.as_str()).collect();
+    let at = |id: &str| order.iter().position(|c| *c == id).unwrap();
+    assert!(at("ksm_node_capacity") < at("ksm_pod_owner"));
+    assert!(at("ksm_replicaset_owner") < at("ksm_version"));
+    assert!(at("ksm_version") < at("cost_node_total"));
+}
+
 #[test]
 fn single_cluster_without_label_is_the_default_cluster() {
     let cfg = EngineConfig::default();
