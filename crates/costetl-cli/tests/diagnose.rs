@@ -132,6 +132,13 @@ fn healthy_backend_passes_and_exits_zero() {
         text.contains("PASS  cluster small: kube-state-metrics version: v2 series names"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "PASS  cluster small: GPU capacity: no GPU in use: no node has a GPU price above 0 \
+             or GPU requests (last 2h)\n"
+        ),
+        "{text}"
+    );
 }
 
 /// Duplicate kube-state-metrics, `kube_pod_labels` without the cluster
@@ -361,6 +368,60 @@ fn missing_replicaset_owners_warn() {
         text.contains("PASS  cluster small: kube_pod_owner: present ("),
         "{text}"
     );
+}
+
+/// node-a has a GPU, priced; node-b is priced for GPUs it does not have,
+/// and a pod on it requests one: node-b fails the GPU capacity check,
+/// named, and node-a, whose capacity is there, is not.
+#[test]
+fn gpu_requests_without_gpu_capacity_fail_naming_the_node() {
+    let mut s = scenario();
+    let nodes = &mut s.clusters[0].nodes;
+    nodes[0].gpus = 1.0;
+    nodes[0].prices.gpu = 2.5;
+    nodes[1].prices.gpu = 0.5;
+    let node_b = nodes[1].name.clone();
+    let pod = s.clusters[0]
+        .pods
+        .iter_mut()
+        .find(|p| p.node == node_b)
+        .expect("a pod on node-b");
+    pod.containers[0].gpu_request = 1.0;
+    let server = start(&s);
+    let url = server.url();
+    let out = costetl(&[
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        AT,
+        "--lookback",
+        "2h",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: 1 check(s) failed\n"
+    );
+    assert_eq!(
+        names(&checks(&text), "FAIL"),
+        BTreeSet::from(["cluster small: GPU capacity".to_owned()]),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "FAIL  cluster small: GPU capacity: 1 node(s) have GPU requests but no GPU \
+             capacity: node-b; their GPU requests are charged while the node's GPU cost \
+             (capacity × price) is 0"
+        ),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(": GPU capacity: "))
+        .unwrap();
+    assert!(!line.contains("node-a"), "{line}");
 }
 
 #[test]

@@ -58,9 +58,16 @@ impl Eval<'_> {
             SubjectSource::Presence(ids) => ids.clone(),
             SubjectSource::Query(q) => vec![q.id.as_str()],
         };
+        self.sum(&ids, cluster)
+    }
+
+    /// The values of the answers to `ids` in `cluster` (every cluster for
+    /// `None`), summed: counts of series or nodes. An error only when none
+    /// has any and a query failed.
+    pub(super) fn sum(&self, ids: &[&str], cluster: Option<&str>) -> Result<f64, String> {
         let mut n = 0.0;
         let mut failed = None;
-        for id in ids {
+        for &id in ids {
             let r = match self.answers.get(id) {
                 Ok(r) => r,
                 Err(e) => {
@@ -163,6 +170,7 @@ pub fn evaluate(
             Kind::ClusterLabel => e.cluster_label(c, r),
             Kind::Duplicates(d) => e.duplicates(c, d, r),
             Kind::NodePrices => e.node_prices(c, r),
+            Kind::GpuCapacity(nodes) => e.gpu_capacity(c, nodes, r),
             Kind::PodUid => e.pod_uid(c, r),
             Kind::RecordingRule(rule) => e.recording_rule(c, rule, r),
         }

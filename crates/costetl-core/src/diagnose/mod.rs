@@ -29,6 +29,7 @@
 //! | `duplicate_ksm` | one running series per container at any instant | fail |
 //! | `duplicate_cadvisor` | one working-set series per container at any instant | warn |
 //! | `node_prices` | every node in `kube_node_info` or `kube_node_status_capacity` has `node_cpu_hourly_cost` | fail |
+//! | `gpu_capacity` | every node with a GPU price above 0 or GPU requests has GPU capacity (`node_gpu_count`, else `kube_node_status_capacity{resource="nvidia_com_gpu"}`, as the engine reads it) | fail (requests), warn (price only) |
 //! | `pod_uid` | pod info, requests and volume mounts carry the pod `uid` (kube-state-metrics v2) | warn |
 //! | `recording_rule` | each configured recording rule has series | fail |
 //!
@@ -54,7 +55,8 @@
 //! - `answers`: [`Answers`], the decoded answers by query id;
 //! - `scope`: which clusters are reported on;
 //! - `eval`: [`evaluate`], dispatching to `presence`, `labels`,
-//!   `duplicates` and `nodes`, one family of checks each;
+//!   `duplicates` and `nodes` (prices, GPU capacity), one family of checks
+//!   each;
 //! - `run`: [`run`], fetching through a [`MetricsSource`](crate::source::MetricsSource);
 //! - `text`: number and list formatting for details.
 

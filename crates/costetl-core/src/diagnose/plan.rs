@@ -44,6 +44,8 @@ pub(super) enum Kind {
     ClusterLabel,
     Duplicates(&'static Dup),
     NodePrices,
+    /// With the query counting the nodes that need GPU capacity.
+    GpuCapacity(QuerySpec),
     PodUid,
     RecordingRule(String),
 }
@@ -77,6 +79,24 @@ pub(super) struct Check {
     pub(super) query: QuerySpec,
     /// `None` for the checks that are about presence themselves.
     pub(super) subject: Option<Subject>,
+}
+
+impl Check {
+    /// The check's query, then any query of its own that it needs.
+    pub(super) fn into_queries(self) -> Vec<QuerySpec> {
+        let mut out = vec![self.query];
+        if let Some(Subject {
+            source: SubjectSource::Query(q),
+            ..
+        }) = self.subject
+        {
+            out.push(q);
+        }
+        if let Kind::GpuCapacity(q) = self.kind {
+            out.push(q);
+        }
+        out
+    }
 }
 
 /// The pieces every query is built from.
@@ -150,6 +170,7 @@ pub(super) fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
     out.push(cluster_label(&b));
     out.extend([&DUP_KSM, &DUP_CADVISOR].map(|d| duplicates(&b, d)));
     out.push(node_prices(&b));
+    out.push(gpu_capacity(&b));
     out.push(pod_uid(&b));
     out.extend(recording_rules(&b, &opts.recording_rules));
     out
@@ -243,6 +264,65 @@ fn node_prices(b: &Builder<'_>) -> Check {
     c
 }
 
+/// Nodes that need GPU capacity, tagged `need="price"` (a GPU price
+/// above 0) or `need="requests"` (GPU requests of pods placed on them).
+fn gpu_need(b: &Builder<'_>) -> String {
+    let tag = |promql: String, need: &str| {
+        format!("label_replace({promql} > 0, \"need\", \"{need}\", \"\", \"\")")
+    };
+    let max = |metric: &str, matchers: &[&str]| {
+        format!("max_over_time({metric}{}[{}])", b.sel(matchers), b.lookback)
+    };
+    format!(
+        "max by ({}, node, need) ({} or {})",
+        b.k,
+        tag(max("node_gpu_hourly_cost", &[]), "price"),
+        tag(
+            max(
+                "kube_pod_container_resource_requests",
+                &["node!=\"\"", "resource=\"nvidia_com_gpu\""]
+            ),
+            "requests"
+        )
+    )
+}
+
+/// The GPU capacity the engine sees per node: the cost exporter's
+/// `node_gpu_count` where it is exported (it wins, a 0 included), else
+/// kube-state-metrics' capacity (see `engine::inputs`).
+fn gpu_capacity_seen(b: &Builder<'_>) -> String {
+    let k = b.k;
+    format!(
+        "max by ({k}, node) (max_over_time(node_gpu_count{}[{lb}])) or max by ({k}, node) \
+         (max_over_time(kube_node_status_capacity{}[{lb}]))",
+        b.sel(&[]),
+        b.sel(&["resource=\"nvidia_com_gpu\""]),
+        lb = b.lookback
+    )
+}
+
+fn gpu_capacity(b: &Builder<'_>) -> Check {
+    let k = b.k;
+    let need = gpu_need(b);
+    let promql = format!(
+        "{need} unless on ({k}, node) (({}) > 0)",
+        gpu_capacity_seen(b)
+    );
+    let nodes = b.spec(
+        "gpu_capacity:nodes",
+        format!("count by ({k}) (group by ({k}, node) ({need}))"),
+    );
+    let title = "GPU capacity".to_owned();
+    let mut c = b.check("gpu_capacity", title, Kind::GpuCapacity(nodes), promql);
+    // Without requests and prices there is no telling whether GPUs are
+    // used at all.
+    c.subject = Some(Subject {
+        what: "kube_pod_container_resource_requests or node_cpu_hourly_cost series",
+        source: SubjectSource::Presence(vec!["ksm_requests", "cost_node_cpu"]),
+    });
+    c
+}
+
 fn pod_uid(b: &Builder<'_>) -> Check {
     let promql = format!(
         "count by ({}, __name__) ({})",
@@ -307,16 +387,8 @@ pub(super) fn validate(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<()>
 /// some checks need (ids are unique).
 pub fn queries(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<Vec<QuerySpec>> {
     validate(cfg, opts)?;
-    let mut out = Vec::new();
-    for c in checks(cfg, opts) {
-        out.push(c.query);
-        if let Some(Subject {
-            source: SubjectSource::Query(q),
-            ..
-        }) = c.subject
-        {
-            out.push(q);
-        }
-    }
-    Ok(out)
+    Ok(checks(cfg, opts)
+        .into_iter()
+        .flat_map(Check::into_queries)
+        .collect())
 }

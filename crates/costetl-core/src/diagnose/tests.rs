@@ -592,6 +592,102 @@ fn unpriced_nodes_are_listed_per_cluster() {
     assert_eq!(find(&out, "node_prices", Some("a")).status, Status::Pass);
 }
 
+/// Nodes with GPU requests but no GPU capacity fail, nodes with only a
+/// GPU price warn; a cluster whose GPU nodes have capacity passes saying
+/// how many, one without GPUs says so.
+#[test]
+fn gpu_capacity_is_required_where_gpus_are_priced_or_requested() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut set = healthy(&["a", "b", "c"]);
+    let need = |cluster: &'static str, node: &'static str, need: &'static str| {
+        (
+            vec![("cluster_id", cluster), ("need", need), ("node", node)],
+            1.0,
+        )
+    };
+    set.push((
+        "gpu_capacity",
+        body_v(&[
+            need("a", "gpu-1", "requests"),
+            need("a", "gpu-1", "price"),
+            need("a", "gpu-2", "price"),
+            need("b", "gpu-9", "price"),
+        ]),
+    ));
+    set.push((
+        "gpu_capacity:nodes",
+        body(&[(&[("cluster_id", "a")], 2.0), (&[("cluster_id", "b")], 1.0)]),
+    ));
+    let mut with_d = set.clone();
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let a = find(&out, "gpu_capacity", Some("a"));
+    assert_eq!(a.status, Status::Fail);
+    assert_eq!(a.name, "cluster a: GPU capacity");
+    assert!(
+        a.detail.starts_with(
+            "1 node(s) have GPU requests but no GPU capacity: gpu-1; their GPU requests are \
+             charged"
+        ),
+        "{}",
+        a.detail
+    );
+    assert!(
+        a.detail.contains(
+            "1 node(s) have a GPU price above 0 but no GPU capacity: gpu-2; if they have GPUs"
+        ),
+        "{}",
+        a.detail
+    );
+    assert!(a.detail.contains("node_gpu_count"), "{}", a.detail);
+    assert_eq!(
+        a.query,
+        "max by (cluster_id, node, need) (label_replace(max_over_time(node_gpu_hourly_cost[1h]) \
+         > 0, \"need\", \"price\", \"\", \"\") or \
+         label_replace(max_over_time(kube_pod_container_resource_requests{node!=\"\", \
+         resource=\"nvidia_com_gpu\"}[1h]) > 0, \"need\", \"requests\", \"\", \"\")) unless on \
+         (cluster_id, node) ((max by (cluster_id, node) (max_over_time(node_gpu_count[1h])) or \
+         max by (cluster_id, node) \
+         (max_over_time(kube_node_status_capacity{resource=\"nvidia_com_gpu\"}[1h]))) > 0)"
+    );
+    let b = find(&out, "gpu_capacity", Some("b"));
+    assert_eq!(b.status, Status::Warn);
+    assert!(
+        b.detail.starts_with("1 node(s) have a GPU price above 0"),
+        "{}",
+        b.detail
+    );
+    let c = find(&out, "gpu_capacity", Some("c"));
+    assert_eq!(c.status, Status::Pass);
+    assert_eq!(
+        c.detail,
+        "no GPU in use: no node has a GPU price above 0 or GPU requests (last 1h)"
+    );
+
+    // GPU nodes with capacity: the pass counts them.
+    with_d.push(("gpu_capacity:nodes", body(&[(&[("cluster_id", "c")], 3.0)])));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &with_d));
+    assert_eq!(
+        find(&out, "gpu_capacity", Some("c")).detail,
+        "all 3 node(s) with a GPU price above 0 or GPU requests have GPU capacity (last 1h)"
+    );
+
+    // Without requests and prices, GPU use is unknown.
+    let mut bare = healthy(&["a"]);
+    bare.push(("ksm_requests", body(&[])));
+    bare.push(("cost_node_cpu", body(&[])));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &bare));
+    let g = find(&out, "gpu_capacity", Some("a"));
+    assert_eq!(g.status, Status::Warn);
+    assert!(
+        g.detail.starts_with(
+            "not checked: no kube_pod_container_resource_requests or node_cpu_hourly_cost series"
+        ),
+        "{}",
+        g.detail
+    );
+}
+
 #[test]
 fn recording_rules_and_failed_queries() {
     let cfg = EngineConfig::default();
@@ -793,5 +889,5 @@ fn run_turns_a_failing_query_into_a_failed_check() {
     assert_eq!(find(&out, "cost_node_cpu", Some("a")).status, Status::Pass);
     // Every check has at least one outcome.
     let checks: BTreeSet<&str> = out.iter().map(|o| o.check.as_str()).collect();
-    assert_eq!(checks.len(), PRESENCE.len() + 6);
+    assert_eq!(checks.len(), PRESENCE.len() + 7);
 }
