@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
-use costetl_core::diagnose::{self, CheckOutcome, DiagnoseOptions, Status};
+use costetl_core::diagnose::{self, CheckOutcome, DiagnoseOptions, Diagnosis, Status};
 use costetl_core::source::{MetricsSource, QueryKind};
 use costetl_fixtures::{FixtureSource, RecordingSource};
 use serde_json::json;
@@ -117,6 +117,7 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
             }
         }
     };
+    let outcomes = outcomes.outcomes;
     let text = match args.format {
         Format::Text => text(&outcomes),
         Format::Json => json(&outcomes, &opts),
@@ -134,7 +135,7 @@ fn check<S: MetricsSource>(
     src: &S,
     cfg: &costetl_core::plan::EngineConfig,
     opts: &DiagnoseOptions,
-) -> Result<Vec<CheckOutcome>> {
+) -> Result<Diagnosis> {
     rt.block_on(diagnose::run(src, cfg, opts))
         .context("--lookback, --resolution or --recording-rule")
 }

@@ -42,7 +42,8 @@ fn diagnose(s: &Scenario, server: &PromServer, rules: &[&str]) -> Vec<CheckOutco
         .unwrap();
     let out = rt
         .block_on(diagnose::run(&live, &EngineConfig::default(), &opts))
-        .unwrap();
+        .unwrap()
+        .outcomes;
     for o in &out {
         eprintln!(
             "{}  {}: {}\n      query: {}",

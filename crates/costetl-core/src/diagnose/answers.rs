@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::promjson::{self, QueryResult};
 
 /// The decoded answer (or the error) of each query, by query id.
@@ -28,5 +28,10 @@ impl Answers {
             Some(Err(e)) => Err(e.to_string()),
             None => Err(format!("query {id}: no answer was supplied")),
         }
+    }
+
+    /// The error query `id` failed with, if it did.
+    pub(super) fn error(&self, id: &str) -> Option<&Error> {
+        self.by_id.get(id).and_then(|r| r.as_ref().err())
     }
 }

@@ -3,7 +3,7 @@
 //! checks implements its part of [`Eval`].
 
 use super::answers::Answers;
-use super::outcome::{CheckOutcome, Status};
+use super::outcome::{CheckOutcome, Diagnosis, Status};
 use super::plan::{Check, DiagnoseOptions, Kind, Subject, SubjectSource, checks};
 use super::scope::Scope;
 use super::text::{count, value};
@@ -49,6 +49,21 @@ impl Eval<'_> {
     ) -> Vec<Option<String>> {
         let keys = self.scope.keys(found);
         if keys.is_empty() { vec![None] } else { keys }
+    }
+
+    /// The clusters in scope with any series of the presence checks.
+    fn clusters_found(&self, checks: &[Check]) -> Vec<String> {
+        let presence: Vec<&str> = checks
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Presence(_)))
+            .map(|c| c.query.id.as_str())
+            .collect();
+        self.scope
+            .clusters
+            .iter()
+            .filter(|cl| self.sum(&presence, Some(cl)).is_ok_and(|n| n > 0.0))
+            .cloned()
+            .collect()
     }
 
     /// How big subject `s` is in `cluster` (in every cluster for `None`):
@@ -140,14 +155,11 @@ fn see(source: &SubjectSource) -> String {
 }
 
 /// Evaluate the checks of `cfg` and `opts` on the answers to
-/// [`queries`](super::queries): outcomes in check order, clusters sorted within a check.
-/// A query without an answer, or whose answer is an error, is a failed
-/// check naming the error.
-pub fn evaluate(
-    cfg: &EngineConfig,
-    opts: &DiagnoseOptions,
-    answers: &Answers,
-) -> Vec<CheckOutcome> {
+/// [`queries`](super::queries): outcomes in check order, clusters sorted
+/// within a check. When the connectivity query failed (or has no answer),
+/// only its outcome. Any other query without an answer, or whose answer
+/// is an error, is a failed check naming the error.
+pub fn evaluate(cfg: &EngineConfig, opts: &DiagnoseOptions, answers: &Answers) -> Diagnosis {
     let checks = checks(cfg, opts);
     let mut e = Eval {
         cfg,
@@ -159,12 +171,20 @@ pub fn evaluate(
     for c in &checks {
         let r = match answers.get(&c.query.id) {
             Ok(r) => r,
+            Err(err) if matches!(c.kind, Kind::Connectivity) => {
+                e.unreachable(c, &err, answers.error(&c.query.id));
+                return Diagnosis {
+                    clusters: Vec::new(),
+                    outcomes: e.out,
+                };
+            }
             Err(err) => {
                 e.push(c, None, Status::Fail, format!("query failed: {err}"));
                 continue;
             }
         };
         match &c.kind {
+            Kind::Connectivity => e.connected(c),
             Kind::Presence(m) => e.presence(c, m, r),
             Kind::KsmVersion => e.ksm_version(c, r),
             Kind::ClusterLabel => e.cluster_label(c, r),
@@ -175,5 +195,8 @@ pub fn evaluate(
             Kind::RecordingRule(rule) => e.recording_rule(c, rule, r),
         }
     }
-    e.out
+    Diagnosis {
+        clusters: e.clusters_found(&checks),
+        outcomes: e.out,
+    }
 }

@@ -4,21 +4,27 @@
 //! "the below queries must return data", OpenCost's `RunDiagnostic`), as
 //! a pure plan and a pure evaluation:
 //!
-//! - [`queries`] builds the PromQL from an [`EngineConfig`](crate::plan::EngineConfig) (cluster label,
-//!   cluster filter, resolution) and [`DiagnoseOptions`] (evaluation time,
+//! - [`queries`] builds the PromQL from an
+//!   [`EngineConfig`](crate::plan::EngineConfig) (cluster label, cluster
+//!   filter, resolution) and [`DiagnoseOptions`] (evaluation time,
 //!   lookback, recording rules): one instant query per check, all at
 //!   [`DiagnoseOptions::at`], looking back [`DiagnoseOptions::lookback`];
-//! - [`evaluate`] turns the decoded answers (or the errors) into one
-//!   [`CheckOutcome`] per check and cluster: pass, fail or warn, a detail
-//!   naming the culprits, and the PromQL it ran;
-//! - [`run`] fetches the queries from any [`MetricsSource`](crate::source::MetricsSource) with bounded
-//!   concurrency and evaluates them. A query that fails is a failed check
-//!   naming the error, never an abort.
+//! - [`evaluate`] turns the decoded answers (or the errors) into a
+//!   [`Diagnosis`]: the clusters found and one [`CheckOutcome`] per check
+//!   and cluster (pass, fail or warn, a detail naming the culprits, and
+//!   the PromQL it ran);
+//! - [`run`] fetches the queries from any
+//!   [`MetricsSource`](crate::source::MetricsSource): the connectivity
+//!   query alone first, then the others with bounded concurrency, and
+//!   evaluates them into a [`Diagnosis`]. A query that fails is a failed
+//!   check naming the error, never an abort; an unreachable backend is one
+//!   failed check, not one per check.
 //!
 //! The checks (see `docs/diagnose.md` for what to do when one fails):
 //!
 //! | check id | what | status when not met |
 //! |---|---|---|
+//! | `connectivity` | the backend answers `vector(1)`; asked first and alone, and when it fails the only outcome | fail |
 //! | `cadvisor_memory`, `cadvisor_cpu` | cAdvisor working set and CPU counter with `container!=""` | fail |
 //! | `ksm_running`, `ksm_requests`, `ksm_pod_info`, `ksm_node_capacity` | kube-state-metrics v2 series | fail |
 //! | `ksm_pod_owner`, `ksm_replicaset_owner` | `kube_pod_owner` (controllers) and `kube_replicaset_owner` (Deployments behind ReplicaSets) | warn |
@@ -49,7 +55,10 @@
 //!
 //! The files, one idea each:
 //!
-//! - [`outcome`]: [`Status`] and [`CheckOutcome`], what a diagnosis says;
+//! - [`outcome`]: [`Status`], [`CheckOutcome`] and [`Diagnosis`], what a
+//!   diagnosis says;
+//! - `connectivity`: the first check, and the one outcome of an unreachable
+//!   backend;
 //! - `catalog`: the families, presence and duplicate checks (data only);
 //! - `plan`: [`DiagnoseOptions`] and the PromQL of every check ([`queries`]);
 //! - `answers`: [`Answers`], the decoded answers by query id;
@@ -62,6 +71,7 @@
 
 mod answers;
 mod catalog;
+mod connectivity;
 mod duplicates;
 mod eval;
 mod labels;
@@ -76,7 +86,7 @@ mod text;
 pub use answers::Answers;
 pub use catalog::{FAMILIES, SEED_RECORDING_RULES};
 pub use eval::evaluate;
-pub use outcome::{CheckOutcome, Status};
+pub use outcome::{CheckOutcome, Diagnosis, Status};
 pub use plan::{DiagnoseOptions, queries};
 pub use run::run;
 

@@ -48,3 +48,22 @@ pub struct CheckOutcome {
     /// The PromQL that was run.
     pub query: String,
 }
+
+/// A whole diagnosis: the clusters found and how each check came out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// The clusters with any series of the presence checks, sorted
+    /// (unlabelled series count for the default cluster where the engine
+    /// would put them there).
+    pub clusters: Vec<String>,
+    /// One outcome per check and cluster, in check order; only the
+    /// connectivity check's when the backend does not answer.
+    pub outcomes: Vec<CheckOutcome>,
+}
+
+impl Diagnosis {
+    /// How many outcomes have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.outcomes.iter().filter(|o| o.status == status).count()
+    }
+}

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::catalog::*;
+use super::connectivity;
 use crate::error::{Error, Result};
 use crate::plan::EngineConfig;
 use crate::plan::promql::{Selectors, dur, quote};
@@ -39,6 +40,7 @@ impl DiagnoseOptions {
 
 #[derive(Debug)]
 pub(super) enum Kind {
+    Connectivity,
     Presence(&'static Metric),
     KsmVersion,
     ClusterLabel,
@@ -132,7 +134,13 @@ impl Builder<'_> {
     }
 
     /// A check without a subject of its own.
-    fn check(&self, id: &'static str, title: String, kind: Kind, promql: String) -> Check {
+    pub(super) fn check(
+        &self,
+        id: &'static str,
+        title: String,
+        kind: Kind,
+        promql: String,
+    ) -> Check {
         Check {
             id,
             title,
@@ -164,7 +172,8 @@ pub(super) fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
             .position(|m| m.id.starts_with("cost_"))
             .unwrap_or(PRESENCE.len()),
     );
-    let mut out: Vec<Check> = ksm.iter().map(|m| presence(&b, m)).collect();
+    let mut out = vec![connectivity::check(&b)];
+    out.extend(ksm.iter().map(|m| presence(&b, m)));
     out.push(ksm_version(&b));
     out.extend(cost.iter().map(|m| presence(&b, m)));
     out.push(cluster_label(&b));
@@ -384,7 +393,9 @@ pub(super) fn validate(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<()>
 }
 
 /// The queries of the diagnosis: one per check, and the subject counts
-/// some checks need (ids are unique).
+/// some checks need (ids are unique). The first is the connectivity
+/// check's: [`run`](super::run) asks it alone, and the others only if it
+/// is answered.
 pub fn queries(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Result<Vec<QuerySpec>> {
     validate(cfg, opts)?;
     Ok(checks(cfg, opts)

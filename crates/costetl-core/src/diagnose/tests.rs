@@ -101,7 +101,7 @@ fn failed(out: &[CheckOutcome]) -> Vec<(String, Option<String>)> {
 fn healthy_clusters_pass_everything() {
     let cfg = EngineConfig::default();
     let o = opts();
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &healthy(&["a", "b"])));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &healthy(&["a", "b"]))).outcomes;
     let bad: Vec<_> = out.iter().filter(|o| o.status != Status::Pass).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     let m = find(&out, "cadvisor_memory", Some("a"));
@@ -132,7 +132,7 @@ fn series_without_the_pod_uid_warn_for_their_cluster() {
             7.0,
         )]),
     ));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(find(&out, "pod_uid", Some("a")).status, Status::Pass);
     let b = find(&out, "pod_uid", Some("b"));
     assert_eq!(b.status, Status::Warn);
@@ -163,7 +163,7 @@ fn metric_missing_in_one_cluster_fails_for_that_cluster() {
         ]),
     ));
     set.push(("cost_pv", body(&[(&[("cluster_id", "a")], 3.0)])));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(
         failed(&out),
         [("cost_node_total".to_owned(), Some("b".to_owned()))]
@@ -189,7 +189,7 @@ fn metric_missing_in_one_cluster_fails_for_that_cluster() {
 fn nothing_at_all_fails_once_per_check() {
     let cfg = EngineConfig::default();
     let o = opts();
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[])).outcomes;
     let m = find(&out, "cadvisor_cpu", None);
     assert_eq!(m.status, Status::Fail);
     assert!(
@@ -238,7 +238,12 @@ fn nothing_at_all_fails_once_per_check() {
             o.detail
         );
     }
-    assert!(out.iter().all(|o| o.status != Status::Pass), "{out:#?}");
+    let passed: Vec<&str> = out
+        .iter()
+        .filter(|o| o.status == Status::Pass)
+        .map(|o| o.check.as_str())
+        .collect();
+    assert_eq!(passed, ["connectivity"], "{out:#?}");
 }
 
 /// The user's report: `node prices` passed with no `kube_node_info` at
@@ -261,7 +266,7 @@ fn a_check_without_its_subject_in_one_cluster_does_not_pass_there() {
     ] {
         set.push((id, only_a.clone()));
     }
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     for check in [
         "node_prices",
         "duplicate_ksm",
@@ -319,7 +324,7 @@ fn a_failed_subject_query_is_named() {
             message: "query timed out".into(),
         }),
     );
-    let out = evaluate(&cfg, &o, &a);
+    let out = evaluate(&cfg, &o, &a).outcomes;
     let n = find(&out, "node_prices", Some("a"));
     assert_eq!(n.status, Status::Fail);
     assert_eq!(
@@ -338,7 +343,7 @@ fn missing_owner_series_warn_naming_the_consequence() {
     let only_a = body(&[(&[("cluster_id", "a")], 10.0)]);
     set.push(("ksm_replicaset_owner", only_a.clone()));
     set.push(("ksm_pod_owner", only_a));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert!(failed(&out).is_empty(), "{out:#?}");
     let rs = find(&out, "ksm_replicaset_owner", Some("b"));
     assert_eq!(rs.status, Status::Warn);
@@ -389,7 +394,7 @@ fn single_cluster_without_label_is_the_default_cluster() {
         body(&[(&[("__name__", "kube_pod_info")], 4.0)]),
     ));
     set.push(("node_prices:nodes", body(&[(&[], 2.0)])));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert!(failed(&out).is_empty(), "{out:#?}");
     assert_eq!(
         find(&out, "ksm_running", Some("default-cluster")).status,
@@ -418,7 +423,7 @@ fn family_without_label_next_to_labelled_ones_fails() {
         "cluster_label",
         body(&[(&[("__name__", "kube_pod_labels")], 1234.0)]),
     ));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(failed(&out), [("cluster_label".to_owned(), None)]);
     let l = find(&out, "cluster_label", None);
     assert!(
@@ -434,7 +439,7 @@ fn family_without_label_next_to_labelled_ones_fails() {
         default_cluster: "a".into(),
         ..EngineConfig::default()
     };
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(find(&out, "cluster_label", None).status, Status::Warn);
 }
 
@@ -490,7 +495,7 @@ fn ksm_versions() {
             ),
         ]),
     ));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(find(&out, "ksm_version", Some("a")).status, Status::Pass);
     let b = find(&out, "ksm_version", Some("b"));
     assert_eq!(b.status, Status::Fail);
@@ -538,7 +543,7 @@ fn duplicates_name_an_example_and_the_differing_labels() {
         "duplicate_ksm",
         body_v(&[(a0, 1.0), (a1, 1.0), (b0, 1.0), (b1, 1.0), (c0, 1.0)]),
     ));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(
         failed(&out),
         [("duplicate_ksm".to_owned(), Some("a".to_owned()))]
@@ -574,7 +579,7 @@ fn unpriced_nodes_are_listed_per_cluster() {
             (&[("cluster_id", "b"), ("node", "n1")], 1.0),
         ]),
     ));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     assert_eq!(
         failed(&out),
         [("node_prices".to_owned(), Some("b".to_owned()))]
@@ -620,7 +625,7 @@ fn gpu_capacity_is_required_where_gpus_are_priced_or_requested() {
         body(&[(&[("cluster_id", "a")], 2.0), (&[("cluster_id", "b")], 1.0)]),
     ));
     let mut with_d = set.clone();
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &set)).outcomes;
     let a = find(&out, "gpu_capacity", Some("a"));
     assert_eq!(a.status, Status::Fail);
     assert_eq!(a.name, "cluster a: GPU capacity");
@@ -666,7 +671,7 @@ fn gpu_capacity_is_required_where_gpus_are_priced_or_requested() {
 
     // GPU nodes with capacity: the pass counts them.
     with_d.push(("gpu_capacity:nodes", body(&[(&[("cluster_id", "c")], 3.0)])));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &with_d));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &with_d)).outcomes;
     assert_eq!(
         find(&out, "gpu_capacity", Some("c")).detail,
         "all 3 node(s) with a GPU price above 0 or GPU requests have GPU capacity (last 1h)"
@@ -676,7 +681,7 @@ fn gpu_capacity_is_required_where_gpus_are_priced_or_requested() {
     let mut bare = healthy(&["a"]);
     bare.push(("ksm_requests", body(&[])));
     bare.push(("cost_node_cpu", body(&[])));
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &bare));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &bare)).outcomes;
     let g = find(&out, "gpu_capacity", Some("a"));
     assert_eq!(g.status, Status::Warn);
     assert!(
@@ -713,7 +718,7 @@ fn recording_rules_and_failed_queries() {
             message: "query timed out in query queue".into(),
         }),
     );
-    let out = evaluate(&cfg, &o, &a);
+    let out = evaluate(&cfg, &o, &a).outcomes;
     assert_eq!(
         failed(&out),
         [
@@ -755,7 +760,12 @@ fn queries_use_the_cluster_label_filter_and_lookback() {
     let qs = queries(&cfg, &o).unwrap();
     let ids: BTreeSet<&str> = qs.iter().map(|q| q.id.as_str()).collect();
     assert_eq!(ids.len(), qs.len(), "query ids are unique");
-    for q in &qs {
+    let (first, qs) = qs.split_first().unwrap();
+    assert_eq!(
+        (first.id.as_str(), first.promql.as_str()),
+        ("connectivity", "vector(1)")
+    );
+    for q in qs {
         assert_eq!(q.kind, QueryKind::Instant { time: at() });
         assert!(q.promql.contains("[6h"), "{}", q.promql);
         let unfiltered = q.id == "cluster_label" || q.id.starts_with("recording_rule:");
@@ -774,7 +784,7 @@ fn queries_use_the_cluster_label_filter_and_lookback() {
          container) (kube_pod_container_status_running{cluster=\"prod\\\"1\"}) > 1))[6h:5m])"
     );
     // With a filter, only that cluster is reported on.
-    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
+    let out = evaluate(&cfg, &o, &answers(&cfg, &o, &[])).outcomes;
     let m = find(&out, "ksm_running", Some("prod\"1"));
     assert_eq!(m.status, Status::Fail);
 }
@@ -879,7 +889,9 @@ impl MetricsSource for Flaky {
 #[test]
 fn run_turns_a_failing_query_into_a_failed_check() {
     let cfg = EngineConfig::default();
-    let out = futures::executor::block_on(run(&Flaky, &cfg, &opts())).unwrap();
+    let out = futures::executor::block_on(run(&Flaky, &cfg, &opts()))
+        .unwrap()
+        .outcomes;
     let f = find(&out, "cost_node_ram", None);
     assert_eq!(f.status, Status::Fail);
     assert_eq!(
@@ -889,5 +901,105 @@ fn run_turns_a_failing_query_into_a_failed_check() {
     assert_eq!(find(&out, "cost_node_cpu", Some("a")).status, Status::Pass);
     // Every check has at least one outcome.
     let checks: BTreeSet<&str> = out.iter().map(|o| o.check.as_str()).collect();
-    assert_eq!(checks.len(), PRESENCE.len() + 7);
+    assert_eq!(checks.len(), PRESENCE.len() + 8);
+}
+
+/// A source whose every query fails as an unreachable backend does,
+/// counting the queries it was asked.
+struct Unreachable {
+    asked: std::sync::atomic::AtomicUsize,
+    message: &'static str,
+}
+
+impl MetricsSource for Unreachable {
+    fn query(
+        &self,
+        _: &QuerySpec,
+    ) -> impl std::future::Future<Output = std::result::Result<RawResponse, SourceError>> + Send
+    {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::future::ready(Err(SourceError::new(
+            SourceErrorKind::Transient,
+            self.message,
+        )))
+    }
+}
+
+/// The user's report: one connection error printed once per check. The
+/// connectivity query goes first and alone; when it fails, one outcome
+/// names the error and what to look at, and nothing else is asked.
+#[test]
+fn an_unreachable_backend_is_one_failure_and_one_query() {
+    let src = Unreachable {
+        asked: Default::default(),
+        message: "POST http://prom:9090/api/v1/query: connection refused",
+    };
+    let cfg = EngineConfig::default();
+    let d = futures::executor::block_on(run(&src, &cfg, &opts())).unwrap();
+    assert_eq!(src.asked.into_inner(), 1);
+    assert!(d.clusters.is_empty());
+    let [o] = d.outcomes.as_slice() else {
+        panic!("{d:#?}")
+    };
+    assert_eq!((o.check.as_str(), o.status), ("connectivity", Status::Fail));
+    assert_eq!(o.name, "backend connection");
+    assert_eq!(o.query, "vector(1)");
+    assert_eq!(
+        o.detail,
+        "query connectivity failed: POST http://prom:9090/api/v1/query: connection refused; \
+         the other checks were skipped. Check the URL (scheme, host, port and path prefix), \
+         the authentication (basic auth, bearer token, SigV4 region and role) and TLS (http \
+         or https, the CA, a client certificate)"
+    );
+
+    // What the error points at leads the hint.
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let mut a = answers(&cfg, &o, &[]);
+    a.insert_body("connectivity", b"<html>Grafana</html>");
+    let d = evaluate(&cfg, &o, &a);
+    assert_eq!(d.outcomes.len(), 1);
+    assert!(
+        d.outcomes[0].detail.contains(
+            "skipped. The URL answers, but not with the Prometheus HTTP API: a wrong path prefix"
+        ),
+        "{}",
+        d.outcomes[0].detail
+    );
+    a.insert(
+        "connectivity",
+        Err(Error::Source {
+            query: "connectivity".into(),
+            message: "POST https://prom/api/v1/query: HTTP 401 Unauthorized".into(),
+            kind: SourceErrorKind::Permanent,
+        }),
+    );
+    let d = evaluate(&cfg, &o, &a);
+    assert!(
+        d.outcomes[0]
+            .detail
+            .contains("skipped. The backend refuses the credentials. Check the URL"),
+        "{}",
+        d.outcomes[0].detail
+    );
+}
+
+/// The clusters a diagnosis found: those with any presence series.
+#[test]
+fn the_diagnosis_names_the_clusters_found() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let d = evaluate(&cfg, &o, &answers(&cfg, &o, &healthy(&["b", "a"])));
+    assert_eq!(d.clusters, ["a", "b"]);
+    assert_eq!(d.outcomes[0].check, "connectivity");
+    assert_eq!(d.outcomes[0].status, Status::Pass);
+    assert_eq!(d.count(Status::Fail), 0);
+    // A filtered cluster without any series is not "found".
+    let cfg = EngineConfig {
+        cluster_filter: Some("c".into()),
+        ..EngineConfig::default()
+    };
+    let d = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
+    assert!(d.clusters.is_empty(), "{:?}", d.clusters);
 }
