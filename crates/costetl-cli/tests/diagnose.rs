@@ -1,7 +1,7 @@
 //! `costetl diagnose` end to end: the binary against a real Prometheus
-//! loaded with the simulator's `small` scenario (healthy and degraded),
-//! the replay of its recorded answers, an unreachable backend and usage
-//! errors.
+//! loaded with the simulator's `small` scenario (healthy, degraded, with
+//! families dropped, with GPUs, evaluated after its data), the replay of
+//! its recorded answers, an unreachable backend and usage errors.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -57,17 +57,16 @@ fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
 
-/// The `STATUS  name: detail` lines, checking that each is followed by its
-/// indented query line and that the summary comes last.
+/// The `STATUS  name: detail` lines, checking that the summary comes
+/// first, agrees with them, and that each is followed by its indented
+/// query line.
 fn checks(out: &str) -> Vec<(String, String)> {
-    let lines: Vec<&str> = out.lines().collect();
-    let (summary, body) = lines.split_last().expect("output");
-    assert!(
-        summary.contains(" failed, ") && summary.ends_with(" passed"),
-        "{out}"
-    );
+    let mut lines = out.lines();
+    let summary = lines.next().expect("output");
+    let body: Vec<&str> = lines.collect();
     assert_eq!(body.len() % 2, 0, "{out}");
-    body.chunks(2)
+    let c: Vec<(String, String)> = body
+        .chunks(2)
         .map(|pair| {
             let (status, rest) = pair[0].split_once("  ").expect("STATUS  name: detail");
             assert!(["PASS", "WARN", "FAIL"].contains(&status), "{}", pair[0]);
@@ -77,7 +76,16 @@ fn checks(out: &str) -> Vec<(String, String)> {
             assert!(!query.is_empty());
             (status.to_owned(), rest.to_owned())
         })
-        .collect()
+        .collect();
+    let n = |s: &str| c.iter().filter(|(status, _)| status == s).count();
+    let counts = format!(
+        "{} failed, {} warnings, {} passed; ",
+        n("FAIL"),
+        n("WARN"),
+        n("PASS")
+    );
+    assert!(summary.starts_with(&counts), "{counts}\n{out}");
+    c
 }
 
 fn names(checks: &[(String, String)], status: &str) -> BTreeSet<String> {
@@ -118,6 +126,12 @@ fn healthy_backend_passes_and_exits_zero() {
     );
     let c = checks(&text);
     assert!(names(&c, "FAIL").is_empty(), "{text}");
+    // The verdict first.
+    assert_eq!(
+        text.lines().next(),
+        Some(format!("0 failed, 0 warnings, {} passed; clusters: small", c.len()).as_str()),
+        "{text}"
+    );
     assert!(
         text.contains("PASS  cluster small: container_memory_working_set_bytes: present ("),
         "{text}"
@@ -191,8 +205,9 @@ fn degraded_backend_fails_and_replays_offline() {
         ),
         "{text}"
     );
+    let first = text.lines().next().unwrap();
     assert!(
-        text.lines().last().unwrap().starts_with("4 failed, "),
+        first.starts_with("4 failed, ") && first.ends_with(" passed; clusters: small"),
         "{text}"
     );
     assert!(
@@ -215,10 +230,17 @@ fn degraded_backend_fails_and_replays_offline() {
     args.extend(["--format", "json"]);
     let json = costetl(&args);
     assert_eq!(json.status.code(), Some(1));
+    // The summary first, as in the text.
+    let raw = String::from_utf8(json.stdout.clone()).unwrap();
+    assert!(
+        raw.starts_with("{\n  \"summary\": {\n    \"fail\": 4,"),
+        "{raw}"
+    );
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["at"], "2023-11-14T02:00:00+00:00");
     assert_eq!(v["lookback_seconds"], 7200);
     assert_eq!(v["summary"]["fail"], 4);
+    assert_eq!(v["summary"]["clusters"], serde_json::json!(["small"]));
     let checks = v["checks"].as_array().unwrap();
     assert_eq!(checks.len(), c.len());
     let dup = checks
@@ -442,6 +464,10 @@ fn unreachable_backend_is_one_failure_with_a_hint() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: 1 check(s) failed\n"
+    );
+    assert!(
+        text.starts_with("1 failed, 0 warnings, 0 passed; no cluster found\n"),
+        "{text}"
     );
     let c = checks(&text);
     let [(status, rest)] = c.as_slice() else {
