@@ -1,8 +1,9 @@
 //! `costetl diagnose`: are the metrics costetl needs in the backend, per
 //! cluster? Runs `costetl_core::diagnose` (the checks of the Kubecost/AMP
 //! troubleshooting guides) and prints a summary line (counts and the
-//! clusters found), then one line per check and cluster with the PromQL it
-//! ran. Exit code 1 when any check fails.
+//! clusters found), a hint line when nothing was found at `--at`, then one
+//! line per check and cluster with the PromQL it ran. Exit code 1 when any
+//! check fails.
 //!
 //! `--record DIR` keeps the backend's answers; `--fixtures DIR` replays
 //! them offline (same `--lookback`, `--recording-rule` and engine flags).
@@ -64,7 +65,8 @@ pub enum Format {
     /// A summary line, then `PASS|FAIL|WARN  <name>: <detail>` and the
     /// query, per check.
     Text,
-    /// `{"summary": {...}, "at", "lookback_seconds", "checks": [...]}`.
+    /// `{"summary": {...}, "hint", "at", "lookback_seconds", "checks":
+    /// [...]}`.
     Json,
 }
 
@@ -157,11 +159,14 @@ fn summary(d: &Diagnosis) -> String {
     )
 }
 
-/// The summary line, then one `STATUS  name: detail` line and an
-/// indented `query:` line per outcome.
+/// The summary line, the hint line if any, then one `STATUS  name:
+/// detail` line and an indented `query:` line per outcome.
 fn text(d: &Diagnosis) -> String {
     let mut out = summary(d);
     out.push('\n');
+    if let Some(h) = &d.hint {
+        out.push_str(&format!("hint: {h}\n"));
+    }
     for o in &d.outcomes {
         out.push_str(&format!(
             "{}  {}: {}\n      query: {}\n",
@@ -175,6 +180,7 @@ fn text(d: &Diagnosis) -> String {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     summary: JsonSummary<'a>,
+    hint: Option<&'a str>,
     at: String,
     lookback_seconds: i64,
     checks: Vec<JsonCheck<'a>>,
@@ -219,6 +225,7 @@ fn json(d: &Diagnosis, opts: &DiagnoseOptions) -> Result<String> {
             pass: d.count(Status::Pass),
             clusters: &d.clusters,
         },
+        hint: d.hint.as_deref(),
         at: opts.at.to_rfc3339(),
         lookback_seconds: opts.lookback.num_seconds(),
         checks: d.outcomes.iter().map(JsonCheck::new).collect(),

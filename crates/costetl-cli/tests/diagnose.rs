@@ -58,11 +58,12 @@ fn stdout(o: &Output) -> String {
 }
 
 /// The `STATUS  name: detail` lines, checking that the summary comes
-/// first, agrees with them, and that each is followed by its indented
-/// query line.
+/// first (then perhaps a hint line), agrees with them, and that each is
+/// followed by its indented query line.
 fn checks(out: &str) -> Vec<(String, String)> {
-    let mut lines = out.lines();
+    let mut lines = out.lines().peekable();
     let summary = lines.next().expect("output");
+    lines.next_if(|l| l.starts_with("hint: "));
     let body: Vec<&str> = lines.collect();
     assert_eq!(body.len() % 2, 0, "{out}");
     let c: Vec<(String, String)> = body
@@ -330,15 +331,27 @@ fn a_check_with_nothing_to_look_at_does_not_pass() {
 
 /// Evaluated days after the data: every check finds nothing, and none
 /// but the connection passes (the duplicate, node, uid and label checks
-/// once did).
+/// once did); a hint line names the latest sample, for `--at`.
 #[test]
 fn nothing_at_the_evaluation_time_passes_nothing() {
     let server = start(&scenario());
     let url = server.url();
     let at = "2023-11-20T00:00:00Z";
-    let out = costetl(&["diagnose", "--prometheus", &url, "--at", at]);
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().to_str().unwrap();
+    let out = costetl(&[
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        at,
+        "--record",
+        rec,
+    ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    // The probe (a range query) is recorded and replays too.
+    assert_eq!(stdout(&costetl(&["diagnose", "--fixtures", rec])), text);
     let c = checks(&text);
     assert_eq!(
         names(&c, "PASS"),
@@ -359,6 +372,33 @@ fn nothing_at_the_evaluation_time_passes_nothing() {
         text.contains("WARN  pod uid on kube-state-metrics series: not checked: no "),
         "{text}"
     );
+
+    // The second line says where the data is; following it finds it.
+    let hint = text.lines().nth(1).unwrap();
+    let prefix = "hint: no series in the 1h before 2023-11-20T00:00:00Z: is the data older? \
+                  pass --at TIME (the latest sample of kube_node_status_capacity is at ";
+    let latest = hint
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(latest, "2023-11-14T02:00:00Z", "{text}");
+    let out = costetl(&["diagnose", "--prometheus", &url, "--at", latest]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("hint: "), "{text}");
+
+    let json = costetl(&[
+        "diagnose",
+        "--prometheus",
+        &url,
+        "--at",
+        at,
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["hint"].as_str(), hint.strip_prefix("hint: "));
+    assert_eq!(v["summary"]["clusters"], serde_json::json!([]));
 }
 
 /// Without `kube_replicaset_owner`, Deployments show as ReplicaSets: a

@@ -5,6 +5,7 @@
 use super::answers::Answers;
 use super::outcome::{CheckOutcome, Diagnosis, Status};
 use super::plan::{Check, DiagnoseOptions, Kind, Subject, SubjectSource, checks};
+use super::probe;
 use super::scope::Scope;
 use super::text::{count, value};
 use crate::plan::EngineConfig;
@@ -176,6 +177,7 @@ pub fn evaluate(cfg: &EngineConfig, opts: &DiagnoseOptions, answers: &Answers) -
                 return Diagnosis {
                     clusters: Vec::new(),
                     outcomes: e.out,
+                    hint: None,
                 };
             }
             Err(err) => {
@@ -195,8 +197,11 @@ pub fn evaluate(cfg: &EngineConfig, opts: &DiagnoseOptions, answers: &Answers) -
             Kind::RecordingRule(rule) => e.recording_rule(c, rule, r),
         }
     }
+    let hint =
+        probe::found_nothing(&checks, answers).then(|| probe::hint(opts.at, &e.lookback, answers));
     Diagnosis {
         clusters: e.clusters_found(&checks),
         outcomes: e.out,
+        hint,
     }
 }

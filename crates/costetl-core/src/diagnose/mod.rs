@@ -19,6 +19,9 @@
 //!   evaluates them into a [`Diagnosis`]. A query that fails is a failed
 //!   check naming the error, never an abort; an unreachable backend is one
 //!   failed check, not one per check.
+//! - [`probe_query`]: when every presence check came back empty, one more
+//!   query looks for the latest sample before the evaluation time, and
+//!   [`Diagnosis::hint`] names it (`pass --at TIME`).
 //!
 //! The checks (see `docs/diagnose.md` for what to do when one fails):
 //!
@@ -66,6 +69,8 @@
 //! - `eval`: [`evaluate`], dispatching to `presence`, `labels`,
 //!   `duplicates` and `nodes` (prices, GPU capacity), one family of checks
 //!   each;
+//! - `probe`: where the data is when nothing is at the evaluation time
+//!   ([`probe_query`], the hint);
 //! - `run`: [`run`], fetching through a [`MetricsSource`](crate::source::MetricsSource);
 //! - `text`: number and list formatting for details.
 
@@ -79,6 +84,7 @@ mod nodes;
 pub mod outcome;
 mod plan;
 mod presence;
+mod probe;
 mod run;
 mod scope;
 mod text;
@@ -88,6 +94,7 @@ pub use catalog::{FAMILIES, SEED_RECORDING_RULES};
 pub use eval::evaluate;
 pub use outcome::{CheckOutcome, Diagnosis, Status};
 pub use plan::{DiagnoseOptions, queries};
+pub use probe::probe_query;
 pub use run::run;
 
 #[cfg(test)]

@@ -59,6 +59,10 @@ pub struct Diagnosis {
     /// One outcome per check and cluster, in check order; only the
     /// connectivity check's when the backend does not answer.
     pub outcomes: Vec<CheckOutcome>,
+    /// One line for people when no check found any series at the
+    /// evaluation time: the data may be older (`--at`), and where the
+    /// probe found the latest sample.
+    pub hint: Option<String>,
 }
 
 impl Diagnosis {

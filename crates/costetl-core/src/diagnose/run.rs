@@ -6,6 +6,7 @@ use super::answers::Answers;
 use super::eval::evaluate;
 use super::outcome::Diagnosis;
 use super::plan::{DiagnoseOptions, queries};
+use super::probe::probe_query;
 use crate::error::{Error, Result};
 use crate::plan::EngineConfig;
 use crate::promjson::{self, QueryResult};
@@ -13,7 +14,8 @@ use crate::source::{MetricsSource, QuerySpec};
 
 /// Run the diagnosis against `src`: the connectivity query alone, then,
 /// if it was answered, every other query of [`queries`] with at most
-/// `cfg.concurrency` in flight; then [`evaluate`]. Fails only on invalid
+/// `cfg.concurrency` in flight, then the [`probe_query`] if every presence check
+/// came back empty; then [`evaluate`]. Fails only on invalid
 /// options; a query that fails is a failed check.
 pub async fn run<S: MetricsSource>(
     src: &S,
@@ -39,6 +41,10 @@ pub async fn run<S: MetricsSource>(
         for (id, r) in answered {
             answers.insert(id, r);
         }
+    }
+    if let Some(q) = probe_query(cfg, opts, &answers) {
+        let (id, r) = ask(src, &q).await;
+        answers.insert(id, r);
     }
     Ok(evaluate(cfg, opts, &answers))
 }

@@ -1003,3 +1003,129 @@ fn the_diagnosis_names_the_clusters_found() {
     let d = evaluate(&cfg, &o, &answers(&cfg, &o, &[]));
     assert!(d.clusters.is_empty(), "{:?}", d.clusters);
 }
+
+/// A range answer: one series per family, `(time, sample time)` points.
+fn probe_body(series: &[(&str, &[(f64, f64)])]) -> Vec<u8> {
+    let result: Vec<serde_json::Value> = series
+        .iter()
+        .map(|(family, points)| {
+            let values: Vec<serde_json::Value> = points
+                .iter()
+                .map(|(t, v)| serde_json::json!([t, v.to_string()]))
+                .collect();
+            serde_json::json!({"metric": {"family": family}, "values": values})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "status": "success",
+        "data": {"resultType": "matrix", "result": result}
+    }))
+    .unwrap()
+}
+
+/// A source where nothing is at the evaluation time, and the probe finds
+/// node capacity a week earlier.
+struct Elsewhere;
+
+impl MetricsSource for Elsewhere {
+    fn query(
+        &self,
+        q: &QuerySpec,
+    ) -> impl std::future::Future<Output = std::result::Result<RawResponse, SourceError>> + Send
+    {
+        let body = match q.kind {
+            QueryKind::Instant { .. } => body(&[]),
+            QueryKind::Range { .. } => probe_body(&[
+                ("kube_node_status_capacity", &[(1.0, 1_699_300_000.0)]),
+                ("node_total_hourly_cost", &[(1.0, 1_699_200_000.5)]),
+            ]),
+        };
+        std::future::ready(Ok(RawResponse { body }))
+    }
+}
+
+/// The user's report: nothing found, and no hint that the data may be
+/// elsewhere in time. When every presence check is empty, the probe looks
+/// for the latest sample and the diagnosis names it for `--at`.
+#[test]
+fn nothing_found_hints_at_the_evaluation_time() {
+    let cfg = EngineConfig::default();
+    let o = opts();
+    let d = futures::executor::block_on(run(&Elsewhere, &cfg, &o)).unwrap();
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "no series in the 1h before 2023-11-14T02:00:00Z: is the data older? pass --at \
+             TIME (the latest sample of kube_node_status_capacity is at 2023-11-06T19:46:40Z)"
+        )
+    );
+    assert!(d.clusters.is_empty());
+
+    // The probe: a range over the 30 days before, hourly, node-level
+    // families only, with the cluster filter.
+    let filtered = EngineConfig {
+        cluster_filter: Some("prod".into()),
+        ..EngineConfig::default()
+    };
+    let empty = answers(&filtered, &o, &[]);
+    let q = probe_query(&filtered, &o, &empty).expect("a probe when nothing is found");
+    assert_eq!(
+        q.kind,
+        QueryKind::Range {
+            start: at() - TimeDelta::days(30),
+            end: at(),
+            step: TimeDelta::hours(1),
+        }
+    );
+    assert_eq!(
+        q.promql,
+        "max by (family) (label_replace(timestamp(kube_node_status_capacity{resource=\"cpu\", \
+         cluster_id=\"prod\"}), \"family\", \"kube_node_status_capacity\", \"\", \"\") or \
+         label_replace(timestamp(node_total_hourly_cost{cluster_id=\"prod\"}), \"family\", \
+         \"node_total_hourly_cost\", \"\", \"\"))"
+    );
+
+    // Without the probe's answer, the hint alone; with an empty one or an
+    // error, what the probe saw.
+    let mut a = answers(&cfg, &o, &[]);
+    let hint = |a: &Answers| evaluate(&cfg, &o, a).hint.unwrap();
+    assert_eq!(
+        hint(&a),
+        "no series in the 1h before 2023-11-14T02:00:00Z: is the data older? pass --at TIME"
+    );
+    a.insert_body("data_probe", &probe_body(&[]));
+    assert!(
+        hint(&a).ends_with(
+            "pass --at TIME (no sample of kube_node_status_capacity or node_total_hourly_cost \
+             in the 30d before either)"
+        ),
+        "{}",
+        hint(&a)
+    );
+    a.insert(
+        "data_probe",
+        Err(Error::Backend {
+            query: "data_probe".into(),
+            error_type: "bad_data".into(),
+            message: "exceeded maximum resolution".into(),
+        }),
+    );
+    assert!(
+        hint(&a).ends_with(
+            "(looking for the latest sample failed: query data_probe: backend error bad_data: \
+             exceeded maximum resolution)"
+        ),
+        "{}",
+        hint(&a)
+    );
+
+    // Anything found: no probe, no hint.
+    let a = answers(&cfg, &o, &healthy(&["a"]));
+    assert_eq!(probe_query(&cfg, &o, &a), None);
+    assert_eq!(evaluate(&cfg, &o, &a).hint, None);
+    // Nor when the backend was not reached.
+    let mut a = answers(&cfg, &o, &[]);
+    a.insert_body("connectivity", b"not json");
+    assert_eq!(probe_query(&cfg, &o, &a), None);
+    assert_eq!(evaluate(&cfg, &o, &a).hint, None);
+}
