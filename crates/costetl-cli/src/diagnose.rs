@@ -38,7 +38,8 @@ pub struct DiagnoseArgs {
     pub record: Option<PathBuf>,
 
     /// Evaluation time (RFC 3339 or Unix seconds). Default: now, or the
-    /// recorded time with --fixtures.
+    /// recorded time with --fixtures. When nothing is found there, the
+    /// output's hint line names the latest sample of the last 30 days.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<DateTime<Utc>>,
 

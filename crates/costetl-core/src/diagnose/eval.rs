@@ -2,6 +2,8 @@
 //! Pure: the answers come in, the outcomes go out. One file per family of
 //! checks implements its part of [`Eval`].
 
+use std::collections::BTreeMap;
+
 use super::answers::Answers;
 use super::outcome::{CheckOutcome, Diagnosis, Status};
 use super::plan::{Check, DiagnoseOptions, Kind, Subject, SubjectSource, checks};
@@ -46,7 +48,7 @@ impl Eval<'_> {
     /// there is none at all.
     pub(super) fn report_keys<T>(
         &self,
-        found: &std::collections::BTreeMap<Option<String>, T>,
+        found: &BTreeMap<Option<String>, T>,
     ) -> Vec<Option<String>> {
         let keys = self.scope.keys(found);
         if keys.is_empty() { vec![None] } else { keys }
@@ -106,10 +108,10 @@ impl Eval<'_> {
         }
     }
 
-    /// The outcome where `c` found no culprit in `cluster`: `pass` with
-    /// the size of its subject and the lookback when it had one; otherwise `absent`, saying
-    /// what was missing, since a check that looked at nothing has not
-    /// passed.
+    /// The outcome where `c` found no culprit in `cluster`: `pass(size of
+    /// the subject, lookback)` when it had a subject to look at; otherwise
+    /// `absent`, saying what was missing, since a check that looked at
+    /// nothing has not passed.
     pub(super) fn clean(
         &mut self,
         c: &Check,
@@ -118,6 +120,8 @@ impl Eval<'_> {
         pass: impl FnOnce(&str, &str) -> String,
     ) {
         let Some(s) = &c.subject else {
+            // Every culprit-finding check has a subject; one without would
+            // pass as checks did before subjects.
             let detail = pass("", &self.lookback);
             return self.push(c, cluster, Status::Pass, detail);
         };

@@ -1,6 +1,6 @@
-//! The plan: one instant query per check, built from the engine
-//! configuration and the options (evaluation time, lookback, recording
-//! rules).
+//! The plan: the PromQL of every check (one instant query each, and for
+//! some a count of what they look at), built from the engine configuration
+//! and the options (evaluation time, lookback, recording rules).
 
 use std::collections::BTreeSet;
 
@@ -53,9 +53,9 @@ pub(super) enum Kind {
 }
 
 /// What a check looks at. A check that looks for culprits (duplicates,
-/// unpriced nodes, series without a label) and finds none has passed only
-/// if there was something to look at: without its subject it has checked
-/// nothing, which is not a pass.
+/// unpriced nodes, nodes without GPU capacity, series without a label)
+/// and finds none has passed only if there was something to look at:
+/// without its subject it has checked nothing, which is not a pass.
 #[derive(Debug)]
 pub(super) struct Subject {
     /// For people: `kube_pod_container_status_running series`.
