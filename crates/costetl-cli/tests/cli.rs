@@ -368,9 +368,16 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
         status.contains("prod-us: 1 1d file(s) covering [2023-11-14T00:00:00Z, 2023-11-15T00:00:00Z); $0.00; unreadable 2023-11-14T00:00Z"),
         "{status}"
     );
-    assert_eq!(out.status.code(), Some(1), "an unreadable file fails the check");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unreadable file fails the check"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 window(s) missing, unreadable"), "{stderr}");
+    assert!(
+        stderr.contains("1 window(s) missing, unreadable"),
+        "{stderr}"
+    );
 
     // Windows not aligned to days are a usage error, and nothing is
     // written.
