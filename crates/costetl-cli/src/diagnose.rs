@@ -1,7 +1,9 @@
 //! `costetl diagnose`: are the metrics costetl needs in the backend, per
 //! cluster? Runs `costetl_core::diagnose` (the checks of the Kubecost/AMP
-//! troubleshooting guides) and prints one line per check and cluster with
-//! the PromQL it ran. Exit code 1 when any check fails.
+//! troubleshooting guides) and prints a summary line (counts and the
+//! clusters found), a hint line when nothing was found at `--at`, then one
+//! line per check and cluster with the PromQL it ran. Exit code 1 when any
+//! check fails.
 //!
 //! `--record DIR` keeps the backend's answers; `--fixtures DIR` replays
 //! them offline (same `--lookback`, `--recording-rule` and engine flags).
@@ -11,10 +13,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
-use costetl_core::diagnose::{self, CheckOutcome, DiagnoseOptions, Status};
+use costetl_core::diagnose::{self, CheckOutcome, DiagnoseOptions, Diagnosis, Status};
 use costetl_core::source::{MetricsSource, QueryKind};
 use costetl_fixtures::{FixtureSource, RecordingSource};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::input::prom_source;
 use crate::settings::{SettingsArgs, parse_positive};
@@ -36,7 +38,8 @@ pub struct DiagnoseArgs {
     pub record: Option<PathBuf>,
 
     /// Evaluation time (RFC 3339 or Unix seconds). Default: now, or the
-    /// recorded time with --fixtures.
+    /// recorded time with --fixtures. When nothing is found there, the
+    /// output's hint line names the latest sample of the last 30 days.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<DateTime<Utc>>,
 
@@ -60,9 +63,11 @@ pub struct DiagnoseArgs {
 /// `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// `PASS|FAIL|WARN  <name>: <detail>` and the query, per check.
+    /// A summary line, then `PASS|FAIL|WARN  <name>: <detail>` and the
+    /// query, per check.
     Text,
-    /// `{"at", "lookback", "checks": [...], "summary": {...}}`.
+    /// `{"summary": {...}, "hint", "at", "lookback_seconds", "checks":
+    /// [...]}`.
     Json,
 }
 
@@ -90,7 +95,7 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
         }))
     };
     let rt = crate::runtime()?;
-    let outcomes = match &args.fixtures {
+    let diagnosis = match &args.fixtures {
         Some(dir) => {
             let src = FixtureSource::open(dir)
                 .with_context(|| format!("opening fixtures {}", dir.display()))?;
@@ -118,11 +123,11 @@ pub fn run(args: &DiagnoseArgs) -> Result<()> {
         }
     };
     let text = match args.format {
-        Format::Text => text(&outcomes),
-        Format::Json => json(&outcomes, &opts),
+        Format::Text => text(&diagnosis),
+        Format::Json => json(&diagnosis, &opts)?,
     };
     crate::print(&text)?;
-    let failed = outcomes.iter().filter(|o| o.status == Status::Fail).count();
+    let failed = diagnosis.count(Status::Fail);
     if failed > 0 {
         bail!("{failed} check(s) failed");
     }
@@ -134,55 +139,101 @@ fn check<S: MetricsSource>(
     src: &S,
     cfg: &costetl_core::plan::EngineConfig,
     opts: &DiagnoseOptions,
-) -> Result<Vec<CheckOutcome>> {
+) -> Result<Diagnosis> {
     rt.block_on(diagnose::run(src, cfg, opts))
         .context("--lookback, --resolution or --recording-rule")
 }
 
-fn summary(outcomes: &[CheckOutcome]) -> [(Status, usize); 3] {
-    [Status::Fail, Status::Warn, Status::Pass]
-        .map(|s| (s, outcomes.iter().filter(|o| o.status == s).count()))
+/// `N failed, M warnings, K passed; clusters: a, b`: the first line, so
+/// the verdict is read before the details.
+fn summary(d: &Diagnosis) -> String {
+    let clusters = if d.clusters.is_empty() {
+        "no cluster found".to_owned()
+    } else {
+        format!("clusters: {}", d.clusters.join(", "))
+    };
+    format!(
+        "{} failed, {} warnings, {} passed; {clusters}",
+        d.count(Status::Fail),
+        d.count(Status::Warn),
+        d.count(Status::Pass)
+    )
 }
 
-/// One `STATUS  name: detail` line and an indented `query:` line per
-/// outcome, then the counts.
-fn text(outcomes: &[CheckOutcome]) -> String {
-    let mut out = String::new();
-    for o in outcomes {
+/// The summary line, the hint line if any, then one `STATUS  name:
+/// detail` line and an indented `query:` line per outcome.
+fn text(d: &Diagnosis) -> String {
+    let mut out = summary(d);
+    out.push('\n');
+    if let Some(h) = &d.hint {
+        out.push_str(&format!("hint: {h}\n"));
+    }
+    for o in &d.outcomes {
         out.push_str(&format!(
             "{}  {}: {}\n      query: {}\n",
             o.status, o.name, o.detail, o.query
         ));
     }
-    let [(_, f), (_, w), (_, p)] = summary(outcomes);
-    out.push_str(&format!("{f} failed, {w} warnings, {p} passed\n"));
     out
 }
 
-fn json(outcomes: &[CheckOutcome], opts: &DiagnoseOptions) -> String {
-    let checks: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| {
-            json!({
-                "check": o.check,
-                "cluster": o.cluster,
-                "name": o.name,
-                "status": o.status.as_str().to_ascii_lowercase(),
-                "detail": o.detail,
-                "query": o.query,
-            })
-        })
-        .collect();
-    let [(_, f), (_, w), (_, p)] = summary(outcomes);
-    let v = json!({
-        "at": opts.at.to_rfc3339(),
-        "lookback_seconds": opts.lookback.num_seconds(),
-        "checks": checks,
-        "summary": {"fail": f, "warn": w, "pass": p},
-    });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+/// `--format json`: the summary first, as in the text.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    summary: JsonSummary<'a>,
+    hint: Option<&'a str>,
+    at: String,
+    lookback_seconds: i64,
+    checks: Vec<JsonCheck<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    fail: usize,
+    warn: usize,
+    pass: usize,
+    clusters: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonCheck<'a> {
+    check: &'a str,
+    cluster: Option<&'a str>,
+    name: &'a str,
+    status: String,
+    detail: &'a str,
+    query: &'a str,
+}
+
+impl<'a> JsonCheck<'a> {
+    fn new(o: &'a CheckOutcome) -> Self {
+        Self {
+            check: &o.check,
+            cluster: o.cluster.as_deref(),
+            name: &o.name,
+            status: o.status.as_str().to_ascii_lowercase(),
+            detail: &o.detail,
+            query: &o.query,
+        }
+    }
+}
+
+fn json(d: &Diagnosis, opts: &DiagnoseOptions) -> Result<String> {
+    let report = JsonReport {
+        summary: JsonSummary {
+            fail: d.count(Status::Fail),
+            warn: d.count(Status::Warn),
+            pass: d.count(Status::Pass),
+            clusters: &d.clusters,
+        },
+        hint: d.hint.as_deref(),
+        at: opts.at.to_rfc3339(),
+        lookback_seconds: opts.lookback.num_seconds(),
+        checks: d.outcomes.iter().map(JsonCheck::new).collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&report)?;
     s.push('\n');
-    s
+    Ok(s)
 }
 
 #[cfg(test)]

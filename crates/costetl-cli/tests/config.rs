@@ -89,7 +89,8 @@ fn config_file_and_opencost_environment_reach_an_authenticated_backend() {
     let good = write_config(dir.path(), "good.toml", &url, PASSWORD);
     let stale = write_config(dir.path(), "stale.toml", &url, "old-password");
 
-    // Without credentials every check fails with the server's 401.
+    // Without credentials the connectivity check fails with the server's
+    // 401 (and the others are skipped).
     let out = costetl(&["diagnose", "--prometheus", &url, "--at", AT], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
     assert!(

@@ -42,7 +42,8 @@ fn diagnose(s: &Scenario, server: &PromServer, rules: &[&str]) -> Vec<CheckOutco
         .unwrap();
     let out = rt
         .block_on(diagnose::run(&live, &EngineConfig::default(), &opts))
-        .unwrap();
+        .unwrap()
+        .outcomes;
     for o in &out {
         eprintln!(
             "{}  {}: {}\n      query: {}",
@@ -175,8 +176,8 @@ fn degraded_scenario_fails_exactly_the_expected_checks() {
     let prices = find(&out, "node_prices", Some("small"));
     assert!(
         prices.detail.starts_with(
-            "1 node(s) in kube_node_info have no node_cpu_hourly_cost series in the last 2h: \
-             node-b;"
+            "1 node(s) in kube_node_info or kube_node_status_capacity have no \
+             node_cpu_hourly_cost series in the last 2h: node-b;"
         ),
         "{}",
         prices.detail
