@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use chrono::Utc;
 use clap::{ArgGroup, Args, ValueEnum};
 use costetl_core::aggregate::ShareSplit;
 use costetl_core::{
@@ -44,7 +43,7 @@ pub struct AllocationArgs {
     /// Keep only sets whose window lies inside W (OpenCost window syntax:
     /// today, yesterday, week, 7d, 24h,
     /// 2021-01-01T00:00:00Z,2021-01-03T00:00:00Z, …; UTC).
-    #[arg(long, value_name = "W", value_parser = parse_window)]
+    #[arg(long, value_name = "W", value_parser = crate::parse::window)]
     pub window: Option<Window>,
 
     /// Aggregate by these properties (namespace, cluster, controller,
@@ -140,16 +139,6 @@ pub enum Format {
     Json,
     /// One row per allocation per set.
     Csv,
-}
-
-/// A window flag: OpenCost's syntax, and not empty (`T,T` selects
-/// nothing and computes nothing).
-pub(crate) fn parse_window(s: &str) -> Result<Window, String> {
-    let w = Window::parse_utc(s, Utc::now()).map_err(|e| e.to_string())?;
-    if w.start() == w.end() {
-        return Err(format!("{w} is empty: its start is its end"));
-    }
-    Ok(w)
 }
 
 fn parse_aggregate(s: &str) -> Result<AggregateBy, costetl_core::Error> {

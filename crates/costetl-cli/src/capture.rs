@@ -21,7 +21,7 @@ pub struct CaptureArgs {
     pub prometheus: Option<String>,
 
     /// The window to compute (OpenCost window syntax, UTC).
-    #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
+    #[arg(long, value_name = "W", value_parser = crate::parse::window)]
     pub window: Window,
 
     /// Directory to write the fixture into (created if missing; one that

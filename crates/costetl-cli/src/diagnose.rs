@@ -19,7 +19,7 @@ use costetl_fixtures::{FixtureSource, RecordingSource};
 use serde::Serialize;
 
 use crate::input::prom_source;
-use crate::settings::{SettingsArgs, parse_positive};
+use crate::settings::SettingsArgs;
 
 /// Flags of `costetl diagnose`.
 #[derive(Debug, Args)]
@@ -40,11 +40,11 @@ pub struct DiagnoseArgs {
     /// Evaluation time (RFC 3339 or Unix seconds). Default: now, or the
     /// recorded time with --fixtures. When nothing is found there, the
     /// output's hint line names the latest sample of the last 30 days.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = crate::parse::time)]
     pub at: Option<DateTime<Utc>>,
 
     /// How far back a series counts as present (e.g. 30m, 1h, 2d).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_positive)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::parse::positive)]
     pub lookback: TimeDelta,
 
     /// A recording rule that must have series (repeatable), e.g.
@@ -69,17 +69,6 @@ pub enum Format {
     /// `{"summary": {...}, "hint", "at", "lookback_seconds", "checks":
     /// [...]}`.
     Json,
-}
-
-pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .and_then(|v| DateTime::<Utc>::from_timestamp_millis((v * 1000.0).round() as i64))
-        .ok_or_else(|| format!("{s:?}: expected RFC 3339 (2023-11-14T02:00:00Z) or Unix seconds"))
 }
 
 /// `costetl diagnose`.
@@ -234,16 +223,4 @@ fn json(d: &Diagnosis, opts: &DiagnoseOptions) -> Result<String> {
     let mut s = serde_json::to_string_pretty(&report)?;
     s.push('\n');
     Ok(s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        let t = parse_time("2023-11-14T02:00:00Z").unwrap();
-        assert_eq!(parse_time("1699927200"), Ok(t));
-        assert!(parse_time("yesterday").is_err());
-    }
 }

@@ -37,6 +37,7 @@ mod diagnose;
 mod etl;
 mod input;
 mod mock;
+mod parse;
 mod render;
 mod report;
 mod rules;

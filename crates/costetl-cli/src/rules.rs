@@ -11,8 +11,6 @@ use clap::Args;
 use costetl_core::plan::{RuleGroup, RulesConfig, promql_duration, rule_groups};
 use serde::Serialize;
 
-use crate::settings::parse_positive;
-
 /// Flags of `costetl rules`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
@@ -23,12 +21,12 @@ pub struct RulesArgs {
 
     /// How often the ruler evaluates the rules (default 1m). At most the
     /// scrape interval, so that every pair of scrapes is seen.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse::positive)]
     pub interval: Option<TimeDelta>,
 
     /// The range of `rate` and `irate` (default 5m). At least two scrape
     /// intervals, so that it always holds two samples.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse::positive)]
     pub rate_range: Option<TimeDelta>,
 }
 

@@ -36,7 +36,7 @@ pub struct SettingsArgs {
     pub config: Option<PathBuf>,
 
     /// Integration step (default 1m; OpenCost uses 5m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse::positive)]
     pub resolution: Option<TimeDelta>,
 
     /// Label holding the cluster id (default cluster_id).
@@ -192,11 +192,11 @@ impl SettingsArgs {
             None => format!("engine.{key}"),
         };
         if let Some(text) = &e.resolution {
-            engine.resolution = parse_positive(text)
+            engine.resolution = crate::parse::positive(text)
                 .map_err(|m| anyhow::anyhow!("{}: {m}", in_file("resolution")))?;
         }
         if let Some(text) = &e.max_query_window {
-            engine.max_query_window = parse_positive(text)
+            engine.max_query_window = crate::parse::positive(text)
                 .map_err(|m| anyhow::anyhow!("{}: {m}", in_file("max_query_window")))?;
         }
         if let Some(p) = e.default_pricing {
@@ -251,16 +251,6 @@ impl SettingsArgs {
             cluster_id_named,
         })
     }
-}
-
-/// A positive duration (`30s`, `5m`, `1h30m`, `2d`).
-pub fn parse_positive(s: &str) -> Result<TimeDelta, String> {
-    let d = costetl_prom::parse_duration(s)?;
-    let d = TimeDelta::from_std(d).map_err(|_| format!("{s:?} is too long"))?;
-    if d <= TimeDelta::zero() {
-        return Err(format!("{s:?}: must be positive"));
-    }
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -457,14 +447,5 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e:#}\n{block}"));
             assert!(s.prometheus.url.starts_with("https://"), "{block}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_positive("90m"), Ok(TimeDelta::minutes(90)));
-        assert_eq!(parse_positive("2d"), Ok(TimeDelta::days(2)));
-        assert_eq!(parse_positive("1h30m"), Ok(TimeDelta::minutes(90)));
-        assert!(parse_positive("0h").is_err());
-        assert!(parse_positive("h").is_err());
     }
 }

@@ -217,7 +217,7 @@ struct BuildArgs {
 
     /// The windows to build (OpenCost window syntax, UTC), aligned to the
     /// store resolution, e.g. yesterday or 2023-11-14T00:00:00Z,2023-11-16T00:00:00Z.
-    #[arg(long, value_name = "W", value_parser = crate::allocation::parse_window)]
+    #[arg(long, value_name = "W", value_parser = crate::parse::window)]
     window: Window,
 
     /// Replace stored files even when the new build looks worse (fewer
@@ -239,7 +239,7 @@ struct SyncArgs {
     /// ETL_DAILY_STORE_DURATION_DAYS days (91) for daily files,
     /// ETL_HOURLY_STORE_DURATION_HOURS hours (49) for hourly ones, as
     /// Kubecost names them.
-    #[arg(long, value_name = "DURATION", value_parser = crate::settings::parse_positive)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse::positive)]
     retention: Option<TimeDelta>,
 
     /// Delete the files past retention (default: only list them).
@@ -252,7 +252,7 @@ struct SyncArgs {
 
     /// The time to sync at (RFC 3339 or Unix seconds; default now): which
     /// windows have closed, and the files' build time.
-    #[arg(long, value_name = "TIME", value_parser = crate::diagnose::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = crate::parse::time)]
     at: Option<DateTime<Utc>>,
 
     /// Output format: lines for people, or one JSON document.
