@@ -402,6 +402,7 @@ impl Builder<'_> {
     }
 }
 
+#[allow(clippy::too_many_lines, reason = "split by the diagnose rewrite")]
 fn checks(cfg: &EngineConfig, opts: &DiagnoseOptions) -> Vec<Check> {
     let k = cfg.cluster_label.as_str();
     let b = Builder {
