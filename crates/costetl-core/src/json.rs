@@ -1087,21 +1087,7 @@ mod tests {
         let mut a = Allocation::new("cluster1/node1/ns1/pod1/c1", day());
         a.start = t("2021-01-01T01:00:00Z");
         a.end = t("2021-01-01T23:00:00Z");
-        a.properties = AllocationProperties {
-            cluster: "cluster1".into(),
-            node: "node1".into(),
-            container: "c1".into(),
-            controller: "web".into(),
-            controller_kind: "deployment".into(),
-            namespace: "ns1".into(),
-            pod: "pod1".into(),
-            services: vec!["svc-a".into(), "svc-b".into()],
-            provider_id: "i-123".into(),
-            labels: labels(&[("app", "web"), ("team", "t1")]),
-            annotations: labels(&[("owner", "me")]),
-            namespace_labels: labels(&[("env", "prod")]),
-            namespace_annotations: labels(&[("cost_center", "42")]),
-        };
+        a.properties = full_properties();
         a.cpu_core_hours = 44.0;
         a.cpu_core_request_average = 2.0;
         a.cpu_core_usage_average = 1.5;
@@ -1123,6 +1109,44 @@ mod tests {
         a.network_cost_adjustment = 0.01;
         a.load_balancer_cost = 0.4;
         a.load_balancer_cost_adjustment = 0.02;
+        a.pv_cost_adjustment = 0.03;
+        a.ram_byte_hours = 188_978_561_024.0;
+        a.ram_bytes_request_average = 8_589_934_592.0;
+        a.ram_bytes_usage_average = 4_294_967_296.0;
+        a.ram_cost = 2.5;
+        a.ram_cost_adjustment = 0.04;
+        a.ram_cost_idle = 0.5;
+        a.shared_cost = 1.0;
+        a.external_cost = 0.6;
+        a.raw_allocation_only = Some(RawAllocationOnly {
+            cpu_core_usage_max: 3.25,
+            ram_bytes_usage_max: 5_000_000_000.0,
+        });
+        add_full_maps(&mut a);
+        a
+    }
+
+    fn full_properties() -> AllocationProperties {
+        AllocationProperties {
+            cluster: "cluster1".into(),
+            node: "node1".into(),
+            container: "c1".into(),
+            controller: "web".into(),
+            controller_kind: "deployment".into(),
+            namespace: "ns1".into(),
+            pod: "pod1".into(),
+            services: vec!["svc-a".into(), "svc-b".into()],
+            provider_id: "i-123".into(),
+            labels: labels(&[("app", "web"), ("team", "t1")]),
+            annotations: labels(&[("owner", "me")]),
+            namespace_labels: labels(&[("env", "prod")]),
+            namespace_annotations: labels(&[("cost_center", "42")]),
+        }
+    }
+
+    /// [`full`]'s PV, load balancer, PARC and shared-cost maps: one entry
+    /// each.
+    fn add_full_maps(a: &mut Allocation) {
         a.load_balancers.insert(
             "cluster1/ns1/svc-a".into(),
             LbAllocation {
@@ -1144,19 +1168,6 @@ mod tests {
                 provider_id: "vol-1".into(),
             },
         );
-        a.pv_cost_adjustment = 0.03;
-        a.ram_byte_hours = 188_978_561_024.0;
-        a.ram_bytes_request_average = 8_589_934_592.0;
-        a.ram_bytes_usage_average = 4_294_967_296.0;
-        a.ram_cost = 2.5;
-        a.ram_cost_adjustment = 0.04;
-        a.ram_cost_idle = 0.5;
-        a.shared_cost = 1.0;
-        a.external_cost = 0.6;
-        a.raw_allocation_only = Some(RawAllocationOnly {
-            cpu_core_usage_max: 3.25,
-            ram_bytes_usage_max: 5_000_000_000.0,
-        });
         a.proportional_asset_resource_costs.insert(
             "cluster1,node1".into(),
             ProportionalAssetResourceCost {
@@ -1190,7 +1201,6 @@ mod tests {
                 external_cost: 0.0,
             },
         );
-        a
     }
 
     fn set_of(allocs: impl IntoIterator<Item = Allocation>) -> AllocationSet {
