@@ -339,6 +339,281 @@ impl Node {
     }
 }
 
+/// Where pods may go and which workload names are taken.
+struct Placement {
+    cpu_nodes: Vec<usize>,
+    /// One entry per GPU of the GPU nodes, taken by Jobs while any is
+    /// left.
+    gpu_slots: Vec<usize>,
+    /// (namespace, name) of every workload so far.
+    used_names: HashSet<(usize, String)>,
+}
+
+impl Placement {
+    fn new(nodes: &[Node]) -> Self {
+        let gpu_nodes: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].capacity[GPU] > 0.0)
+            .collect();
+        Self {
+            cpu_nodes: (0..nodes.len())
+                .filter(|&i| nodes[i].capacity[GPU] == 0.0)
+                .collect(),
+            gpu_slots: gpu_nodes
+                .iter()
+                .flat_map(|&n| std::iter::repeat_n(n, nodes[n].capacity[GPU] as usize))
+                .collect(),
+            used_names: HashSet::new(),
+        }
+    }
+
+    /// `base`, or `base-2`, `base-3`, … if namespace `ns` has it already.
+    fn unique(&mut self, ns: usize, base: &str) -> String {
+        let mut name = base.to_owned();
+        let mut k = 2;
+        while !self.used_names.insert((ns, name.clone())) {
+            name = format!("{base}-{k}");
+            k += 1;
+        }
+        name
+    }
+}
+
+/// A pod's labels as kube-state-metrics exports them (sorted), the name of
+/// its main container and its first and last running step, by workload.
+fn workload_labels(
+    rng: &mut Rng,
+    wl: &Workload<'_>,
+    team: &str,
+    pod: &str,
+    uid: &str,
+) -> (Vec<(String, String)>, String, u32, u32) {
+    let mut labels: Vec<(String, String)> = Vec::with_capacity(5);
+    let mut l = |k: &str, v: &str| labels.push((format!("label_{k}"), v.to_owned()));
+    let (main, first, last) = match *wl {
+        Workload::Deployment { name: d, hash } => {
+            l("app", d);
+            l("app_kubernetes_io_name", d);
+            l("pod_template_hash", hash);
+            l("team", team);
+            let r = rng.f64();
+            let (first, last) = if r < 0.8 {
+                (0, STEPS - 1)
+            } else if r < 0.9 {
+                (rng.below(STEPS as usize) as u32, STEPS - 1)
+            } else {
+                (0, rng.below(STEPS as usize) as u32)
+            };
+            (d.to_owned(), first, last)
+        }
+        Workload::StatefulSet { name: s, revision } => {
+            l("app", s);
+            l("app_kubernetes_io_name", s);
+            l("controller_revision_hash", revision);
+            l("statefulset_kubernetes_io_pod_name", pod);
+            l("team", team);
+            (s.to_owned(), 0, STEPS - 1)
+        }
+        Workload::DaemonSet { name: d, revision } => {
+            l("app_kubernetes_io_name", d);
+            l("controller_revision_hash", revision);
+            l("pod_template_generation", "3");
+            (d.to_owned(), 0, STEPS - 1)
+        }
+        Workload::Job { name: j, cronjob } => {
+            l("batch_kubernetes_io_job_name", j);
+            l("job_name", j);
+            l("batch_kubernetes_io_controller_uid", uid);
+            if let Some(cj) = cronjob {
+                l("cronjob", cj);
+            }
+            l("team", team);
+            let first = rng.below(STEPS as usize - 60) as u32;
+            (
+                cronjob.unwrap_or(j).to_owned(),
+                first,
+                first + rng.below(60) as u32,
+            )
+        }
+    };
+    labels.sort();
+    (labels, main, first, last)
+}
+
+/// Some pods' annotations: a restart time, a scrape flag.
+fn annotations(rng: &mut Rng) -> Vec<(String, String)> {
+    let mut annotations = Vec::new();
+    if rng.chance(0.4) {
+        annotations.push((
+            "annotation_kubectl_kubernetes_io_restartedAt".to_owned(),
+            format!(
+                "2023-11-{:02}T{:02}:00:00Z",
+                1 + rng.below(13),
+                rng.below(24)
+            ),
+        ));
+    }
+    if rng.chance(0.3) {
+        annotations.push(("annotation_prometheus_io_scrape".to_owned(), "true".into()));
+    }
+    annotations
+}
+
+/// What a pod's containers share: its uid (their cgroups' parent), its
+/// running steps, its QoS class and its GPUs.
+struct PodShape<'a> {
+    uid: &'a str,
+    first: u32,
+    last: u32,
+    best_effort: bool,
+    gpus: f64,
+}
+
+impl PodShape<'_> {
+    fn span(&self) -> Steps {
+        Steps {
+            from: self.first,
+            to: self.last + 1,
+        }
+    }
+
+    /// Container `i` of the pod: its runs, requests and usage.
+    fn container(&self, rng: &mut Rng, i: usize, name: String) -> Container {
+        let runs = self.runs(rng);
+        let (cpu_req, ram_req) = if self.best_effort {
+            (None, None)
+        } else if i == 0 {
+            (
+                Some(*rng.pick(&[0.01, 0.05, 0.1, 0.1, 0.25, 0.25, 0.5, 1.0])),
+                Some(MIB * rng.pick(&[64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0])),
+            )
+        } else {
+            (
+                Some(*rng.pick(&[0.01, 0.05, 0.1])),
+                Some(MIB * rng.pick(&[64.0, 128.0, 256.0])),
+            )
+        };
+        let cpu = self.cpu_usage(rng, cpu_req);
+        let ram = self.ram_usage(rng, ram_req);
+        Container {
+            name,
+            runs,
+            request: [
+                cpu_req,
+                ram_req,
+                (i == 0 && self.gpus > 0.0).then_some(self.gpus),
+            ],
+            usage: [cpu, ram],
+        }
+    }
+
+    /// The pod's span as one run, or, for some containers that restarted,
+    /// two runs with a gap of a few steps between them; each run is its
+    /// own cgroup.
+    fn runs(&self, rng: &mut Rng) -> Vec<(Steps, String)> {
+        let (first, last) = (self.first, self.last);
+        let span = self.span().len();
+        if span > 20 && rng.chance(0.03) {
+            let gap = 1 + rng.below(10) as u32;
+            let stop = first + 1 + rng.below((span - gap - 1) as usize) as u32;
+            vec![
+                (
+                    Steps {
+                        from: first,
+                        to: stop,
+                    },
+                    self.cgroup(rng),
+                ),
+                (
+                    Steps {
+                        from: stop + gap,
+                        to: last + 1,
+                    },
+                    self.cgroup(rng),
+                ),
+            ]
+        } else {
+            vec![(self.span(), self.cgroup(rng))]
+        }
+    }
+
+    /// A new cgroup (cAdvisor's `id`) under the pod's.
+    fn cgroup(&self, rng: &mut Rng) -> String {
+        let slice = if self.best_effort {
+            "besteffort"
+        } else {
+            "burstable"
+        };
+        format!(
+            "/kubepods.slice/kubepods-{slice}.slice/kubepods-{slice}-pod{}.slice/cri-containerd-{}.scope",
+            self.uid.replace('-', "_"),
+            rng.hex(64)
+        )
+    }
+
+    /// One peak of up to three hours somewhere in the pod's span.
+    fn peak_at(&self, rng: &mut Rng) -> Steps {
+        let span = self.span().len();
+        let n = 1 + rng.below(span.min(180) as usize) as u32;
+        let from = self.first + rng.below((span - n + 1) as usize) as u32;
+        Steps { from, to: from + n }
+    }
+
+    /// CPU usage (cores): under the request `req`, except for a few
+    /// containers whose peak (and sometimes base) crosses it.
+    fn cpu_usage(&self, rng: &mut Rng, req: Option<f64>) -> Usage {
+        match req {
+            Some(q) if rng.chance(CROSS_CPU) => Usage {
+                base: q * rng.range(0.5, 1.1),
+                peak: q * rng.range(1.3, 3.0),
+                peak_at: self.peak_at(rng),
+            },
+            Some(q) => {
+                let base = q * rng.range(0.05, 0.8);
+                Usage {
+                    base,
+                    peak: (base * rng.range(1.1, 1.6)).min(q),
+                    peak_at: self.peak_at(rng),
+                }
+            }
+            None => {
+                let base = rng.range(0.001, 0.3);
+                Usage {
+                    base,
+                    peak: base * rng.range(1.5, 4.0),
+                    peak_at: self.peak_at(rng),
+                }
+            }
+        }
+    }
+
+    /// Working-set bytes (whole bytes), like [`Self::cpu_usage`].
+    fn ram_usage(&self, rng: &mut Rng, req: Option<f64>) -> Usage {
+        match req {
+            Some(q) if rng.chance(CROSS_RAM) => Usage {
+                base: (q * rng.range(0.6, 0.98)).round(),
+                peak: (q * rng.range(1.05, 1.6)).round(),
+                peak_at: self.peak_at(rng),
+            },
+            Some(q) => {
+                let base = (q * rng.range(0.2, 0.9)).round();
+                Usage {
+                    base,
+                    peak: (base * rng.range(1.02, 1.25)).round().min(q),
+                    peak_at: self.peak_at(rng),
+                }
+            }
+            None => {
+                let base = (MIB * rng.range(20.0, 400.0)).round();
+                Usage {
+                    base,
+                    peak: (base * rng.range(1.1, 1.5)).round(),
+                    peak_at: self.peak_at(rng),
+                }
+            }
+        }
+    }
+}
+
 /// An amount of resource `r` in the unit its price is per (GiB for RAM).
 pub(crate) fn per_unit(r: usize, amount: f64) -> f64 {
     if r == RAM { amount / GIB } else { amount }
@@ -558,53 +833,8 @@ impl Cluster {
     }
 
     fn gen_pods(&mut self, scale: &Scale, rng: &mut Rng) {
-        let n_nodes = self.nodes.len();
-        let gpu_nodes: Vec<usize> = (0..n_nodes)
-            .filter(|&i| self.nodes[i].capacity[GPU] > 0.0)
-            .collect();
-        let cpu_nodes: Vec<usize> = (0..n_nodes)
-            .filter(|&i| self.nodes[i].capacity[GPU] == 0.0)
-            .collect();
-        let mut gpu_slots: Vec<usize> = gpu_nodes
-            .iter()
-            .flat_map(|&n| std::iter::repeat_n(n, self.nodes[n].capacity[GPU] as usize))
-            .collect();
-        let mut used_names: HashSet<(usize, String)> = HashSet::new();
-        let mut unique = |ns: usize, base: &str| -> String {
-            let mut name = base.to_owned();
-            let mut k = 2;
-            while !used_names.insert((ns, name.clone())) {
-                name = format!("{base}-{k}");
-                k += 1;
-            }
-            name
-        };
-
-        // DaemonSets: one pod per node, in kube-system or monitoring.
-        let per_node = if scale.pods >= 20 * n_nodes {
-            DAEMONSETS.len()
-        } else if scale.pods >= 2 * n_nodes {
-            1
-        } else {
-            0
-        };
-        for (d, (ds, _)) in DAEMONSETS.iter().enumerate().take(per_node) {
-            let ns = if d == 0 {
-                1.min(self.namespaces.len() - 1)
-            } else {
-                0
-            };
-            let ds = unique(ns, ds);
-            let revision = rng.suffix(10);
-            for node in 0..n_nodes {
-                let pod = format!("{ds}-{}", rng.suffix(5));
-                let wl = Workload::DaemonSet {
-                    name: &ds,
-                    revision: &revision,
-                };
-                self.push_pod(rng, ns, pod, node, "DaemonSet", &ds, &wl, scale);
-            }
-        }
+        let mut place = Placement::new(&self.nodes);
+        self.gen_daemonsets(scale, rng, &mut place);
 
         // The rest: Deployments, StatefulSets, Jobs in application
         // namespaces.
@@ -621,79 +851,146 @@ impl Cluster {
             let ns = app_ns(rng, n_ns);
             let r = rng.f64();
             if r < 0.72 {
-                let name = unique(ns, rng.word(SERVICES));
-                let replicas = (*rng.pick(&[1usize, 1, 2, 2, 2, 3, 3, 4, 6, 8])).min(left);
-                let len = if rng.chance(0.5) { 9 } else { 10 };
-                let hash = rng.suffix(len);
-                let rs = format!("{name}-{hash}");
-                // Old ReplicaSets of earlier rollouts, scaled to zero.
-                for _ in 0..rng.below(3) {
-                    self.replicasets.push(ReplicaSet {
-                        ns,
-                        name: format!("{name}-{}", rng.suffix(10)),
-                        deployment: name.clone(),
-                    });
-                }
-                self.replicasets.push(ReplicaSet {
-                    ns,
-                    name: rs.clone(),
-                    deployment: name.clone(),
-                });
-                if replicas > 1 && rng.chance(SHARED_PV) {
-                    let first = self.pods.len();
-                    self.shared.push(SharedVolume {
-                        ns,
-                        claim: format!("{name}-shared"),
-                        pv: format!("pvc-{}", rng.uuid()),
-                        pods: (first..first + replicas).collect(),
-                    });
-                }
-                for _ in 0..replicas {
-                    let pod = format!("{rs}-{}", rng.suffix(5));
-                    let node = *rng.pick(&cpu_nodes);
-                    let wl = Workload::Deployment {
-                        name: &name,
-                        hash: &hash,
-                    };
-                    self.push_pod(rng, ns, pod, node, "ReplicaSet", &rs, &wl, scale);
-                }
+                self.gen_deployment(scale, rng, &mut place, ns, left);
             } else if r < 0.87 {
-                let name = unique(ns, rng.word(DATASTORES));
-                let replicas = (*rng.pick(&[1usize, 1, 3, 3, 5])).min(left);
-                let revision = format!("{name}-{}", rng.suffix(10));
-                for ordinal in 0..replicas {
-                    let pod = format!("{name}-{ordinal}");
-                    let node = *rng.pick(&cpu_nodes);
-                    let wl = Workload::StatefulSet {
-                        name: &name,
-                        revision: &revision,
-                    };
-                    self.push_pod(rng, ns, pod, node, "StatefulSet", &name, &wl, scale);
-                }
+                self.gen_statefulset(scale, rng, &mut place, ns, left);
             } else {
-                let base = unique(ns, rng.word(JOBS));
-                let cron = rng.chance(0.6);
-                let runs = if cron { 1 + rng.below(4) } else { 1 }.min(left);
-                for _ in 0..runs {
-                    let job = if cron {
-                        // CronJob jobs are named after the scheduled minute.
-                        format!("{base}-{}", 28_332_000 + rng.below(1440))
-                    } else {
-                        base.clone()
-                    };
-                    let pod = format!("{job}-{}", rng.suffix(5));
-                    // GPU requests go to ML-ish batch pods while GPUs are free.
-                    let node = match gpu_slots.pop() {
-                        Some(n) => n,
-                        None => *rng.pick(&cpu_nodes),
-                    };
-                    let wl = Workload::Job {
-                        name: &job,
-                        cronjob: cron.then_some(base.as_str()),
-                    };
-                    self.push_pod(rng, ns, pod, node, "Job", &job, &wl, scale);
-                }
+                self.gen_jobs(scale, rng, &mut place, ns, left);
             }
+        }
+    }
+
+    /// DaemonSets: one pod per node, in kube-system or monitoring.
+    fn gen_daemonsets(&mut self, scale: &Scale, rng: &mut Rng, place: &mut Placement) {
+        let n_nodes = self.nodes.len();
+        let per_node = if scale.pods >= 20 * n_nodes {
+            DAEMONSETS.len()
+        } else if scale.pods >= 2 * n_nodes {
+            1
+        } else {
+            0
+        };
+        for (d, (ds, _)) in DAEMONSETS.iter().enumerate().take(per_node) {
+            let ns = if d == 0 {
+                1.min(self.namespaces.len() - 1)
+            } else {
+                0
+            };
+            let ds = place.unique(ns, ds);
+            let revision = rng.suffix(10);
+            for node in 0..n_nodes {
+                let pod = format!("{ds}-{}", rng.suffix(5));
+                let wl = Workload::DaemonSet {
+                    name: &ds,
+                    revision: &revision,
+                };
+                self.push_pod(rng, ns, pod, node, "DaemonSet", &ds, &wl, scale);
+            }
+        }
+    }
+
+    /// A Deployment of at most `left` replicas in namespace `ns`, with old
+    /// ReplicaSets and sometimes a volume all its pods mount.
+    fn gen_deployment(
+        &mut self,
+        scale: &Scale,
+        rng: &mut Rng,
+        place: &mut Placement,
+        ns: usize,
+        left: usize,
+    ) {
+        let name = place.unique(ns, rng.word(SERVICES));
+        let replicas = (*rng.pick(&[1usize, 1, 2, 2, 2, 3, 3, 4, 6, 8])).min(left);
+        let len = if rng.chance(0.5) { 9 } else { 10 };
+        let hash = rng.suffix(len);
+        let rs = format!("{name}-{hash}");
+        // Old ReplicaSets of earlier rollouts, scaled to zero.
+        for _ in 0..rng.below(3) {
+            self.replicasets.push(ReplicaSet {
+                ns,
+                name: format!("{name}-{}", rng.suffix(10)),
+                deployment: name.clone(),
+            });
+        }
+        self.replicasets.push(ReplicaSet {
+            ns,
+            name: rs.clone(),
+            deployment: name.clone(),
+        });
+        if replicas > 1 && rng.chance(SHARED_PV) {
+            let first = self.pods.len();
+            self.shared.push(SharedVolume {
+                ns,
+                claim: format!("{name}-shared"),
+                pv: format!("pvc-{}", rng.uuid()),
+                pods: (first..first + replicas).collect(),
+            });
+        }
+        for _ in 0..replicas {
+            let pod = format!("{rs}-{}", rng.suffix(5));
+            let node = *rng.pick(&place.cpu_nodes);
+            let wl = Workload::Deployment {
+                name: &name,
+                hash: &hash,
+            };
+            self.push_pod(rng, ns, pod, node, "ReplicaSet", &rs, &wl, scale);
+        }
+    }
+
+    /// A StatefulSet of at most `left` replicas in namespace `ns`.
+    fn gen_statefulset(
+        &mut self,
+        scale: &Scale,
+        rng: &mut Rng,
+        place: &mut Placement,
+        ns: usize,
+        left: usize,
+    ) {
+        let name = place.unique(ns, rng.word(DATASTORES));
+        let replicas = (*rng.pick(&[1usize, 1, 3, 3, 5])).min(left);
+        let revision = format!("{name}-{}", rng.suffix(10));
+        for ordinal in 0..replicas {
+            let pod = format!("{name}-{ordinal}");
+            let node = *rng.pick(&place.cpu_nodes);
+            let wl = Workload::StatefulSet {
+                name: &name,
+                revision: &revision,
+            };
+            self.push_pod(rng, ns, pod, node, "StatefulSet", &name, &wl, scale);
+        }
+    }
+
+    /// A Job, or up to four runs of a CronJob (at most `left`), in
+    /// namespace `ns`.
+    fn gen_jobs(
+        &mut self,
+        scale: &Scale,
+        rng: &mut Rng,
+        place: &mut Placement,
+        ns: usize,
+        left: usize,
+    ) {
+        let base = place.unique(ns, rng.word(JOBS));
+        let cron = rng.chance(0.6);
+        let runs = if cron { 1 + rng.below(4) } else { 1 }.min(left);
+        for _ in 0..runs {
+            let job = if cron {
+                // CronJob jobs are named after the scheduled minute.
+                format!("{base}-{}", 28_332_000 + rng.below(1440))
+            } else {
+                base.clone()
+            };
+            let pod = format!("{job}-{}", rng.suffix(5));
+            // GPU requests go to ML-ish batch pods while GPUs are free.
+            let node = match place.gpu_slots.pop() {
+                Some(n) => n,
+                None => *rng.pick(&place.cpu_nodes),
+            };
+            let wl = Workload::Job {
+                name: &job,
+                cronjob: cron.then_some(base.as_str()),
+            };
+            self.push_pod(rng, ns, pod, node, "Job", &job, &wl, scale);
         }
     }
 
@@ -711,69 +1008,8 @@ impl Cluster {
     ) {
         let uid = rng.uuid();
         let team = self.namespaces[ns].team;
-        let mut labels: Vec<(String, String)> = Vec::with_capacity(5);
-        let mut l = |k: &str, v: &str| labels.push((format!("label_{k}"), v.to_owned()));
-        let (main, first, last) = match *wl {
-            Workload::Deployment { name: d, hash } => {
-                l("app", d);
-                l("app_kubernetes_io_name", d);
-                l("pod_template_hash", hash);
-                l("team", team);
-                let r = rng.f64();
-                let (first, last) = if r < 0.8 {
-                    (0, STEPS - 1)
-                } else if r < 0.9 {
-                    (rng.below(STEPS as usize) as u32, STEPS - 1)
-                } else {
-                    (0, rng.below(STEPS as usize) as u32)
-                };
-                (d.to_owned(), first, last)
-            }
-            Workload::StatefulSet { name: s, revision } => {
-                l("app", s);
-                l("app_kubernetes_io_name", s);
-                l("controller_revision_hash", revision);
-                l("statefulset_kubernetes_io_pod_name", &name);
-                l("team", team);
-                (s.to_owned(), 0, STEPS - 1)
-            }
-            Workload::DaemonSet { name: d, revision } => {
-                l("app_kubernetes_io_name", d);
-                l("controller_revision_hash", revision);
-                l("pod_template_generation", "3");
-                (d.to_owned(), 0, STEPS - 1)
-            }
-            Workload::Job { name: j, cronjob } => {
-                l("batch_kubernetes_io_job_name", j);
-                l("job_name", j);
-                l("batch_kubernetes_io_controller_uid", &uid);
-                if let Some(cj) = cronjob {
-                    l("cronjob", cj);
-                }
-                l("team", team);
-                let first = rng.below(STEPS as usize - 60) as u32;
-                (
-                    cronjob.unwrap_or(j).to_owned(),
-                    first,
-                    first + rng.below(60) as u32,
-                )
-            }
-        };
-        labels.sort();
-        let mut annotations = Vec::new();
-        if rng.chance(0.4) {
-            annotations.push((
-                "annotation_kubectl_kubernetes_io_restartedAt".to_owned(),
-                format!(
-                    "2023-11-{:02}T{:02}:00:00Z",
-                    1 + rng.below(13),
-                    rng.below(24)
-                ),
-            ));
-        }
-        if rng.chance(0.3) {
-            annotations.push(("annotation_prometheus_io_scrape".to_owned(), "true".into()));
-        }
+        let (labels, main, first, last) = workload_labels(rng, wl, team, &name, &uid);
+        let annotations = annotations(rng);
         let sidecar = match *wl {
             Workload::DaemonSet { name: d, .. } => DAEMONSETS
                 .iter()
@@ -788,21 +1024,12 @@ impl Cluster {
         } else {
             0.0
         };
-        let pod_span = Steps {
-            from: first,
-            to: last + 1,
-        };
-        let slice = if best_effort {
-            "besteffort"
-        } else {
-            "burstable"
-        };
-        let cgroup = |rng: &mut Rng| {
-            format!(
-                "/kubepods.slice/kubepods-{slice}.slice/kubepods-{slice}-pod{}.slice/cri-containerd-{}.scope",
-                uid.replace('-', "_"),
-                rng.hex(64)
-            )
+        let shape = PodShape {
+            uid: &uid,
+            first,
+            last,
+            best_effort,
+            gpus,
         };
         let containers = (0..scale.containers_per_pod)
             .map(|i| {
@@ -811,105 +1038,7 @@ impl Cluster {
                     1 => sidecar.to_owned(),
                     k => format!("sidecar-{k}"),
                 };
-                // Some containers restarted: a gap of a few steps between
-                // two runs, each its own cgroup.
-                let span = pod_span.len();
-                let runs = if span > 20 && rng.chance(0.03) {
-                    let gap = 1 + rng.below(10) as u32;
-                    let stop = first + 1 + rng.below((span - gap - 1) as usize) as u32;
-                    vec![
-                        (
-                            Steps {
-                                from: first,
-                                to: stop,
-                            },
-                            cgroup(rng),
-                        ),
-                        (
-                            Steps {
-                                from: stop + gap,
-                                to: last + 1,
-                            },
-                            cgroup(rng),
-                        ),
-                    ]
-                } else {
-                    vec![(pod_span, cgroup(rng))]
-                };
-                let (cpu_req, ram_req) = if best_effort {
-                    (None, None)
-                } else if i == 0 {
-                    (
-                        Some(*rng.pick(&[0.01, 0.05, 0.1, 0.1, 0.25, 0.25, 0.5, 1.0])),
-                        Some(MIB * rng.pick(&[64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0])),
-                    )
-                } else {
-                    (
-                        Some(*rng.pick(&[0.01, 0.05, 0.1])),
-                        Some(MIB * rng.pick(&[64.0, 128.0, 256.0])),
-                    )
-                };
-                // One peak of up to three hours somewhere in the pod's span.
-                let peak_at = |rng: &mut Rng| {
-                    let n = 1 + rng.below(span.min(180) as usize) as u32;
-                    let from = first + rng.below((span - n + 1) as usize) as u32;
-                    Steps { from, to: from + n }
-                };
-                // Usage stays under the request, except for a few
-                // containers whose peak (and sometimes base) crosses it.
-                let cpu = match cpu_req {
-                    Some(q) if rng.chance(CROSS_CPU) => Usage {
-                        base: q * rng.range(0.5, 1.1),
-                        peak: q * rng.range(1.3, 3.0),
-                        peak_at: peak_at(rng),
-                    },
-                    Some(q) => {
-                        let base = q * rng.range(0.05, 0.8);
-                        Usage {
-                            base,
-                            peak: (base * rng.range(1.1, 1.6)).min(q),
-                            peak_at: peak_at(rng),
-                        }
-                    }
-                    None => {
-                        let base = rng.range(0.001, 0.3);
-                        Usage {
-                            base,
-                            peak: base * rng.range(1.5, 4.0),
-                            peak_at: peak_at(rng),
-                        }
-                    }
-                };
-                // Working sets are whole bytes.
-                let ram = match ram_req {
-                    Some(q) if rng.chance(CROSS_RAM) => Usage {
-                        base: (q * rng.range(0.6, 0.98)).round(),
-                        peak: (q * rng.range(1.05, 1.6)).round(),
-                        peak_at: peak_at(rng),
-                    },
-                    Some(q) => {
-                        let base = (q * rng.range(0.2, 0.9)).round();
-                        Usage {
-                            base,
-                            peak: (base * rng.range(1.02, 1.25)).round().min(q),
-                            peak_at: peak_at(rng),
-                        }
-                    }
-                    None => {
-                        let base = (MIB * rng.range(20.0, 400.0)).round();
-                        Usage {
-                            base,
-                            peak: (base * rng.range(1.1, 1.5)).round(),
-                            peak_at: peak_at(rng),
-                        }
-                    }
-                };
-                Container {
-                    name,
-                    runs,
-                    request: [cpu_req, ram_req, (i == 0 && gpus > 0.0).then_some(gpus)],
-                    usage: [cpu, ram],
-                }
+                shape.container(rng, i, name)
             })
             .collect();
         self.pods.push(Pod {

@@ -343,31 +343,51 @@ impl Cluster {
     /// mounted while the pod runs, shared volumes claimed all day and
     /// mounted by every pod of a Deployment, and one volume nobody claims.
     fn volumes(&self, id: QueryId, out: &mut Body) {
+        self.own_volumes(id, out);
+        self.shared_volumes(id, out);
+        self.unclaimed_volume(id, out);
+    }
+
+    /// One series of `pv_bytes`, `pv_steps` (by `persistentvolume`) or
+    /// `pv_price` (by `volumename`) for volume `pv` of `bytes` present
+    /// `steps` steps.
+    fn pv_series(
+        &self,
+        out: &mut Body,
+        id: QueryId,
+        label: &str,
+        pv: &str,
+        steps: f64,
+        bytes: f64,
+    ) {
+        let v = match id {
+            QueryId::PvBytes => steps * bytes,
+            QueryId::PvSteps => steps,
+            _ => steps * PV_PRICE_GIB_HOUR,
+        };
+        let mut l = [(self.k(), CLUSTER), (label, pv)];
+        l.sort_unstable();
+        out.series(&l, v);
+    }
+
+    /// Every [`PV_EVERY`]th pod's own volume, claimed and mounted while
+    /// the pod runs.
+    fn own_volumes(&self, id: QueryId, out: &mut Body) {
         let k = self.k();
         let with_volume = self
             .pods
             .iter()
             .enumerate()
             .filter(|(i, _)| i % PV_EVERY == 0);
-        let pv_series = |out: &mut Body, label: &str, pv: &str, steps: f64, bytes: f64| {
-            let v = match id {
-                QueryId::PvBytes => steps * bytes,
-                QueryId::PvSteps => steps,
-                _ => steps * PV_PRICE_GIB_HOUR,
-            };
-            let mut l = [(k, CLUSTER), (label, pv)];
-            l.sort_unstable();
-            out.series(&l, v);
-        };
         for (i, p) in with_volume {
             let ns = self.namespaces[p.ns].name.as_str();
             let (claim, pv) = (format!("data-{i}"), format!("pvc-{}", p.uid));
             let steps = f64::from(p.span().len());
             match id {
                 QueryId::PvBytes | QueryId::PvSteps => {
-                    pv_series(out, "persistentvolume", &pv, steps, PV_BYTES);
+                    self.pv_series(out, id, "persistentvolume", &pv, steps, PV_BYTES);
                 }
-                QueryId::PvPrice => pv_series(out, "volumename", &pv, steps, PV_BYTES),
+                QueryId::PvPrice => self.pv_series(out, id, "volumename", &pv, steps, PV_BYTES),
                 QueryId::PvInfo => {
                     let provider = format!("vol-{i:08x}");
                     let mut l = [
@@ -401,14 +421,21 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Volumes claimed all day and mounted by every pod of a Deployment.
+    fn shared_volumes(&self, id: QueryId, out: &mut Body) {
+        let k = self.k();
         let steps = f64::from(STEPS);
         for (i, v) in self.shared.iter().enumerate() {
             let ns = self.namespaces[v.ns].name.as_str();
             match id {
                 QueryId::PvBytes | QueryId::PvSteps => {
-                    pv_series(out, "persistentvolume", &v.pv, steps, SHARED_PV_BYTES);
+                    self.pv_series(out, id, "persistentvolume", &v.pv, steps, SHARED_PV_BYTES);
                 }
-                QueryId::PvPrice => pv_series(out, "volumename", &v.pv, steps, SHARED_PV_BYTES),
+                QueryId::PvPrice => {
+                    self.pv_series(out, id, "volumename", &v.pv, steps, SHARED_PV_BYTES)
+                }
                 QueryId::PvInfo => {
                     let provider = format!("fs-{i:08x}");
                     let mut l = [
@@ -444,11 +471,26 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// One volume nobody claims.
+    fn unclaimed_volume(&self, id: QueryId, out: &mut Body) {
+        let k = self.k();
+        let steps = f64::from(STEPS);
         match id {
             QueryId::PvBytes | QueryId::PvSteps => {
-                pv_series(out, "persistentvolume", "pvc-unclaimed", steps, PV_BYTES);
+                self.pv_series(
+                    out,
+                    id,
+                    "persistentvolume",
+                    "pvc-unclaimed",
+                    steps,
+                    PV_BYTES,
+                );
             }
-            QueryId::PvPrice => pv_series(out, "volumename", "pvc-unclaimed", steps, PV_BYTES),
+            QueryId::PvPrice => {
+                self.pv_series(out, id, "volumename", "pvc-unclaimed", steps, PV_BYTES)
+            }
             QueryId::PvInfo => {
                 let mut l = [
                     (k, CLUSTER),

@@ -405,17 +405,8 @@ fn allocation_reads_the_store_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let day = "2023-11-14T00:00:00Z,2023-11-15T00:00:00Z";
-    let ok = |args: &[&str]| {
-        let out = costetl(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
     let (fx, st) = (fixtures.to_str().unwrap(), store.to_str().unwrap());
-    ok(&[
+    costetl_ok(&[
         "etl",
         "build",
         "--fixtures",
@@ -433,34 +424,27 @@ fn allocation_reads_the_store_back() {
         "--format",
         "json",
     ];
-    let costs = |out: &Output| -> Vec<(String, f64)> {
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let data = v["data"].as_array().unwrap();
-        assert_eq!(data.len(), 1, "{v}");
-        data[0]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, a)| (k.clone(), a["totalCost"].as_f64().unwrap()))
-            .collect()
-    };
-    let computed = costs(&ok(&[
-        &["allocation", "--fixtures", fx, "--window", day][..],
-        &report,
-    ]
-    .concat()));
-    let read = ok(&[&["allocation", "--store", st, "--window", day][..], &report].concat());
-    assert_eq!(costs(&read), computed);
+    let computed = report_costs(&costetl_ok(
+        &[
+            &["allocation", "--fixtures", fx, "--window", day][..],
+            &report,
+        ]
+        .concat(),
+    ));
+    let read = costetl_ok(&[&["allocation", "--store", st, "--window", day][..], &report].concat());
+    assert_eq!(report_costs(&read), computed);
     assert!(computed.len() > 3, "{computed:?}");
 
     // A wider, unaligned window reads the whole day inside it, and says so.
     let wide = "2023-11-13T12:00:00Z,2023-11-15T06:00:00Z";
-    let out = ok(&[
-        &["allocation", "--store", st, "--window", wide][..],
-        &report,
-    ]
-    .concat());
-    assert_eq!(costs(&out), computed);
+    let out = costetl_ok(
+        &[
+            &["allocation", "--store", st, "--window", wide][..],
+            &report,
+        ]
+        .concat(),
+    );
+    assert_eq!(report_costs(&out), computed);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("whole 1d windows inside --window: [2023-11-14T00:00:00Z"),
@@ -470,20 +454,22 @@ fn allocation_reads_the_store_back() {
     // A day never built is a gap: the two days cost what the one built
     // day does, and each cluster's missing file is named.
     let two_days = "2023-11-14T00:00:00Z,2023-11-16T00:00:00Z";
-    let out = ok(&[
+    let out = costetl_ok(
         &[
-            "allocation",
-            "--store",
-            st,
-            "--window",
-            two_days,
-            "--accumulate",
-            "all",
-        ][..],
-        &report,
-    ]
-    .concat());
-    assert_eq!(costs(&out), computed);
+            &[
+                "allocation",
+                "--store",
+                st,
+                "--window",
+                two_days,
+                "--accumulate",
+                "all",
+            ][..],
+            &report,
+        ]
+        .concat(),
+    );
+    assert_eq!(report_costs(&out), computed);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for cluster in ["prod-eu", "prod-us"] {
         assert!(
@@ -494,9 +480,36 @@ fn allocation_reads_the_store_back() {
         );
     }
     assert!(!stderr.contains("in [2023-11-14T00:00:00Z"), "{stderr}");
+    store_reads_refused_with_the_reason(st, fx, day);
+}
 
-    // No whole day inside the window, and --store with --fixtures, are
-    // refused with the reason.
+/// `costetl args`, which must succeed.
+fn costetl_ok(args: &[&str]) -> Output {
+    let out = costetl(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The total cost of each allocation of a one-set JSON report.
+fn report_costs(out: &Output) -> Vec<(String, f64)> {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{v}");
+    data[0]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, a)| (k.clone(), a["totalCost"].as_f64().unwrap()))
+        .collect()
+}
+
+/// No whole day inside the window, and --store with --fixtures, are
+/// refused with the reason.
+fn store_reads_refused_with_the_reason(st: &str, fx: &str, day: &str) {
     let out = costetl(&[
         "allocation",
         "--store",

@@ -563,24 +563,9 @@ fn non_empty<K: Ord, V>(m: BTreeMap<K, V>) -> Option<BTreeMap<K, V>> {
 
 impl AllocationJson {
     fn from_model(a: &Allocation) -> Self {
-        let p = &a.properties;
         Self {
             name: a.name.clone(),
-            properties: Some(PropertiesJson {
-                cluster: p.cluster.clone(),
-                node: p.node.clone(),
-                container: p.container.clone(),
-                controller: p.controller.clone(),
-                controller_kind: p.controller_kind.clone(),
-                namespace: p.namespace.clone(),
-                pod: p.pod.clone(),
-                services: p.services.clone(),
-                provider_id: p.provider_id.clone(),
-                labels: p.labels.clone(),
-                annotations: p.annotations.clone(),
-                namespace_labels: p.namespace_labels.clone(),
-                namespace_annotations: p.namespace_annotations.clone(),
-            }),
+            properties: Some(PropertiesJson::from_model(&a.properties)),
             window: Some(WindowJson {
                 start: rfc3339(a.window.start()),
                 end: rfc3339(a.window.end()),
@@ -619,15 +604,7 @@ impl AllocationJson {
             pvs: non_empty(
                 a.pvs
                     .iter()
-                    .map(|(k, pv)| {
-                        let dto = PvJson {
-                            byte_hours: Num(pv.byte_hours),
-                            cost: Num(pv.cost),
-                            provider_id: pv.provider_id.clone(),
-                            adjustment: Num(0.0),
-                        };
-                        (k.to_string(), dto)
-                    })
+                    .map(|(k, pv)| (k.to_string(), PvJson::from_model(pv)))
                     .collect(),
             ),
             pv_cost_adjustment: Num(a.pv_cost_adjustment),
@@ -656,39 +633,76 @@ impl AllocationJson {
             lb_allocations: non_empty(
                 a.load_balancers
                     .iter()
-                    .map(|(k, lb)| {
-                        let dto = LbJson {
-                            service: lb.service.clone(),
-                            cost: Num(lb.cost),
-                            private: lb.private,
-                            ip: lb.ip.clone(),
-                            hours: Num(lb.hours),
-                            adjustment: Num(0.0),
-                        };
-                        (k.clone(), dto)
-                    })
+                    .map(|(k, lb)| (k.clone(), LbJson::from_model(lb)))
                     .collect(),
             ),
             shared_cost_breakdown: non_empty(
                 a.shared_cost_breakdown
                     .iter()
-                    .map(|(k, b)| {
-                        let dto = BreakdownJson {
-                            name: b.name.clone(),
-                            total_cost: Num(b.total_cost),
-                            cpu_cost: Num(b.cpu_cost),
-                            gpu_cost: Num(b.gpu_cost),
-                            ram_cost: Num(b.ram_cost),
-                            pv_cost: Num(b.pv_cost),
-                            network_cost: Num(b.network_cost),
-                            load_balancer_cost: Num(b.lb_cost),
-                            external_cost: Num(b.external_cost),
-                        };
-                        (k.clone(), dto)
-                    })
+                    .map(|(k, b)| (k.clone(), BreakdownJson::from_model(b)))
                     .collect(),
             ),
             default_priced: a.default_priced,
+        }
+    }
+}
+
+impl PropertiesJson {
+    fn from_model(p: &AllocationProperties) -> Self {
+        Self {
+            cluster: p.cluster.clone(),
+            node: p.node.clone(),
+            container: p.container.clone(),
+            controller: p.controller.clone(),
+            controller_kind: p.controller_kind.clone(),
+            namespace: p.namespace.clone(),
+            pod: p.pod.clone(),
+            services: p.services.clone(),
+            provider_id: p.provider_id.clone(),
+            labels: p.labels.clone(),
+            annotations: p.annotations.clone(),
+            namespace_labels: p.namespace_labels.clone(),
+            namespace_annotations: p.namespace_annotations.clone(),
+        }
+    }
+}
+
+impl PvJson {
+    fn from_model(pv: &PvAllocation) -> Self {
+        Self {
+            byte_hours: Num(pv.byte_hours),
+            cost: Num(pv.cost),
+            provider_id: pv.provider_id.clone(),
+            adjustment: Num(0.0),
+        }
+    }
+}
+
+impl LbJson {
+    fn from_model(lb: &LbAllocation) -> Self {
+        Self {
+            service: lb.service.clone(),
+            cost: Num(lb.cost),
+            private: lb.private,
+            ip: lb.ip.clone(),
+            hours: Num(lb.hours),
+            adjustment: Num(0.0),
+        }
+    }
+}
+
+impl BreakdownJson {
+    fn from_model(b: &SharedCostBreakdown) -> Self {
+        Self {
+            name: b.name.clone(),
+            total_cost: Num(b.total_cost),
+            cpu_cost: Num(b.cpu_cost),
+            gpu_cost: Num(b.gpu_cost),
+            ram_cost: Num(b.ram_cost),
+            pv_cost: Num(b.pv_cost),
+            network_cost: Num(b.network_cost),
+            load_balancer_cost: Num(b.lb_cost),
+            external_cost: Num(b.external_cost),
         }
     }
 }
@@ -867,29 +881,7 @@ fn parse_pv_key(key: &str) -> Result<PvKey> {
 
 impl AllocationJson {
     fn into_model(self, key: Option<&str>) -> Result<Allocation> {
-        let window = self.window.as_ref().map(parse_window).transpose()?;
-        let time = |s: &str, field: &str, from_window: Option<DateTime<Utc>>| {
-            if s.is_empty() {
-                from_window
-                    .ok_or_else(|| json_err(format!("missing field {field:?} (and no \"window\")")))
-            } else {
-                parse_time(s, field)
-            }
-        };
-        let start = time(&self.start, "start", window.map(|w| w.start()))?;
-        let end = time(&self.end, "end", window.map(|w| w.end()))?;
-        if end < start {
-            return Err(json_err(format!(
-                "field \"end\": {} is before \"start\" {}",
-                rfc3339(end),
-                rfc3339(start)
-            )));
-        }
-        let window = match window {
-            Some(w) => w,
-            None => Window::new(start, end).map_err(|e| json_err(e.to_string()))?,
-        };
-
+        let (window, start, end) = self.span()?;
         let name = match (self.name.is_empty(), key) {
             (true, Some(k)) => k.to_owned(),
             _ => self.name,
@@ -897,26 +889,8 @@ impl AllocationJson {
         let mut a = Allocation::new(name, window);
         a.start = start;
         a.end = end;
-
         if let Some(p) = self.properties {
-            let mut services = p.services;
-            // The model keeps services sorted; OpenCost does not promise to.
-            services.sort();
-            a.properties = AllocationProperties {
-                cluster: p.cluster,
-                node: p.node,
-                container: p.container,
-                controller: p.controller,
-                controller_kind: p.controller_kind,
-                namespace: p.namespace,
-                pod: p.pod,
-                services,
-                provider_id: p.provider_id,
-                labels: p.labels,
-                annotations: p.annotations,
-                namespace_labels: p.namespace_labels,
-                namespace_annotations: p.namespace_annotations,
-            };
+            a.properties = p.into_model();
         }
 
         a.cpu_core_hours = self.cpu_core_hours.0;
@@ -951,80 +925,138 @@ impl AllocationJson {
         a.external_cost = self.external_cost.0;
 
         for (k, pv) in self.pvs.unwrap_or_default() {
-            let pv_key = parse_pv_key(&k)?;
-            a.pvs.insert(
-                pv_key,
-                PvAllocation {
-                    byte_hours: pv.byte_hours.0,
-                    cost: pv.cost.0,
-                    provider_id: pv.provider_id,
-                },
-            );
+            a.pvs.insert(parse_pv_key(&k)?, pv.into_model());
         }
-        a.load_balancers = self
-            .lb_allocations
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, lb)| {
-                let lb = LbAllocation {
-                    service: lb.service,
-                    cost: lb.cost.0,
-                    private: lb.private,
-                    ip: lb.ip,
-                    hours: lb.hours.0,
-                };
-                (k, lb)
-            })
-            .collect();
+        a.load_balancers = values_into(self.lb_allocations, LbJson::into_model);
         a.default_priced = self.default_priced;
         a.raw_allocation_only = self.raw_allocation_only.map(|r| RawAllocationOnly {
             cpu_core_usage_max: r.cpu_core_usage_max.0,
             ram_bytes_usage_max: r.ram_byte_usage_max.0,
         });
-        a.proportional_asset_resource_costs = self
-            .proportional_asset_resource_costs
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, p)| {
-                let parc = ProportionalAssetResourceCost {
-                    cluster: p.cluster,
-                    name: p.name,
-                    asset_type: p.asset_type,
-                    provider_id: p.provider_id,
-                    cpu_proportional_cost: p.cpu_proportional_cost.0,
-                    cpu_total_cost: p.cpu_total_cost.0,
-                    gpu_proportional_cost: p.gpu_proportional_cost.0,
-                    gpu_total_cost: p.gpu_total_cost.0,
-                    ram_proportional_cost: p.ram_proportional_cost.0,
-                    ram_total_cost: p.ram_total_cost.0,
-                    pv_proportional_cost: p.pv_proportional_cost.0,
-                    pv_total_cost: p.pv_total_cost.0,
-                    load_balancer_proportional_cost: p.load_balancer_proportional_cost.0,
-                    load_balancer_total_cost: p.load_balancer_total_cost.0,
-                };
-                (k, parc)
-            })
-            .collect();
-        a.shared_cost_breakdown = self
-            .shared_cost_breakdown
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, b)| {
-                let b = SharedCostBreakdown {
-                    name: b.name,
-                    total_cost: b.total_cost.0,
-                    cpu_cost: b.cpu_cost.0,
-                    gpu_cost: b.gpu_cost.0,
-                    ram_cost: b.ram_cost.0,
-                    pv_cost: b.pv_cost.0,
-                    network_cost: b.network_cost.0,
-                    lb_cost: b.load_balancer_cost.0,
-                    external_cost: b.external_cost.0,
-                };
-                (k, b)
-            })
-            .collect();
+        a.proportional_asset_resource_costs =
+            values_into(self.proportional_asset_resource_costs, ParcJson::into_model);
+        a.shared_cost_breakdown =
+            values_into(self.shared_cost_breakdown, BreakdownJson::into_model);
         Ok(a)
+    }
+
+    /// The window, start and end: a missing `start` or `end` is the
+    /// window's, a missing window is `[start, end)`.
+    fn span(&self) -> Result<(Window, DateTime<Utc>, DateTime<Utc>)> {
+        let window = self.window.as_ref().map(parse_window).transpose()?;
+        let time = |s: &str, field: &str, from_window: Option<DateTime<Utc>>| {
+            if s.is_empty() {
+                from_window
+                    .ok_or_else(|| json_err(format!("missing field {field:?} (and no \"window\")")))
+            } else {
+                parse_time(s, field)
+            }
+        };
+        let start = time(&self.start, "start", window.map(|w| w.start()))?;
+        let end = time(&self.end, "end", window.map(|w| w.end()))?;
+        if end < start {
+            return Err(json_err(format!(
+                "field \"end\": {} is before \"start\" {}",
+                rfc3339(end),
+                rfc3339(start)
+            )));
+        }
+        let window = match window {
+            Some(w) => w,
+            None => Window::new(start, end).map_err(|e| json_err(e.to_string()))?,
+        };
+        Ok((window, start, end))
+    }
+}
+
+/// A nullable map (OpenCost's nil maps are `null`) with its values
+/// converted.
+fn values_into<T, U>(m: Option<BTreeMap<String, T>>, f: impl Fn(T) -> U) -> BTreeMap<String, U> {
+    m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, f(v)))
+        .collect()
+}
+
+impl PropertiesJson {
+    fn into_model(self) -> AllocationProperties {
+        let mut services = self.services;
+        // The model keeps services sorted; OpenCost does not promise to.
+        services.sort();
+        AllocationProperties {
+            cluster: self.cluster,
+            node: self.node,
+            container: self.container,
+            controller: self.controller,
+            controller_kind: self.controller_kind,
+            namespace: self.namespace,
+            pod: self.pod,
+            services,
+            provider_id: self.provider_id,
+            labels: self.labels,
+            annotations: self.annotations,
+            namespace_labels: self.namespace_labels,
+            namespace_annotations: self.namespace_annotations,
+        }
+    }
+}
+
+impl PvJson {
+    fn into_model(self) -> PvAllocation {
+        PvAllocation {
+            byte_hours: self.byte_hours.0,
+            cost: self.cost.0,
+            provider_id: self.provider_id,
+        }
+    }
+}
+
+impl LbJson {
+    fn into_model(self) -> LbAllocation {
+        LbAllocation {
+            service: self.service,
+            cost: self.cost.0,
+            private: self.private,
+            ip: self.ip,
+            hours: self.hours.0,
+        }
+    }
+}
+
+impl ParcJson {
+    fn into_model(self) -> ProportionalAssetResourceCost {
+        ProportionalAssetResourceCost {
+            cluster: self.cluster,
+            name: self.name,
+            asset_type: self.asset_type,
+            provider_id: self.provider_id,
+            cpu_proportional_cost: self.cpu_proportional_cost.0,
+            cpu_total_cost: self.cpu_total_cost.0,
+            gpu_proportional_cost: self.gpu_proportional_cost.0,
+            gpu_total_cost: self.gpu_total_cost.0,
+            ram_proportional_cost: self.ram_proportional_cost.0,
+            ram_total_cost: self.ram_total_cost.0,
+            pv_proportional_cost: self.pv_proportional_cost.0,
+            pv_total_cost: self.pv_total_cost.0,
+            load_balancer_proportional_cost: self.load_balancer_proportional_cost.0,
+            load_balancer_total_cost: self.load_balancer_total_cost.0,
+        }
+    }
+}
+
+impl BreakdownJson {
+    fn into_model(self) -> SharedCostBreakdown {
+        SharedCostBreakdown {
+            name: self.name,
+            total_cost: self.total_cost.0,
+            cpu_cost: self.cpu_cost.0,
+            gpu_cost: self.gpu_cost.0,
+            ram_cost: self.ram_cost.0,
+            pv_cost: self.pv_cost.0,
+            network_cost: self.network_cost.0,
+            lb_cost: self.load_balancer_cost.0,
+            external_cost: self.external_cost.0,
+        }
     }
 }
 
@@ -1055,21 +1087,7 @@ mod tests {
         let mut a = Allocation::new("cluster1/node1/ns1/pod1/c1", day());
         a.start = t("2021-01-01T01:00:00Z");
         a.end = t("2021-01-01T23:00:00Z");
-        a.properties = AllocationProperties {
-            cluster: "cluster1".into(),
-            node: "node1".into(),
-            container: "c1".into(),
-            controller: "web".into(),
-            controller_kind: "deployment".into(),
-            namespace: "ns1".into(),
-            pod: "pod1".into(),
-            services: vec!["svc-a".into(), "svc-b".into()],
-            provider_id: "i-123".into(),
-            labels: labels(&[("app", "web"), ("team", "t1")]),
-            annotations: labels(&[("owner", "me")]),
-            namespace_labels: labels(&[("env", "prod")]),
-            namespace_annotations: labels(&[("cost_center", "42")]),
-        };
+        a.properties = full_properties();
         a.cpu_core_hours = 44.0;
         a.cpu_core_request_average = 2.0;
         a.cpu_core_usage_average = 1.5;
@@ -1091,6 +1109,44 @@ mod tests {
         a.network_cost_adjustment = 0.01;
         a.load_balancer_cost = 0.4;
         a.load_balancer_cost_adjustment = 0.02;
+        a.pv_cost_adjustment = 0.03;
+        a.ram_byte_hours = 188_978_561_024.0;
+        a.ram_bytes_request_average = 8_589_934_592.0;
+        a.ram_bytes_usage_average = 4_294_967_296.0;
+        a.ram_cost = 2.5;
+        a.ram_cost_adjustment = 0.04;
+        a.ram_cost_idle = 0.5;
+        a.shared_cost = 1.0;
+        a.external_cost = 0.6;
+        a.raw_allocation_only = Some(RawAllocationOnly {
+            cpu_core_usage_max: 3.25,
+            ram_bytes_usage_max: 5_000_000_000.0,
+        });
+        add_full_maps(&mut a);
+        a
+    }
+
+    fn full_properties() -> AllocationProperties {
+        AllocationProperties {
+            cluster: "cluster1".into(),
+            node: "node1".into(),
+            container: "c1".into(),
+            controller: "web".into(),
+            controller_kind: "deployment".into(),
+            namespace: "ns1".into(),
+            pod: "pod1".into(),
+            services: vec!["svc-a".into(), "svc-b".into()],
+            provider_id: "i-123".into(),
+            labels: labels(&[("app", "web"), ("team", "t1")]),
+            annotations: labels(&[("owner", "me")]),
+            namespace_labels: labels(&[("env", "prod")]),
+            namespace_annotations: labels(&[("cost_center", "42")]),
+        }
+    }
+
+    /// [`full`]'s PV, load balancer, PARC and shared-cost maps: one entry
+    /// each.
+    fn add_full_maps(a: &mut Allocation) {
         a.load_balancers.insert(
             "cluster1/ns1/svc-a".into(),
             LbAllocation {
@@ -1112,19 +1168,6 @@ mod tests {
                 provider_id: "vol-1".into(),
             },
         );
-        a.pv_cost_adjustment = 0.03;
-        a.ram_byte_hours = 188_978_561_024.0;
-        a.ram_bytes_request_average = 8_589_934_592.0;
-        a.ram_bytes_usage_average = 4_294_967_296.0;
-        a.ram_cost = 2.5;
-        a.ram_cost_adjustment = 0.04;
-        a.ram_cost_idle = 0.5;
-        a.shared_cost = 1.0;
-        a.external_cost = 0.6;
-        a.raw_allocation_only = Some(RawAllocationOnly {
-            cpu_core_usage_max: 3.25,
-            ram_bytes_usage_max: 5_000_000_000.0,
-        });
         a.proportional_asset_resource_costs.insert(
             "cluster1,node1".into(),
             ProportionalAssetResourceCost {
@@ -1158,7 +1201,6 @@ mod tests {
                 external_cost: 0.0,
             },
         );
-        a
     }
 
     fn set_of(allocs: impl IntoIterator<Item = Allocation>) -> AllocationSet {

@@ -65,165 +65,176 @@ pub fn day(start: DateTime<Utc>) -> Window {
     Window::new(start, start + TimeDelta::days(1)).expect("a day is a valid window")
 }
 
+/// A container of OpenCost's mock sets: (node, namespace, pod, container,
+/// controller kind, controller); a bare pod has no controller.
+type MockContainer = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The mock's `cluster1`: one node, namespaces 1 and 2.
+const MOCK_CLUSTER1: [MockContainer; 6] = [
+    ("c1nodes", "namespace1", "pod1", "container1", "", ""),
+    (
+        "c1nodes",
+        "namespace1",
+        "pod-abc",
+        "container2",
+        "deployment",
+        "deployment1",
+    ),
+    (
+        "c1nodes",
+        "namespace1",
+        "pod-def",
+        "container3",
+        "deployment",
+        "deployment1",
+    ),
+    (
+        "c1nodes",
+        "namespace2",
+        "pod-ghi",
+        "container4",
+        "deployment",
+        "deployment2",
+    ),
+    (
+        "c1nodes",
+        "namespace2",
+        "pod-ghi",
+        "container5",
+        "deployment",
+        "deployment2",
+    ),
+    (
+        "c1nodes",
+        "namespace2",
+        "pod-jkl",
+        "container6",
+        "daemonset",
+        "daemonset1",
+    ),
+];
+
+/// The mock's `cluster2`: three nodes, namespaces 2 and 3.
+const MOCK_CLUSTER2: [MockContainer; 6] = [
+    (
+        "node1",
+        "namespace2",
+        "pod-mno",
+        "container4",
+        "deployment",
+        "deployment2",
+    ),
+    (
+        "node1",
+        "namespace2",
+        "pod-mno",
+        "container5",
+        "deployment",
+        "deployment2",
+    ),
+    (
+        "node2",
+        "namespace2",
+        "pod-pqr",
+        "container6",
+        "daemonset",
+        "daemonset1",
+    ),
+    (
+        "node2",
+        "namespace3",
+        "pod-stu",
+        "container7",
+        "deployment",
+        "deployment3",
+    ),
+    (
+        "node3",
+        "namespace3",
+        "pod-vwx",
+        "container8",
+        "statefulset",
+        "statefulset1",
+    ),
+    (
+        "node3",
+        "namespace3",
+        "pod-vwx",
+        "container9",
+        "statefulset",
+        "statefulset1",
+    ),
+];
+
 /// OpenCost's `GenerateMockAllocationSet`: 12 container allocations in two
 /// clusters, total 82 (cluster1 46, cluster2 36).
 pub fn mock_set(start: DateTime<Utc>) -> AllocationSet {
     let w = day(start);
     let mut set = AllocationSet::new(w);
-    // (cluster, node, namespace, pod, container, controller kind, controller)
-    let rows: [(&str, &str, &str, &str, &str, &str, &str); 12] = [
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace1",
-            "pod1",
-            "container1",
-            "",
-            "",
-        ),
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace1",
-            "pod-abc",
-            "container2",
-            "deployment",
-            "deployment1",
-        ),
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace1",
-            "pod-def",
-            "container3",
-            "deployment",
-            "deployment1",
-        ),
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace2",
-            "pod-ghi",
-            "container4",
-            "deployment",
-            "deployment2",
-        ),
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace2",
-            "pod-ghi",
-            "container5",
-            "deployment",
-            "deployment2",
-        ),
-        (
-            "cluster1",
-            "c1nodes",
-            "namespace2",
-            "pod-jkl",
-            "container6",
-            "daemonset",
-            "daemonset1",
-        ),
-        (
-            "cluster2",
-            "node1",
-            "namespace2",
-            "pod-mno",
-            "container4",
-            "deployment",
-            "deployment2",
-        ),
-        (
-            "cluster2",
-            "node1",
-            "namespace2",
-            "pod-mno",
-            "container5",
-            "deployment",
-            "deployment2",
-        ),
-        (
-            "cluster2",
-            "node2",
-            "namespace2",
-            "pod-pqr",
-            "container6",
-            "daemonset",
-            "daemonset1",
-        ),
-        (
-            "cluster2",
-            "node2",
-            "namespace3",
-            "pod-stu",
-            "container7",
-            "deployment",
-            "deployment3",
-        ),
-        (
-            "cluster2",
-            "node3",
-            "namespace3",
-            "pod-vwx",
-            "container8",
-            "statefulset",
-            "statefulset1",
-        ),
-        (
-            "cluster2",
-            "node3",
-            "namespace3",
-            "pod-vwx",
-            "container9",
-            "statefulset",
-            "statefulset1",
-        ),
-    ];
-    for (cluster, node, ns, pod, container, kind, controller) in rows {
-        let props = AllocationProperties {
-            cluster: cluster.into(),
-            node: node.into(),
-            namespace: ns.into(),
-            pod: pod.into(),
-            container: container.into(),
-            controller_kind: kind.into(),
-            controller: controller.into(),
-            provider_id: node.into(),
-            ..AllocationProperties::default()
-        };
-        let name = format!("{cluster}/{ns}/{pod}/{container}");
-        let mut a = unit_allocation(&name, props, w);
-        // Each allocation gets its own PV in its cluster.
-        let pv = a.pvs.pop_first().expect("unit allocation has a PV").1;
-        a.pvs.insert(
-            PvKey {
-                cluster: cluster.into(),
-                name: format!("pv-{container}"),
-            },
-            pv,
-        );
-        let p = &mut a.properties;
-        match (cluster, container) {
-            ("cluster1", "container1") => {
-                p.labels = labels(&[("app", "app1"), ("env", "env1")]);
-                a.ram_cost = 11.0;
-            }
-            ("cluster1", "container4" | "container5") => {
-                p.labels = labels(&[("app", "app2"), ("env", "env2")]);
-            }
-            ("cluster2", "container4" | "container5") => p.labels = labels(&[("app", "app2")]),
-            (_, "container6") => p.services = vec!["service1".into()],
-            ("cluster2", "container7" | "container9") => {
-                p.annotations = labels(&[("team", "team1")]);
-            }
-            ("cluster2", "container8") => p.annotations = labels(&[("team", "team2")]),
-            _ => {}
+    for (cluster, containers) in [("cluster1", MOCK_CLUSTER1), ("cluster2", MOCK_CLUSTER2)] {
+        for c in containers {
+            set.insert(mock_container(cluster, c, w));
         }
-        set.insert(a);
     }
     set
+}
+
+/// One container of the mock set: a unit allocation with a PV of its own.
+fn mock_container(cluster: &str, c: MockContainer, w: Window) -> Allocation {
+    let (node, ns, pod, container, kind, controller) = c;
+    let props = AllocationProperties {
+        cluster: cluster.into(),
+        node: node.into(),
+        namespace: ns.into(),
+        pod: pod.into(),
+        container: container.into(),
+        controller_kind: kind.into(),
+        controller: controller.into(),
+        provider_id: node.into(),
+        ..AllocationProperties::default()
+    };
+    let name = format!("{cluster}/{ns}/{pod}/{container}");
+    let mut a = unit_allocation(&name, props, w);
+    // Each allocation gets its own PV in its cluster.
+    let pv = a.pvs.pop_first().expect("unit allocation has a PV").1;
+    a.pvs.insert(
+        PvKey {
+            cluster: cluster.into(),
+            name: format!("pv-{container}"),
+        },
+        pv,
+    );
+    mock_metadata(cluster, container, &mut a);
+    a
+}
+
+/// The labels, annotations and services the mock gives some containers
+/// (and cluster1's container1 its RAM cost of 11).
+fn mock_metadata(cluster: &str, container: &str, a: &mut Allocation) {
+    let p = &mut a.properties;
+    match (cluster, container) {
+        ("cluster1", "container1") => {
+            p.labels = labels(&[("app", "app1"), ("env", "env1")]);
+            a.ram_cost = 11.0;
+        }
+        ("cluster1", "container4" | "container5") => {
+            p.labels = labels(&[("app", "app2"), ("env", "env2")]);
+        }
+        ("cluster2", "container4" | "container5") => p.labels = labels(&[("app", "app2")]),
+        (_, "container6") => p.services = vec!["service1".into()],
+        ("cluster2", "container7" | "container9") => {
+            p.annotations = labels(&[("team", "team1")]);
+        }
+        ("cluster2", "container8") => p.annotations = labels(&[("team", "team2")]),
+        _ => {}
+    }
 }
 
 fn idle(name: &str, cluster: &str, node: &str, cpu: f64, ram: f64, w: Window) -> Allocation {

@@ -96,130 +96,15 @@ impl Transport {
         signer: Option<Arc<dyn RequestSigner>>,
     ) -> Result<Self, PromError> {
         let base = normalise_base_url(&cfg.url)?;
-        let mut static_headers = HeaderMap::new();
-        static_headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("costetl/", env!("CARGO_PKG_VERSION"))),
-        );
-        static_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        for (name, value) in &cfg.headers.0 {
-            let invalid = |reason: &str| PromError::InvalidConfig {
-                field: format!("headers.{name}"),
-                reason: reason.to_owned(),
-            };
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid("not a valid header name"))?;
-            let mut v =
-                HeaderValue::from_str(value).map_err(|_| invalid("not a valid header value"))?;
-            v.set_sensitive(true);
-            static_headers.insert(n, v);
-        }
-        let mut secrets = Vec::new();
-        // A header may carry a key (`X-Api-Key`); the tenant is a name.
-        for (name, value) in &cfg.headers.0 {
-            if !name.eq_ignore_ascii_case("x-scope-orgid") {
-                secrets.push(Secret::new(value.clone()));
-            }
-        }
-        // A password in the URL is sent as basic auth: hide it and its
-        // header form wherever a server echoes them.
-        if let Some(password) = base.password() {
-            let decoded = percent_decode(password);
-            let raw = format!("{}:{decoded}", percent_decode(base.username()));
-            secrets.push(Secret::new(decoded));
-            secrets.push(Secret::new(password));
-            secrets.push(Secret::new(base64(raw.as_bytes())));
-        }
-        let mut bearer_file = None;
-        let mut signer = signer;
-        match &cfg.auth {
-            AuthConfig::None => {}
-            AuthConfig::Basic { username, password } => {
-                let raw = format!("{username}:{}", password.expose());
-                secrets.push(password.clone());
-                secrets.push(Secret::new(base64(raw.as_bytes())));
-                static_headers.insert(
-                    AUTHORIZATION,
-                    sensitive(
-                        &format!("Basic {}", base64(raw.as_bytes())),
-                        "auth.password",
-                    )?,
-                );
-            }
-            AuthConfig::Bearer { token, token_file } => match (token, token_file) {
-                (Some(t), None) => {
-                    secrets.push(t.clone());
-                    static_headers.insert(AUTHORIZATION, bearer(t, "auth.token")?);
-                }
-                (None, Some(path)) => bearer_file = Some(path.clone()),
-                _ => {
-                    return Err(PromError::InvalidConfig {
-                        field: "auth".to_owned(),
-                        reason: "bearer auth needs exactly one of `token` and `token_file`"
-                            .to_owned(),
-                    });
-                }
-            },
-            AuthConfig::SigV4(sigv4) => {
-                if signer.is_none() {
-                    signer = Some(crate::source::sigv4_signer(sigv4, &cfg.url)?);
-                }
-            }
-        }
-        if cfg.concurrency == 0 {
-            return Err(PromError::InvalidConfig {
-                field: "concurrency".to_owned(),
-                reason: "must be at least 1".to_owned(),
-            });
-        }
-        if cfg.limits.max_points == 0 || cfg.limits.max_range.is_zero() {
-            return Err(PromError::InvalidConfig {
-                field: "limits".to_owned(),
-                reason: "max_points and max_range must be positive".to_owned(),
-            });
-        }
-
-        let mut params = Vec::new();
-        for (name, values) in &cfg.params {
-            if RESERVED_PARAMS.contains(&name.as_str()) {
-                return Err(PromError::InvalidConfig {
-                    field: format!("params.{name}"),
-                    reason: "set by the query itself".to_owned(),
-                });
-            }
-            let key = intern(name);
-            params.extend(values.0.iter().map(|v| (key, v.clone())));
-        }
-        if cfg.server_timeout {
-            // 90% of the client's deadline: the server's timeout error
-            // arrives before the client gives up.
-            let ms = cfg.request_timeout.as_millis() * 9 / 10;
-            params.push(("timeout", format!("{}ms", ms.max(1))));
-        }
-
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .default_headers(static_headers.clone());
-        if base.scheme() == "https" {
-            builder = builder.tls_backend_preconfigured(tls_config(&cfg.tls)?);
-        } else if cfg.tls == TlsConfig::default() {
-            // reqwest would otherwise look for a process-wide rustls
-            // provider even for plain http. Trusting no one is right here:
-            // the endpoint has no TLS, and a redirect to https fails.
-            builder = builder.tls_backend_preconfigured(no_tls_config()?);
-        } else {
-            return Err(PromError::InvalidConfig {
-                field: "tls".to_owned(),
-                reason: format!(
-                    "TLS settings given for a plain http URL {}",
-                    display_base(&base)
-                ),
-            });
-        }
-        let http = builder
-            .build()
-            .map_err(|error| PromError::HttpClient { error })?;
+        let mut static_headers = configured_headers(cfg)?;
+        let mut secrets = header_and_url_secrets(cfg, &base);
+        let Auth {
+            bearer_file,
+            signer,
+        } = authenticate(cfg, signer, &mut static_headers, &mut secrets)?;
+        check_limits(cfg)?;
+        let params = request_params(cfg)?;
+        let http = http_client(cfg, &base, &static_headers)?;
         let prom = prometheus_http_query::Client::from(http, base.as_str()).map_err(|e| {
             PromError::InvalidBaseUrl {
                 url: display_base(&base),
@@ -523,6 +408,180 @@ impl Transport {
 /// Why a request was not sent or not answered: a reqwest error, the
 /// crate's error around one, or a [`PromError`] of our own.
 type SendError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The headers of every request: ours, then the configured ones.
+fn configured_headers(cfg: &PromConfig) -> Result<HeaderMap, PromError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("costetl/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    for (name, value) in &cfg.headers.0 {
+        let invalid = |reason: &str| PromError::InvalidConfig {
+            field: format!("headers.{name}"),
+            reason: reason.to_owned(),
+        };
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid("not a valid header name"))?;
+        let mut v =
+            HeaderValue::from_str(value).map_err(|_| invalid("not a valid header value"))?;
+        v.set_sensitive(true);
+        headers.insert(n, v);
+    }
+    Ok(headers)
+}
+
+/// The credentials in configured headers and in the URL, to scrub from
+/// messages.
+fn header_and_url_secrets(cfg: &PromConfig, base: &Url) -> Vec<Secret> {
+    let mut secrets = Vec::new();
+    // A header may carry a key (`X-Api-Key`); the tenant is a name.
+    for (name, value) in &cfg.headers.0 {
+        if !name.eq_ignore_ascii_case("x-scope-orgid") {
+            secrets.push(Secret::new(value.clone()));
+        }
+    }
+    // A password in the URL is sent as basic auth: hide it and its
+    // header form wherever a server echoes them.
+    if let Some(password) = base.password() {
+        let decoded = percent_decode(password);
+        let raw = format!("{}:{decoded}", percent_decode(base.username()));
+        secrets.push(Secret::new(decoded));
+        secrets.push(Secret::new(password));
+        secrets.push(Secret::new(base64(raw.as_bytes())));
+    }
+    secrets
+}
+
+/// How requests authenticate beyond their static headers.
+struct Auth {
+    /// A token file read before every attempt.
+    bearer_file: Option<PathBuf>,
+    signer: Option<Arc<dyn RequestSigner>>,
+}
+
+/// Applies `cfg.auth`: basic and static bearer credentials become headers
+/// (and secrets), a token file is read per attempt, SigV4 makes a signer
+/// unless one is given.
+fn authenticate(
+    cfg: &PromConfig,
+    signer: Option<Arc<dyn RequestSigner>>,
+    static_headers: &mut HeaderMap,
+    secrets: &mut Vec<Secret>,
+) -> Result<Auth, PromError> {
+    let mut bearer_file = None;
+    let mut signer = signer;
+    match &cfg.auth {
+        AuthConfig::None => {}
+        AuthConfig::Basic { username, password } => {
+            let raw = format!("{username}:{}", password.expose());
+            secrets.push(password.clone());
+            secrets.push(Secret::new(base64(raw.as_bytes())));
+            static_headers.insert(
+                AUTHORIZATION,
+                sensitive(
+                    &format!("Basic {}", base64(raw.as_bytes())),
+                    "auth.password",
+                )?,
+            );
+        }
+        AuthConfig::Bearer { token, token_file } => match (token, token_file) {
+            (Some(t), None) => {
+                secrets.push(t.clone());
+                static_headers.insert(AUTHORIZATION, bearer(t, "auth.token")?);
+            }
+            (None, Some(path)) => bearer_file = Some(path.clone()),
+            _ => {
+                return Err(PromError::InvalidConfig {
+                    field: "auth".to_owned(),
+                    reason: "bearer auth needs exactly one of `token` and `token_file`".to_owned(),
+                });
+            }
+        },
+        AuthConfig::SigV4(sigv4) => {
+            if signer.is_none() {
+                signer = Some(crate::source::sigv4_signer(sigv4, &cfg.url)?);
+            }
+        }
+    }
+    Ok(Auth {
+        bearer_file,
+        signer,
+    })
+}
+
+/// At least one query in flight, positive query limits.
+fn check_limits(cfg: &PromConfig) -> Result<(), PromError> {
+    if cfg.concurrency == 0 {
+        return Err(PromError::InvalidConfig {
+            field: "concurrency".to_owned(),
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    if cfg.limits.max_points == 0 || cfg.limits.max_range.is_zero() {
+        return Err(PromError::InvalidConfig {
+            field: "limits".to_owned(),
+            reason: "max_points and max_range must be positive".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The extra parameters of every request: the configured ones (none the
+/// query sets itself) and the server-side `timeout`.
+fn request_params(cfg: &PromConfig) -> Result<Vec<(&'static str, String)>, PromError> {
+    let mut params = Vec::new();
+    for (name, values) in &cfg.params {
+        if RESERVED_PARAMS.contains(&name.as_str()) {
+            return Err(PromError::InvalidConfig {
+                field: format!("params.{name}"),
+                reason: "set by the query itself".to_owned(),
+            });
+        }
+        let key = intern(name);
+        params.extend(values.0.iter().map(|v| (key, v.clone())));
+    }
+    if cfg.server_timeout {
+        // 90% of the client's deadline: the server's timeout error
+        // arrives before the client gives up.
+        let ms = cfg.request_timeout.as_millis() * 9 / 10;
+        params.push(("timeout", format!("{}ms", ms.max(1))));
+    }
+    Ok(params)
+}
+
+/// The HTTP client: timeouts, default headers, TLS for https (none for
+/// plain http, where TLS settings are a mistake).
+fn http_client(
+    cfg: &PromConfig,
+    base: &Url,
+    static_headers: &HeaderMap,
+) -> Result<reqwest::Client, PromError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(cfg.connect_timeout)
+        .timeout(cfg.request_timeout)
+        .default_headers(static_headers.clone());
+    if base.scheme() == "https" {
+        builder = builder.tls_backend_preconfigured(tls_config(&cfg.tls)?);
+    } else if cfg.tls == TlsConfig::default() {
+        // reqwest would otherwise look for a process-wide rustls
+        // provider even for plain http. Trusting no one is right here:
+        // the endpoint has no TLS, and a redirect to https fails.
+        builder = builder.tls_backend_preconfigured(no_tls_config()?);
+    } else {
+        return Err(PromError::InvalidConfig {
+            field: "tls".to_owned(),
+            reason: format!(
+                "TLS settings given for a plain http URL {}",
+                display_base(base)
+            ),
+        });
+    }
+    builder
+        .build()
+        .map_err(|error| PromError::HttpClient { error })
+}
 
 /// Parameters a query sets itself; configuring them would send them twice.
 const RESERVED_PARAMS: &[&str] = &["query", "time", "start", "end", "step"];

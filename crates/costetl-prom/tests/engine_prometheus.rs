@@ -493,29 +493,8 @@ fn queries_too_large_for_the_backend_are_split_and_merged() {
 fn bad_price_samples_cost_only_their_steps() {
     let s = scenario("small.json");
     let w = s.window();
-    let mut text = Vec::new();
-    s.write_openmetrics(&mut text).unwrap();
-    let clean = String::from_utf8(text).unwrap();
-    let t0 = w.start().timestamp();
-    // (metric, bad value, first second, last second) of the window.
-    let faults = [
-        ("node_cpu_hourly_cost{", "NaN", 1800, 2400),
-        ("node_ram_hourly_cost{", "+Inf", 4200, 4800),
-    ];
-    let bad = edit_lines(&clean, |line| {
-        let fault = faults
-            .iter()
-            .find(|(m, ..)| line.starts_with(m) && line.contains("node=\"node-a\""));
-        let mut parts: Vec<&str> = line.rsplitn(3, ' ').collect();
-        if let (Some((_, value, from, to)), 3) = (fault, parts.len()) {
-            let t: f64 = parts[0].parse().unwrap();
-            if t >= (t0 + from) as f64 && t < (t0 + to) as f64 {
-                parts[1] = value;
-            }
-        }
-        parts.reverse();
-        parts.join(" ")
-    });
+    let clean = openmetrics(&s);
+    let bad = with_bad_node_a_prices(&clean, w.start().timestamp());
     assert_ne!(bad, clean);
     // The allocations on node-a: their cost is the clean one without the
     // bad minutes (usage and requests are steady there), and finite.
@@ -586,7 +565,37 @@ fn bad_price_samples_cost_only_their_steps() {
         (idle_bad.0 - expect(idle_ok.0)).abs() < 0.05 * idle_ok.0,
         "idle cpu {idle_bad:?} vs {idle_ok:?}"
     );
-    let warnings = whole(&faulty).warnings;
+    assert_bad_prices_warned(&faulty, &ok);
+}
+
+/// `clean` with ten minutes of NaN CPU price and ten of +Inf RAM price on
+/// node-a, the window starting at unix second `t0`.
+fn with_bad_node_a_prices(clean: &str, t0: i64) -> String {
+    // (metric, bad value, first second, last second) of the window.
+    let faults = [
+        ("node_cpu_hourly_cost{", "NaN", 1800, 2400),
+        ("node_ram_hourly_cost{", "+Inf", 4200, 4800),
+    ];
+    edit_lines(clean, |line| {
+        let fault = faults
+            .iter()
+            .find(|(m, ..)| line.starts_with(m) && line.contains("node=\"node-a\""));
+        let mut parts: Vec<&str> = line.rsplitn(3, ' ').collect();
+        if let (Some((_, value, from, to)), 3) = (fault, parts.len()) {
+            let t: f64 = parts[0].parse().unwrap();
+            if t >= (t0 + from) as f64 && t < (t0 + to) as f64 {
+                parts[1] = value;
+            }
+        }
+        parts.reverse();
+        parts.join(" ")
+    })
+}
+
+/// The faulty set warns about node-a's CPU and RAM prices and the query
+/// that read them; the clean one does not.
+fn assert_bad_prices_warned(faulty: &Computation, ok: &Computation) {
+    let warnings = whole(faulty).warnings;
     for what in [
         "its CPU price has NaN or ±Inf",
         "its RAM price has NaN or ±Inf",
@@ -604,7 +613,7 @@ fn bad_price_samples_cost_only_their_steps() {
             .any(|m| m.message.starts_with("query price_sum: ")),
         "{warnings:?}"
     );
-    let clean_warnings = whole(&ok).warnings;
+    let clean_warnings = whole(ok).warnings;
     assert!(
         !clean_warnings.iter().any(|m| m.message.contains("NaN")),
         "{clean_warnings:?}"

@@ -234,11 +234,32 @@ fn aws_sigv4_test_suite() {
         if SKIPPED_VECTORS.iter().any(|(n, _)| *n == v.name) {
             continue;
         }
-        let c = &v.context;
+        let (request, got_creq) = v.sign();
+        let problems = v.problems(&request, &got_creq);
+        if problems.is_empty() {
+            checked += 1;
+        } else {
+            failures.push(format!("{}:\n{}", v.name, problems.join("\n")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors differ:\n\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n\n")
+    );
+    assert_eq!(checked + SKIPPED_VECTORS.len(), all.len());
+}
+
+impl Vector {
+    /// A signer with the vector's region, service, credentials and time.
+    fn signer(&self) -> SigV4Signer {
+        let c = &self.context;
         let creds = &c["credentials"];
         let time: chrono::DateTime<chrono::Utc> = c["timestamp"].as_str().unwrap().parse().unwrap();
         let time = SystemTime::from(time);
-        let signer = SigV4Signer::builder(config(
+        SigV4Signer::builder(config(
             c["region"].as_str().unwrap(),
             c["service"].as_str().unwrap(),
         ))
@@ -254,9 +275,14 @@ fn aws_sigv4_test_suite() {
         .clock(move || time)
         .content_sha256_header(c["sign_body"].as_bool().unwrap())
         .build()
-        .unwrap();
+        .unwrap()
+    }
 
-        let mut request = v.request();
+    /// The vector's request signed, and the canonical request aws-sigv4
+    /// built for it (from its trace event).
+    fn sign(&self) -> (reqwest::Request, String) {
+        let signer = self.signer();
+        let mut request = self.request();
         let canonical = capture::Canonical::default();
         tracing::subscriber::with_default(canonical.clone(), || {
             futures::executor::block_on(signer.sign(&mut request)).unwrap();
@@ -271,12 +297,17 @@ fn aws_sigv4_test_suite() {
                 panic!(
                     "{}: aws-sigv4 emitted no canonical_request trace event (did a \
                  tracing max_level feature compile it out?)",
-                    v.name
+                    self.name
                 )
             });
+        (request, got_creq)
+    }
 
+    /// Where the signed `request` (canonical request `got_creq`) differs
+    /// from the vector's files.
+    fn problems(&self, request: &reqwest::Request, got_creq: &str) -> Vec<String> {
         let mut problems = Vec::new();
-        let want_creq = v.file("header-canonical-request.txt");
+        let want_creq = self.file("header-canonical-request.txt");
         if got_creq != want_creq {
             problems.push(format!(
                 "canonical request:\n--- want\n{want_creq}\n--- got\n{got_creq}"
@@ -284,7 +315,7 @@ fn aws_sigv4_test_suite() {
         }
         // The string to sign is algorithm, time, scope and the canonical
         // request's hash.
-        let authz = header(&request, "authorization").unwrap_or("").to_owned();
+        let authz = header(request, "authorization").unwrap_or("").to_owned();
         let scope = authz
             .split("Credential=")
             .nth(1)
@@ -294,47 +325,35 @@ fn aws_sigv4_test_suite() {
             .unwrap_or_default();
         let got_sts = format!(
             "AWS4-HMAC-SHA256\n{}\n{scope}\n{}",
-            header(&request, "x-amz-date").unwrap_or(""),
+            header(request, "x-amz-date").unwrap_or(""),
             hex(&sha2::Sha256::digest(got_creq.as_bytes()))
         );
-        let want_sts = v.file("header-string-to-sign.txt");
+        let want_sts = self.file("header-string-to-sign.txt");
         if got_sts != want_sts {
             problems.push(format!(
                 "string to sign:\n--- want\n{want_sts}\n--- got\n{got_sts}"
             ));
         }
         // Every header of the signed request file that the signer adds.
-        let signed = v.file("header-signed-request.txt");
+        let signed = self.file("header-signed-request.txt");
         for line in signed.lines().skip(1) {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
             };
             let name = name.to_ascii_lowercase();
             if name.starts_with("x-amz-") || name == "authorization" {
-                let got = header(&request, &name);
+                let got = header(request, &name);
                 if got != Some(value) {
                     problems.push(format!("{name}: want {value:?}, got {got:?}"));
                 }
             }
         }
-        let want_sig = v.file("header-signature.txt");
+        let want_sig = self.file("header-signature.txt");
         if !authz.ends_with(&format!("Signature={want_sig}")) {
             problems.push(format!("signature: want {want_sig}, authorization {authz}"));
         }
-        if problems.is_empty() {
-            checked += 1;
-        } else {
-            failures.push(format!("{}:\n{}", v.name, problems.join("\n")));
-        }
+        problems
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} vectors differ:\n\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n\n")
-    );
-    assert_eq!(checked + SKIPPED_VECTORS.len(), all.len());
 }
 
 fn hex(bytes: &[u8]) -> String {

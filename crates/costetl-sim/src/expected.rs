@@ -21,7 +21,8 @@ use costetl_core::{
 
 use crate::error::Result;
 use crate::scenario::{
-    Cluster, GIB, Ms, Node, PersistentVolume, Pod, Scenario, Service, Span, at, ms, pieces, secs,
+    Cluster, Container, GIB, Ms, Node, PersistentVolume, Pod, Scenario, Service, Span, at, ms,
+    pieces, secs,
 };
 
 /// Milliseconds per hour.
@@ -245,6 +246,65 @@ fn node_of<'a>(cluster: &'a Cluster, name: &str) -> &'a Node {
         .expect("validated: pods run on known nodes")
 }
 
+/// A node's idle: its cost minus what its allocations were charged
+/// (`allocated`: CPU, RAM, GPU cost, then CPU, RAM, GPU hours).
+fn idle_allocation(
+    nc: NodeCost,
+    allocated: &BTreeMap<(String, String), [f64; 6]>,
+    window: Window,
+) -> Allocation {
+    let [cpu, ram, gpu, cpu_h, ram_h, gpu_h] = allocated
+        .get(&(nc.cluster.clone(), nc.node.clone()))
+        .copied()
+        .unwrap_or_default();
+    let mut idle = Allocation::new(format!("{}/{}/{IDLE}", nc.cluster, nc.node), window);
+    idle.start = nc.start;
+    idle.end = nc.end;
+    idle.cpu_cost = nc.cpu_cost - cpu;
+    idle.ram_cost = nc.ram_cost - ram;
+    idle.gpu_cost = nc.gpu_cost - gpu;
+    idle.cpu_core_hours = nc.cpu_core_hours - cpu_h;
+    idle.ram_byte_hours = nc.ram_byte_hours - ram_h;
+    idle.gpu_hours = nc.gpu_hours - gpu_h;
+    idle.default_priced = !nc.priced;
+    idle.properties = AllocationProperties {
+        cluster: nc.cluster,
+        node: nc.node,
+        provider_id: nc.provider_id,
+        ..AllocationProperties::default()
+    };
+    idle
+}
+
+/// The allocation of PV and LB cost without a consumer in `namespace`.
+fn unmounted_allocation(
+    cluster: String,
+    namespace: String,
+    u: Unmounted,
+    window: Window,
+) -> Allocation {
+    let span = u.span.expect("only created when charged");
+    let mut a = Allocation::new(
+        format!("{cluster}//{namespace}/{UNMOUNTED}/{UNMOUNTED}"),
+        window,
+    );
+    a.start = at(span.start);
+    a.end = at(span.end);
+    a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
+    a.pvs = u.pvs;
+    a.load_balancer_cost = u.load_balancer_cost;
+    a.load_balancers = u.load_balancers;
+    a.properties = AllocationProperties {
+        cluster,
+        namespace,
+        pod: UNMOUNTED.to_owned(),
+        container: UNMOUNTED.to_owned(),
+        services: u.services.into_iter().collect(),
+        ..AllocationProperties::default()
+    };
+    a
+}
+
 impl Scenario {
     /// Capacity × price of every node active in `window`, integrated over
     /// its active time there, in cluster then node order.
@@ -352,6 +412,52 @@ impl Scenario {
         let node_costs = self.node_costs(window)?;
         let w = Span::new(ms(window.start()), ms(window.end()));
         let start = ms(self.start);
+        let mut accs = self.running_containers(w);
+        let mut unmounted: BTreeMap<(String, String), Unmounted> = BTreeMap::new();
+        for c in &self.clusters {
+            let in_window: Vec<Vec<InWindow>> = c
+                .pods
+                .iter()
+                .map(|p| Self::in_window(c, p, start, w))
+                .collect();
+            self.attribute_pvs(c, w, &in_window, &mut accs, &mut unmounted);
+            Self::attribute_lbs(c, w, &in_window, &mut accs, &mut unmounted);
+            self.attribute_network(c, w, &in_window, &mut accs);
+        }
+
+        let mut set = AllocationSet::new(window);
+        // Allocated cost per (cluster, node), for idle.
+        let mut allocated: BTreeMap<(String, String), [f64; 6]> = BTreeMap::new();
+        for (name, acc) in accs {
+            let a = self.container_allocation(name, acc, window);
+            let sum = allocated
+                .entry((a.properties.cluster.clone(), a.properties.node.clone()))
+                .or_default();
+            for (slot, v) in sum.iter_mut().zip([
+                a.cpu_cost,
+                a.ram_cost,
+                a.gpu_cost,
+                a.cpu_core_hours,
+                a.ram_byte_hours,
+                a.gpu_hours,
+            ]) {
+                *slot += v;
+            }
+            set.insert(a);
+        }
+        for nc in node_costs {
+            set.insert(idle_allocation(nc, &allocated, window));
+        }
+        for ((cluster, namespace), u) in unmounted {
+            set.insert(unmounted_allocation(cluster, namespace, u, window));
+        }
+        Ok(set)
+    }
+
+    /// Every container's runs within `w`, by allocation name: running
+    /// time, requests, usage and their cost.
+    fn running_containers(&self, w: Span) -> BTreeMap<String, Acc> {
+        let start = ms(self.start);
         let mut accs: BTreeMap<String, Acc> = BTreeMap::new();
         for c in &self.clusters {
             for p in &c.pods {
@@ -380,140 +486,73 @@ impl Scenario {
                         acc.start = acc.start.min(run.start);
                         acc.end = acc.end.max(run.end);
                         acc.running_ms += run.end - run.start;
-                        let breaks = k.usage.breaks().into_iter().chain(node.price_breaks());
-                        for piece in pieces(run, breaks) {
-                            let h = (piece.end - piece.start) as f64 / HOUR_MS;
-                            let u = k.usage.at(piece.start);
-                            let price = self.charged_prices(&c.name, node, piece.start);
-                            let cpu = k.cpu_request.max(u.cpu);
-                            let ram = k.ram_request.max(u.ram);
-                            acc.cpu_core_hours += cpu * h;
-                            acc.cpu_request_hours += k.cpu_request * h;
-                            acc.cpu_usage_hours += u.cpu * h;
-                            acc.cpu_cost += cpu * price.cpu * h;
-                            acc.cpu_max = acc.cpu_max.max(u.cpu);
-                            acc.ram_byte_hours += ram * h;
-                            acc.ram_request_hours += k.ram_request * h;
-                            acc.ram_usage_hours += u.ram * h;
-                            acc.ram_cost += ram / GIB * price.ram * h;
-                            acc.ram_max = acc.ram_max.max(u.ram);
-                            acc.gpu_hours += k.gpu_request * h;
-                            acc.gpu_cost += k.gpu_request * price.gpu * h;
-                        }
+                        self.charge_run(&c.name, node, k, run, acc);
                     }
                 }
             }
         }
+        accs
+    }
 
-        let mut unmounted: BTreeMap<(String, String), Unmounted> = BTreeMap::new();
-        for c in &self.clusters {
-            let in_window: Vec<Vec<InWindow>> = c
-                .pods
-                .iter()
-                .map(|p| Self::in_window(c, p, start, w))
-                .collect();
-            self.attribute_pvs(c, w, &in_window, &mut accs, &mut unmounted);
-            Self::attribute_lbs(c, w, &in_window, &mut accs, &mut unmounted);
-            self.attribute_network(c, w, &in_window, &mut accs);
+    /// Adds container `k`'s use and cost during `run` to `acc`, piece by
+    /// piece between changes of its usage and its node's prices.
+    fn charge_run(&self, cluster: &str, node: &Node, k: &Container, run: Span, acc: &mut Acc) {
+        let breaks = k.usage.breaks().into_iter().chain(node.price_breaks());
+        for piece in pieces(run, breaks) {
+            let h = (piece.end - piece.start) as f64 / HOUR_MS;
+            let u = k.usage.at(piece.start);
+            let price = self.charged_prices(cluster, node, piece.start);
+            let cpu = k.cpu_request.max(u.cpu);
+            let ram = k.ram_request.max(u.ram);
+            acc.cpu_core_hours += cpu * h;
+            acc.cpu_request_hours += k.cpu_request * h;
+            acc.cpu_usage_hours += u.cpu * h;
+            acc.cpu_cost += cpu * price.cpu * h;
+            acc.cpu_max = acc.cpu_max.max(u.cpu);
+            acc.ram_byte_hours += ram * h;
+            acc.ram_request_hours += k.ram_request * h;
+            acc.ram_usage_hours += u.ram * h;
+            acc.ram_cost += ram / GIB * price.ram * h;
+            acc.ram_max = acc.ram_max.max(u.ram);
+            acc.gpu_hours += k.gpu_request * h;
+            acc.gpu_cost += k.gpu_request * price.gpu * h;
         }
+    }
 
-        let mut set = AllocationSet::new(window);
-        // Allocated cost per (cluster, node), for idle.
-        let mut allocated: BTreeMap<(String, String), [f64; 6]> = BTreeMap::new();
-        for (name, acc) in accs {
-            let hours = acc.running_ms as f64 / HOUR_MS;
-            let mut a = Allocation::new(name, window);
-            a.start = at(acc.start);
-            a.end = at(acc.end);
-            a.cpu_core_hours = acc.cpu_core_hours;
-            a.cpu_core_request_average = acc.cpu_request_hours / hours;
-            a.cpu_core_usage_average = acc.cpu_usage_hours / hours;
-            a.cpu_cost = acc.cpu_cost;
-            a.ram_byte_hours = acc.ram_byte_hours;
-            a.ram_bytes_request_average = acc.ram_request_hours / hours;
-            a.ram_bytes_usage_average = acc.ram_usage_hours / hours;
-            a.ram_cost = acc.ram_cost;
-            a.gpu_hours = acc.gpu_hours;
-            a.gpu_request_average = acc.gpu_hours / hours;
-            a.gpu_cost = acc.gpu_cost;
-            a.raw_allocation_only = Some(costetl_core::RawAllocationOnly {
-                cpu_core_usage_max: acc.cpu_max,
-                ram_bytes_usage_max: acc.ram_max,
-            });
-            a.pvs = acc.pvs;
-            a.load_balancer_cost = acc.load_balancer_cost;
-            a.load_balancers = acc.load_balancers;
-            a.network_transfer_bytes = acc.network_transfer_bytes;
-            a.network_receive_bytes = acc.network_receive_bytes;
-            a.network_cross_zone_cost = acc.network_cross_zone_cost;
-            a.network_cross_region_cost = acc.network_cross_region_cost;
-            a.network_internet_cost = acc.network_internet_cost;
-            a.network_cost = acc.network_cross_zone_cost
-                + acc.network_cross_region_cost
-                + acc.network_internet_cost;
-            a.default_priced = !self.is_priced(&acc.props.cluster, &acc.props.node);
-            let sum = allocated
-                .entry((acc.props.cluster.clone(), acc.props.node.clone()))
-                .or_default();
-            for (slot, v) in sum.iter_mut().zip([
-                a.cpu_cost,
-                a.ram_cost,
-                a.gpu_cost,
-                a.cpu_core_hours,
-                a.ram_byte_hours,
-                a.gpu_hours,
-            ]) {
-                *slot += v;
-            }
-            a.properties = acc.props;
-            set.insert(a);
-        }
-        for nc in node_costs {
-            let [cpu, ram, gpu, cpu_h, ram_h, gpu_h] = allocated
-                .get(&(nc.cluster.clone(), nc.node.clone()))
-                .copied()
-                .unwrap_or_default();
-            let mut idle = Allocation::new(format!("{}/{}/{IDLE}", nc.cluster, nc.node), window);
-            idle.start = nc.start;
-            idle.end = nc.end;
-            idle.cpu_cost = nc.cpu_cost - cpu;
-            idle.ram_cost = nc.ram_cost - ram;
-            idle.gpu_cost = nc.gpu_cost - gpu;
-            idle.cpu_core_hours = nc.cpu_core_hours - cpu_h;
-            idle.ram_byte_hours = nc.ram_byte_hours - ram_h;
-            idle.gpu_hours = nc.gpu_hours - gpu_h;
-            idle.default_priced = !nc.priced;
-            idle.properties = AllocationProperties {
-                cluster: nc.cluster,
-                node: nc.node,
-                provider_id: nc.provider_id,
-                ..AllocationProperties::default()
-            };
-            set.insert(idle);
-        }
-        for ((cluster, namespace), u) in unmounted {
-            let span = u.span.expect("only created when charged");
-            let mut a = Allocation::new(
-                format!("{cluster}//{namespace}/{UNMOUNTED}/{UNMOUNTED}"),
-                window,
-            );
-            a.start = at(span.start);
-            a.end = at(span.end);
-            a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
-            a.pvs = u.pvs;
-            a.load_balancer_cost = u.load_balancer_cost;
-            a.load_balancers = u.load_balancers;
-            a.properties = AllocationProperties {
-                cluster,
-                namespace,
-                pod: UNMOUNTED.to_owned(),
-                container: UNMOUNTED.to_owned(),
-                services: u.services.into_iter().collect(),
-                ..AllocationProperties::default()
-            };
-            set.insert(a);
-        }
-        Ok(set)
+    /// A container's allocation from what was accumulated for it.
+    fn container_allocation(&self, name: String, acc: Acc, window: Window) -> Allocation {
+        let hours = acc.running_ms as f64 / HOUR_MS;
+        let mut a = Allocation::new(name, window);
+        a.start = at(acc.start);
+        a.end = at(acc.end);
+        a.cpu_core_hours = acc.cpu_core_hours;
+        a.cpu_core_request_average = acc.cpu_request_hours / hours;
+        a.cpu_core_usage_average = acc.cpu_usage_hours / hours;
+        a.cpu_cost = acc.cpu_cost;
+        a.ram_byte_hours = acc.ram_byte_hours;
+        a.ram_bytes_request_average = acc.ram_request_hours / hours;
+        a.ram_bytes_usage_average = acc.ram_usage_hours / hours;
+        a.ram_cost = acc.ram_cost;
+        a.gpu_hours = acc.gpu_hours;
+        a.gpu_request_average = acc.gpu_hours / hours;
+        a.gpu_cost = acc.gpu_cost;
+        a.raw_allocation_only = Some(costetl_core::RawAllocationOnly {
+            cpu_core_usage_max: acc.cpu_max,
+            ram_bytes_usage_max: acc.ram_max,
+        });
+        a.pvs = acc.pvs;
+        a.load_balancer_cost = acc.load_balancer_cost;
+        a.load_balancers = acc.load_balancers;
+        a.network_transfer_bytes = acc.network_transfer_bytes;
+        a.network_receive_bytes = acc.network_receive_bytes;
+        a.network_cross_zone_cost = acc.network_cross_zone_cost;
+        a.network_cross_region_cost = acc.network_cross_region_cost;
+        a.network_internet_cost = acc.network_internet_cost;
+        a.network_cost =
+            acc.network_cross_zone_cost + acc.network_cross_region_cost + acc.network_internet_cost;
+        a.default_priced = !self.is_priced(&acc.props.cluster, &acc.props.node);
+        a.properties = acc.props;
+        a
     }
 
     /// Every persistent volume active in `window`: capacity × price over

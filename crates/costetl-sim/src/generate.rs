@@ -559,47 +559,11 @@ impl<'o> Gen<'o> {
                 cpu *= d;
                 ram *= d;
             }
-            let name = loop {
-                let name = format!(
-                    "ip-10-{}-{}-{}.{}.compute.internal",
-                    self.index % 256,
-                    self.rng.below(256),
-                    self.rng.below(256),
-                    self.region
-                );
-                if names.insert(name.clone()) {
-                    break name;
-                }
-            };
-            let mut labels = BTreeMap::from([
-                ("topology.kubernetes.io/zone".to_owned(), zone.clone()),
-                (
-                    "topology.kubernetes.io/region".to_owned(),
-                    self.region.to_owned(),
-                ),
-                (
-                    "node.kubernetes.io/instance-type".to_owned(),
-                    itype.to_owned(),
-                ),
-                (
-                    "karpenter.sh/capacity-type".to_owned(),
-                    if is_spot { "spot" } else { "on-demand" }.to_owned(),
-                ),
-                ("kubernetes.io/os".to_owned(), "linux".to_owned()),
-            ]);
-            if gpus > 0.0 {
-                labels.insert("nvidia.com/gpu.present".to_owned(), "true".to_owned());
-            }
+            let name = self.node_name(&mut names);
+            let labels = self.node_labels(&zone, itype, is_spot, gpus > 0.0);
             let mut price_changes = Vec::new();
             if repriced.contains(&i) {
-                let t = self.when(self.frac(0.4), self.frac(0.6));
-                let up = self.rng.range(1.15, 1.5);
-                price_changes.push(PriceChange {
-                    at: self.time(t),
-                    cpu: round(cpu * up, 6),
-                    ram: round(ram * up, 6),
-                    gpu: 0.0,
-                });
+                price_changes.push(self.reprice(cpu, ram));
             }
             let from = (Some(i) == late).then(|| {
                 let (a, b) = (self.frac(0.2), self.frac(0.35));
@@ -629,6 +593,66 @@ impl<'o> Gen<'o> {
                 to,
                 gpu: gpus > 0.0,
             });
+        }
+    }
+
+    /// A node name not in `names` yet (added to it), in the cluster's
+    /// region.
+    fn node_name(&mut self, names: &mut BTreeSet<String>) -> String {
+        loop {
+            let name = format!(
+                "ip-10-{}-{}-{}.{}.compute.internal",
+                self.index % 256,
+                self.rng.below(256),
+                self.rng.below(256),
+                self.region
+            );
+            if names.insert(name.clone()) {
+                break name;
+            }
+        }
+    }
+
+    /// The well-known labels of a node: where it is, what it is, how it is
+    /// bought.
+    fn node_labels(
+        &self,
+        zone: &str,
+        itype: &str,
+        is_spot: bool,
+        gpu: bool,
+    ) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::from([
+            ("topology.kubernetes.io/zone".to_owned(), zone.to_owned()),
+            (
+                "topology.kubernetes.io/region".to_owned(),
+                self.region.to_owned(),
+            ),
+            (
+                "node.kubernetes.io/instance-type".to_owned(),
+                itype.to_owned(),
+            ),
+            (
+                "karpenter.sh/capacity-type".to_owned(),
+                if is_spot { "spot" } else { "on-demand" }.to_owned(),
+            ),
+            ("kubernetes.io/os".to_owned(), "linux".to_owned()),
+        ]);
+        if gpu {
+            labels.insert("nvidia.com/gpu.present".to_owned(), "true".to_owned());
+        }
+        labels
+    }
+
+    /// A spot re-pricing mid-window: CPU and RAM up by 15-50%.
+    fn reprice(&mut self, cpu: f64, ram: f64) -> PriceChange {
+        let t = self.when(self.frac(0.4), self.frac(0.6));
+        let up = self.rng.range(1.15, 1.5);
+        PriceChange {
+            at: self.time(t),
+            cpu: round(cpu * up, 6),
+            ram: round(ram * up, 6),
+            gpu: 0.0,
         }
     }
 
@@ -1141,24 +1165,7 @@ impl<'o> Gen<'o> {
             };
             first = false;
             let replicas = [1, 2, 3][self.rng.weighted(&[30, 20, 50])].min(quota);
-            let mut specs = vec![Spec {
-                name: name.clone(),
-                cpu: *self.rng.pick(&[0.25, 0.5, 1.0, 2.0]),
-                ram: *self.rng.pick(&[512.0, 1024.0, 2048.0, 4096.0, 8192.0]) * MI,
-                gpu: 0.0,
-            }];
-            if self.rng.chance(0.8) {
-                specs.push(Spec {
-                    name: if name == "prometheus" {
-                        "config-reloader".to_owned()
-                    } else {
-                        format!("{name}-exporter")
-                    },
-                    cpu: 0.05,
-                    ram: 64.0 * MI,
-                    gpu: 0.0,
-                });
-            }
+            let specs = self.statefulset_specs(&name);
             let claims = name == "prometheus" || self.rng.chance(0.6);
             let gib = *self.rng.pick(&[20.0, 50.0, 100.0, 200.0, 500.0]);
             if self.rng.chance(0.5) {
@@ -1173,56 +1180,16 @@ impl<'o> Gen<'o> {
                 self.pod_names.insert((namespace.clone(), pod.clone()));
                 let mut volumes = Vec::new();
                 if claims {
-                    let claim = format!("data-{pod}");
-                    let zone = self.rng.pick(&self.zones).clone();
-                    let pv = format!(
-                        "pvc-{}-{}-{}-{}-{}",
-                        self.rng.hex(8),
-                        self.rng.hex(4),
-                        self.rng.hex(4),
-                        self.rng.hex(4),
-                        self.rng.hex(12)
-                    );
-                    let vol = self.rng.hex(17);
-                    self.cluster.persistent_volumes.push(PersistentVolume {
-                        name: pv,
-                        capacity_bytes: gib * GIB,
-                        hourly_cost_per_gib: 0.000137,
-                        provider_id: format!("aws:///{zone}/vol-{vol}"),
-                        storage_class: "gp3".to_owned(),
-                        active_from: None,
-                        active_to: None,
-                        claim: Some(Claim {
-                            namespace: namespace.clone(),
-                            name: claim.clone(),
-                            requested_bytes: gib * GIB,
-                        }),
-                    });
-                    volumes.push(claim);
+                    volumes.push(self.claim_volume(&namespace, &pod, gib));
                 }
-                let mut placements = Vec::new();
                 // A move takes two pods: room for them and for the
                 // replicas still to come?
-                if quota > replicas - r && self.rng.chance(0.12 + 1.0 / n) {
-                    // Moved: from the leaving node before it leaves, or at
-                    // any time from any node.
-                    let (t, from) = match early {
-                        Some(e) if self.rng.chance(0.5) => {
-                            let t = self.slots[e].to.expect("early node");
-                            (self.before(t, 30_000, 600_000), Some(e))
-                        }
-                        _ => (self.when(self.frac(0.05), self.frac(0.95)), None),
-                    };
-                    let first = Run::new(None, Some(t));
-                    let a = from.unwrap_or_else(|| self.node_for(first, None));
-                    let second = Run::new(Some(self.after(t, 20_000, 180_000)), None);
-                    let b = self.node_for(second, Some(a));
-                    placements.push((first, a));
-                    placements.push((second, b));
+                let placements = if quota > replicas - r && self.rng.chance(0.12 + 1.0 / n) {
+                    self.moved(early).to_vec()
                 } else {
                     let node = self.node_for(Run::ALL, None);
-                    placements.push((Run::ALL, node));
-                }
+                    vec![(Run::ALL, node)]
+                };
                 for (run, node) in placements {
                     let containers = self.containers(&specs, run, 0.15, 0.04);
                     let mut labels = self.labels(&namespace, &name);
@@ -1243,6 +1210,77 @@ impl<'o> Gen<'o> {
                 }
             }
         }
+    }
+
+    /// A StatefulSet's containers: the server and, mostly, a sidecar.
+    fn statefulset_specs(&mut self, name: &str) -> Vec<Spec> {
+        let mut specs = vec![Spec {
+            name: name.to_owned(),
+            cpu: *self.rng.pick(&[0.25, 0.5, 1.0, 2.0]),
+            ram: *self.rng.pick(&[512.0, 1024.0, 2048.0, 4096.0, 8192.0]) * MI,
+            gpu: 0.0,
+        }];
+        if self.rng.chance(0.8) {
+            specs.push(Spec {
+                name: if name == "prometheus" {
+                    "config-reloader".to_owned()
+                } else {
+                    format!("{name}-exporter")
+                },
+                cpu: 0.05,
+                ram: 64.0 * MI,
+                gpu: 0.0,
+            });
+        }
+        specs
+    }
+
+    /// A `gib` GiB volume bound to replica `pod`'s claim `data-<pod>`;
+    /// returns the claim's name.
+    fn claim_volume(&mut self, namespace: &str, pod: &str, gib: f64) -> String {
+        let claim = format!("data-{pod}");
+        let zone = self.rng.pick(&self.zones).clone();
+        let pv = format!(
+            "pvc-{}-{}-{}-{}-{}",
+            self.rng.hex(8),
+            self.rng.hex(4),
+            self.rng.hex(4),
+            self.rng.hex(4),
+            self.rng.hex(12)
+        );
+        let vol = self.rng.hex(17);
+        self.cluster.persistent_volumes.push(PersistentVolume {
+            name: pv,
+            capacity_bytes: gib * GIB,
+            hourly_cost_per_gib: 0.000137,
+            provider_id: format!("aws:///{zone}/vol-{vol}"),
+            storage_class: "gp3".to_owned(),
+            active_from: None,
+            active_to: None,
+            claim: Some(Claim {
+                namespace: namespace.to_owned(),
+                name: claim.clone(),
+                requested_bytes: gib * GIB,
+            }),
+        });
+        claim
+    }
+
+    /// A replica that moves: from the leaving node (`early`) before it
+    /// leaves, or at any time from any node; then on another node.
+    fn moved(&mut self, early: Option<usize>) -> [(Run, usize); 2] {
+        let (t, from) = match early {
+            Some(e) if self.rng.chance(0.5) => {
+                let t = self.slots[e].to.expect("early node");
+                (self.before(t, 30_000, 600_000), Some(e))
+            }
+            _ => (self.when(self.frac(0.05), self.frac(0.95)), None),
+        };
+        let first = Run::new(None, Some(t));
+        let a = from.unwrap_or_else(|| self.node_for(first, None));
+        let second = Run::new(Some(self.after(t, 20_000, 180_000)), None);
+        let b = self.node_for(second, Some(a));
+        [(first, a), (second, b)]
     }
 
     /// Jobs until `quota` pods: a GPU training job when there is a GPU

@@ -353,10 +353,21 @@ impl Scenario {
         Ok(())
     }
 
-    fn write_ksm<'a, W: Write>(&'a self, o: &mut Out<'_, W>) -> io::Result<()> {
-        let always = Span::new(ms(self.start), OPEN_END);
-        let (start, linger) = (ms(self.start), self.linger_ms());
+    /// kube-state-metrics' families, object by object.
+    fn write_ksm<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        self.write_ksm_namespaces(o)?;
+        self.write_ksm_nodes(o)?;
+        self.write_ksm_pods(o)?;
+        self.write_replicaset_owners(o)?;
+        self.write_ksm_containers(o)?;
+        self.write_completion_times(o)?;
+        self.write_ksm_volumes(o)?;
+        self.write_requests(o)
+    }
 
+    /// Namespace labels and annotations.
+    fn write_ksm_namespaces<'a, W: Write>(&'a self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let always = Span::new(ms(self.start), OPEN_END);
         let namespaces = |c: &'a Cluster| c.namespaces.as_slice();
         self.info_family(o, "kube_namespace_labels", namespaces, |_, ns| {
             let mut ls = vec![l("namespace", &ns.name)];
@@ -368,7 +379,11 @@ impl Scenario {
             ls.extend(prefixed("annotation_", &ns.annotations));
             (ls, always)
         })?;
+        Ok(())
+    }
 
+    /// Node info, labels and capacity.
+    fn write_ksm_nodes<'a, W: Write>(&'a self, o: &mut Out<'_, W>) -> io::Result<()> {
         let nodes = |c: &'a Cluster| c.nodes.as_slice();
         self.info_family(o, "kube_node_info", nodes, |_, n| {
             let ls = vec![l("node", &n.name), l("provider_id", &n.provider_id)];
@@ -396,7 +411,12 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
 
+    /// Pod info, labels, annotations and owners.
+    fn write_ksm_pods<'a, W: Write>(&'a self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         let pods = |c: &'a Cluster| c.pods.as_slice();
         self.info_family(o, "kube_pod_info", pods, |c, p| {
             let mut ls = pod_labels(c, p, self);
@@ -432,6 +452,12 @@ impl Scenario {
             }
             (ls, p.exists(start, linger))
         })?;
+        Ok(())
+    }
+
+    /// Each ReplicaSet the pods name, with its Deployment (or `<none>`).
+    fn write_replicaset_owners<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         o.family("kube_replicaset_owner", "gauge")?;
         for c in &self.clusters {
             // A ReplicaSet exists from its first pod's creation to its
@@ -465,7 +491,12 @@ impl Scenario {
                 o.ksm("kube_replicaset_owner", &c.name, &ls, span, |_| 1.0)?;
             }
         }
+        Ok(())
+    }
 
+    /// Whether each container runs, and when each of its runs started.
+    fn write_ksm_containers<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         o.family("kube_pod_container_status_running", "gauge")?;
         for c in &self.clusters {
             for p in &c.pods {
@@ -500,6 +531,12 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Ended pods' completion times, while their objects linger.
+    fn write_completion_times<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         o.family("kube_pod_completion_time", "gauge")?;
         for c in &self.clusters {
             for p in &c.pods {
@@ -523,6 +560,12 @@ impl Scenario {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// Claims pods mount, volumes, and claims with their requests.
+    fn write_ksm_volumes<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         o.family("kube_pod_spec_volumes_persistentvolumeclaims_info", "gauge")?;
         for c in &self.clusters {
             for p in &c.pods {
@@ -593,7 +636,12 @@ impl Scenario {
                 )?;
             }
         }
+        Ok(())
+    }
 
+    /// Containers' resource requests.
+    fn write_requests<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let (start, linger) = (ms(self.start), self.linger_ms());
         o.family("kube_pod_container_resource_requests", "gauge")?;
         for c in &self.clusters {
             for p in &c.pods {
@@ -789,7 +837,17 @@ impl Scenario {
         Ok(())
     }
 
+    /// The cost exporter's families: prices of nodes, volumes, load
+    /// balancers and egress, and service selectors.
     fn write_exporter<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        self.write_node_prices(o)?;
+        self.write_pv_prices(o)?;
+        self.write_services(o)?;
+        self.write_network_prices(o)
+    }
+
+    /// Node prices, GPU counts and spot flags, for priced nodes.
+    fn write_node_prices<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
         fn priced<'a>(s: &'a Scenario, c: &'a Cluster) -> impl Iterator<Item = &'a Node> {
             c.nodes.iter().filter(|n| s.is_priced(&c.name, &n.name))
         }
@@ -841,7 +899,11 @@ impl Scenario {
                 )?;
             }
         }
-        let always = Span::new(ms(self.start), OPEN_END);
+        Ok(())
+    }
+
+    /// Volume prices per GiB-hour.
+    fn write_pv_prices<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
         o.family("pv_hourly_cost", "gauge")?;
         for c in &self.clusters {
             for pv in &c.persistent_volumes {
@@ -856,6 +918,12 @@ impl Scenario {
                 })?;
             }
         }
+        Ok(())
+    }
+
+    /// Service selectors and load balancer prices.
+    fn write_services<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let always = Span::new(ms(self.start), OPEN_END);
         o.family("service_selector_labels", "gauge")?;
         for c in &self.clusters {
             for svc in &c.services {
@@ -892,6 +960,12 @@ impl Scenario {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// Egress prices per GiB, per cluster.
+    fn write_network_prices<W: Write>(&self, o: &mut Out<'_, W>) -> io::Result<()> {
+        let always = Span::new(ms(self.start), OPEN_END);
         type NetPrice = fn(&NetworkPrices) -> f64;
         let net_prices: [(&str, NetPrice); 3] = [
             ("kubecost_network_zone_egress_cost", |p| p.zone_per_gib),

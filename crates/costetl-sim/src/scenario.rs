@@ -887,41 +887,7 @@ impl Scenario {
     ///
     /// [`Error::Invalid`] naming the first problem found.
     pub fn validate(&self) -> Result<()> {
-        let whole_ms = |t: DateTime<Utc>, path: &str| {
-            if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000)
-                || t < DateTime::<Utc>::UNIX_EPOCH
-            {
-                Err(invalid(
-                    path,
-                    format!("{t} must be after 1970 and a whole millisecond"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        whole_ms(self.start, "start")?;
-        whole_ms(self.end, "end")?;
-        if self.end <= self.start {
-            return Err(invalid("end", "must be after start"));
-        }
-        if self.scrape_interval_seconds == 0 {
-            return Err(invalid("scrape_interval_seconds", "must be positive"));
-        }
-        if self.cluster_label.is_empty() {
-            return Err(invalid("cluster_label", "must not be empty"));
-        }
-        let finite = |v: f64, path: &str| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(path, format!("{v} must be finite and >= 0")))
-            }
-        };
-        let d = self.options.default_prices;
-        for (v, f) in [(d.cpu, "cpu"), (d.ram, "ram"), (d.gpu, "gpu")] {
-            finite(v, &format!("options.default_prices.{f}"))?;
-        }
-        let scenario_span = Span::new(ms(self.start), ms(self.end));
+        self.validate_settings()?;
         let mut clusters = BTreeSet::new();
         let mut known_nodes = BTreeSet::new();
         for (ci, c) in self.clusters.iter().enumerate() {
@@ -932,200 +898,12 @@ impl Scenario {
                     format!("cluster name {:?} empty or repeated", c.name),
                 ));
             }
-            let mut nodes = BTreeMap::new();
-            for (ni, n) in c.nodes.iter().enumerate() {
-                let np = format!("{cp}.nodes[{ni}]");
-                if n.name.is_empty() || nodes.insert(n.name.as_str(), n).is_some() {
-                    return Err(invalid(
-                        &np,
-                        format!("node name {:?} empty or repeated", n.name),
-                    ));
-                }
-                known_nodes.insert(n.name.clone());
-                known_nodes.insert(format!("{}/{}", c.name, n.name));
-                finite(n.cpu_cores, &format!("{np}.cpu_cores"))?;
-                finite(n.ram_bytes, &format!("{np}.ram_bytes"))?;
-                finite(n.gpus, &format!("{np}.gpus"))?;
-                let prices = |p: Prices, path: &str| {
-                    for (v, f) in [(p.cpu, "cpu"), (p.ram, "ram"), (p.gpu, "gpu")] {
-                        finite(v, &format!("{path}.{f}"))?;
-                    }
-                    Ok::<(), Error>(())
-                };
-                prices(n.prices, &format!("{np}.prices"))?;
-                for (pi, pc) in n.price_changes.iter().enumerate() {
-                    let pp = format!("{np}.price_changes[{pi}]");
-                    prices(Prices::new(pc.cpu, pc.ram, pc.gpu), &pp)?;
-                    whole_ms(pc.at, &pp)?;
-                    if pi > 0 && pc.at <= n.price_changes[pi - 1].at {
-                        return Err(invalid(&pp, "price changes must be in time order"));
-                    }
-                }
-                for t in [n.active_from, n.active_to].into_iter().flatten() {
-                    whole_ms(t, &np)?;
-                }
-                let a = n.active();
-                if a.start >= a.end {
-                    return Err(invalid(&np, "active_to must be after active_from"));
-                }
-            }
-            let mut namespaces = BTreeSet::new();
-            for (i, ns) in c.namespaces.iter().enumerate() {
-                if ns.name.is_empty() || !namespaces.insert(ns.name.as_str()) {
-                    return Err(invalid(
-                        format!("{cp}.namespaces[{i}]"),
-                        format!("namespace name {:?} empty or repeated", ns.name),
-                    ));
-                }
-            }
-            let claims = self.validate_volumes_and_services(c, &cp, &namespaces)?;
-            let mut uids = BTreeSet::new();
-            let mut by_name: BTreeMap<(&str, &str), Vec<(usize, Span)>> = BTreeMap::new();
-            for (pi, p) in c.pods.iter().enumerate() {
-                let pp = format!("{cp}.pods[{pi}]");
-                if p.name.is_empty() {
-                    return Err(invalid(&pp, "pod name is empty"));
-                }
-                if !namespaces.contains(p.namespace.as_str()) {
-                    return Err(invalid(
-                        &pp,
-                        format!(
-                            "namespace {:?} is not in the cluster's namespaces",
-                            p.namespace
-                        ),
-                    ));
-                }
-                let Some(node) = nodes.get(p.node.as_str()) else {
-                    return Err(invalid(&pp, format!("unknown node {:?}", p.node)));
-                };
-                for t in [p.start, p.end].into_iter().flatten() {
-                    whole_ms(t, &pp)?;
-                }
-                let run = p.running(ms(self.start));
-                if run.start >= run.end {
-                    return Err(invalid(&pp, "end must be after start"));
-                }
-                // Only the part inside the scenario is observable.
-                if let Some(seen) = run.intersect(scenario_span)
-                    && !node.active().covers(seen)
-                {
-                    return Err(invalid(
-                        &pp,
-                        format!("runs while node {:?} is not active", p.node),
-                    ));
-                }
-                if !uids.insert(p.uid(&c.name, self.start)) {
-                    return Err(invalid(&pp, "uid repeated in the cluster"));
-                }
-                by_name
-                    .entry((p.namespace.as_str(), p.name.as_str()))
-                    .or_default()
-                    .push((pi, run));
-                if let Some(o) = &p.owner
-                    && o.name.is_empty()
-                {
-                    return Err(invalid(&pp, "owner name is empty"));
-                }
-                if p.containers.is_empty() {
-                    return Err(invalid(&pp, "a pod needs at least one container"));
-                }
-                let mut mounted = BTreeSet::new();
-                for (vi, v) in p.volumes.iter().enumerate() {
-                    let vp = format!("{pp}.volumes[{vi}]");
-                    if !claims.contains(&(p.namespace.as_str(), v.as_str())) {
-                        return Err(invalid(
-                            &vp,
-                            format!(
-                                "no persistent volume of the cluster is claimed by {:?} \
-                                 in namespace {:?}",
-                                v, p.namespace
-                            ),
-                        ));
-                    }
-                    if !mounted.insert(v.as_str()) {
-                        return Err(invalid(&vp, format!("claim {v:?} listed twice")));
-                    }
-                }
-                if let Some(n) = &p.network {
-                    for (v, f) in [
-                        (n.transmit_bytes_per_second, "transmit_bytes_per_second"),
-                        (n.receive_bytes_per_second, "receive_bytes_per_second"),
-                        (
-                            n.egress_zone_bytes_per_second,
-                            "egress_zone_bytes_per_second",
-                        ),
-                        (
-                            n.egress_region_bytes_per_second,
-                            "egress_region_bytes_per_second",
-                        ),
-                        (
-                            n.egress_internet_bytes_per_second,
-                            "egress_internet_bytes_per_second",
-                        ),
-                    ] {
-                        finite(v, &format!("{pp}.network.{f}"))?;
-                    }
-                }
-                let mut names = BTreeSet::new();
-                for (ki, k) in p.containers.iter().enumerate() {
-                    let kp = format!("{pp}.containers[{ki}]");
-                    if k.name.is_empty() || !names.insert(k.name.as_str()) {
-                        return Err(invalid(
-                            &kp,
-                            format!("container name {:?} empty or repeated", k.name),
-                        ));
-                    }
-                    finite(k.cpu_request, &format!("{kp}.cpu_request"))?;
-                    finite(k.ram_request, &format!("{kp}.ram_request"))?;
-                    finite(k.gpu_request, &format!("{kp}.gpu_request"))?;
-                    match &k.usage {
-                        Usage::Constant(l) => {
-                            finite(l.cpu, &format!("{kp}.usage.cpu"))?;
-                            finite(l.ram, &format!("{kp}.usage.ram"))?;
-                        }
-                        Usage::Steps(steps) => {
-                            if steps.is_empty() {
-                                return Err(invalid(&kp, "usage steps must not be empty"));
-                            }
-                            for (si, s) in steps.iter().enumerate() {
-                                let sp = format!("{kp}.usage[{si}]");
-                                whole_ms(s.at, &sp)?;
-                                finite(s.cpu, &format!("{sp}.cpu"))?;
-                                finite(s.ram, &format!("{sp}.ram"))?;
-                                if si > 0 && s.at <= steps[si - 1].at {
-                                    return Err(invalid(&sp, "usage steps must be in time order"));
-                                }
-                            }
-                        }
-                    }
-                    if let Some(g) = k.restart_gap {
-                        whole_ms(g.from, &kp)?;
-                        whole_ms(g.to, &kp)?;
-                        let gap = Span::new(ms(g.from), ms(g.to));
-                        if gap.start >= gap.end || gap.start <= run.start || gap.end >= run.end {
-                            return Err(invalid(
-                                format!("{kp}.restart_gap"),
-                                "must be non-empty and strictly inside the pod's running time",
-                            ));
-                        }
-                    }
-                }
-            }
-            for ((ns, name), runs) in &by_name {
-                for (i, (pa, a)) in runs.iter().enumerate() {
-                    for (pb, b) in &runs[i + 1..] {
-                        if a.intersect(*b).is_some() {
-                            return Err(invalid(
-                                format!("{cp}.pods[{pb}]"),
-                                format!(
-                                    "pod {ns}/{name} runs at the same time as pods[{pa}]; \
-                                     a pod name can only run once at a time"
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
+            let nodes = validate_nodes(c, &cp, &mut known_nodes)?;
+            let namespaces = validate_namespaces(c, &cp)?;
+            let claims = validate_volumes(c, &cp, &namespaces)?;
+            validate_services(c, &cp, &namespaces)?;
+            validate_network_prices(c, &cp)?;
+            self.validate_pods(c, &cp, &nodes, &namespaces, &claims)?;
         }
         for n in &self.options.omit_node_prices_for {
             if !known_nodes.contains(n) {
@@ -1138,122 +916,108 @@ impl Scenario {
         Ok(())
     }
 
-    /// Validate a cluster's persistent volumes, services and network
-    /// prices; returns the claims `(namespace, name)` pods may mount.
-    fn validate_volumes_and_services<'c>(
-        &self,
-        c: &'c Cluster,
-        cp: &str,
-        namespaces: &BTreeSet<&str>,
-    ) -> Result<BTreeSet<(&'c str, &'c str)>> {
-        let finite = |v: f64, path: &str| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(path, format!("{v} must be finite and >= 0")))
-            }
-        };
-        let span = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, path: &str| {
-            for t in [from, to].into_iter().flatten() {
-                if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000)
-                    || t < DateTime::<Utc>::UNIX_EPOCH
-                {
-                    return Err(invalid(
-                        path,
-                        format!("{t} must be after 1970 and a whole millisecond"),
-                    ));
-                }
-            }
-            if let (Some(a), Some(b)) = (from, to)
-                && a >= b
-            {
-                return Err(invalid(path, "active_to must be after active_from"));
-            }
-            Ok(())
-        };
-        let known_ns = |ns: &str, path: &str| {
-            if namespaces.contains(ns) {
-                Ok(())
-            } else {
-                Err(invalid(
-                    path,
-                    format!("namespace {ns:?} is not in the cluster's namespaces"),
-                ))
-            }
-        };
-        let mut pvs = BTreeSet::new();
-        let mut claims = BTreeSet::new();
-        for (i, pv) in c.persistent_volumes.iter().enumerate() {
-            let path = format!("{cp}.persistent_volumes[{i}]");
-            if pv.name.is_empty() || !pvs.insert(pv.name.as_str()) {
-                return Err(invalid(
-                    &path,
-                    format!("persistent volume name {:?} empty or repeated", pv.name),
-                ));
-            }
-            finite(pv.capacity_bytes, &format!("{path}.capacity_bytes"))?;
-            finite(
-                pv.hourly_cost_per_gib,
-                &format!("{path}.hourly_cost_per_gib"),
-            )?;
-            span(pv.active_from, pv.active_to, &path)?;
-            if let Some(claim) = &pv.claim {
-                let path = format!("{path}.claim");
-                known_ns(&claim.namespace, &path)?;
-                if claim.name.is_empty()
-                    || !claims.insert((claim.namespace.as_str(), claim.name.as_str()))
-                {
-                    return Err(invalid(
-                        &path,
-                        format!(
-                            "claim name {:?} empty or bound to two volumes in namespace {:?}",
-                            claim.name, claim.namespace
-                        ),
-                    ));
-                }
-                finite(claim.requested_bytes, &format!("{path}.requested_bytes"))?;
-            }
+    /// The scenario's own settings: its times, scrape interval, cluster
+    /// label and default prices.
+    fn validate_settings(&self) -> Result<()> {
+        whole_ms(self.start, "start")?;
+        whole_ms(self.end, "end")?;
+        if self.end <= self.start {
+            return Err(invalid("end", "must be after start"));
         }
-        let mut services = BTreeSet::new();
-        for (i, svc) in c.services.iter().enumerate() {
-            let path = format!("{cp}.services[{i}]");
-            known_ns(&svc.namespace, &path)?;
-            if svc.name.is_empty() || !services.insert((&svc.namespace, &svc.name)) {
-                return Err(invalid(
-                    &path,
-                    format!(
-                        "service name {:?} empty or repeated in namespace {:?}",
-                        svc.name, svc.namespace
-                    ),
-                ));
-            }
-            if svc.selector.keys().any(String::is_empty) {
-                return Err(invalid(&path, "selector keys must not be empty"));
-            }
-            if let Some(lb) = &svc.load_balancer {
-                let path = format!("{path}.load_balancer");
-                if lb.ingress_ip.parse::<IpAddr>().is_err() {
-                    return Err(invalid(
-                        &path,
-                        format!("ingress_ip {:?} is not an IP address", lb.ingress_ip),
-                    ));
-                }
-                finite(lb.hourly_cost, &format!("{path}.hourly_cost"))?;
-                span(lb.active_from, lb.active_to, &path)?;
-            }
+        if self.scrape_interval_seconds == 0 {
+            return Err(invalid("scrape_interval_seconds", "must be positive"));
         }
-        if let Some(p) = &c.network_prices {
-            for (v, f) in [
-                (p.zone_per_gib, "zone_per_gib"),
-                (p.region_per_gib, "region_per_gib"),
-                (p.internet_per_gib, "internet_per_gib"),
-            ] {
-                finite(v, &format!("{cp}.network_prices.{f}"))?;
-            }
+        if self.cluster_label.is_empty() {
+            return Err(invalid("cluster_label", "must not be empty"));
         }
-        Ok(claims)
+        prices_finite(self.options.default_prices, "options.default_prices")
     }
 
+    /// A cluster's pods: each placed on a known, active node in a known
+    /// namespace, with valid contents, and no pod name running twice at
+    /// once.
+    fn validate_pods(
+        &self,
+        c: &Cluster,
+        cp: &str,
+        nodes: &BTreeMap<&str, &Node>,
+        namespaces: &BTreeSet<&str>,
+        claims: &BTreeSet<(&str, &str)>,
+    ) -> Result<()> {
+        let mut uids = BTreeSet::new();
+        let mut by_name: BTreeMap<(&str, &str), Vec<(usize, Span)>> = BTreeMap::new();
+        for (pi, p) in c.pods.iter().enumerate() {
+            let pp = format!("{cp}.pods[{pi}]");
+            let run = self.validate_placement(p, &pp, nodes, namespaces)?;
+            if !uids.insert(p.uid(&c.name, self.start)) {
+                return Err(invalid(&pp, "uid repeated in the cluster"));
+            }
+            by_name
+                .entry((p.namespace.as_str(), p.name.as_str()))
+                .or_default()
+                .push((pi, run));
+            validate_pod_contents(p, &pp, run, claims)?;
+        }
+        for ((ns, name), runs) in &by_name {
+            for (i, (pa, a)) in runs.iter().enumerate() {
+                for (pb, b) in &runs[i + 1..] {
+                    if a.intersect(*b).is_some() {
+                        return Err(invalid(
+                            format!("{cp}.pods[{pb}]"),
+                            format!(
+                                "pod {ns}/{name} runs at the same time as pods[{pa}]; \
+                                 a pod name can only run once at a time"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A pod's name, namespace, node and times; returns its running span.
+    fn validate_placement(
+        &self,
+        p: &Pod,
+        pp: &str,
+        nodes: &BTreeMap<&str, &Node>,
+        namespaces: &BTreeSet<&str>,
+    ) -> Result<Span> {
+        if p.name.is_empty() {
+            return Err(invalid(pp, "pod name is empty"));
+        }
+        if !namespaces.contains(p.namespace.as_str()) {
+            return Err(invalid(
+                pp,
+                format!(
+                    "namespace {:?} is not in the cluster's namespaces",
+                    p.namespace
+                ),
+            ));
+        }
+        let Some(node) = nodes.get(p.node.as_str()) else {
+            return Err(invalid(pp, format!("unknown node {:?}", p.node)));
+        };
+        for t in [p.start, p.end].into_iter().flatten() {
+            whole_ms(t, pp)?;
+        }
+        let run = p.running(ms(self.start));
+        if run.start >= run.end {
+            return Err(invalid(pp, "end must be after start"));
+        }
+        // Only the part inside the scenario is observable.
+        let scenario_span = Span::new(ms(self.start), ms(self.end));
+        if let Some(seen) = run.intersect(scenario_span)
+            && !node.active().covers(seen)
+        {
+            return Err(invalid(
+                pp,
+                format!("runs while node {:?} is not active", p.node),
+            ));
+        }
+        Ok(run)
+    }
     /// Check `window` lies within `[start, end]`.
     pub(crate) fn check_window(&self, window: Window) -> Result<()> {
         if window.start() < self.start || window.end() > self.end {
@@ -1269,6 +1033,318 @@ impl Scenario {
 /// `t + minutes`, a convenience for building scenarios in Rust.
 pub fn plus_minutes(t: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
     t + TimeDelta::minutes(minutes)
+}
+
+/// `t` at millisecond precision (Prometheus' timestamps) and after 1970.
+fn whole_ms(t: DateTime<Utc>, path: &str) -> Result<()> {
+    if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000) || t < DateTime::<Utc>::UNIX_EPOCH {
+        Err(invalid(
+            path,
+            format!("{t} must be after 1970 and a whole millisecond"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A quantity or price: finite and not negative.
+fn finite(v: f64, path: &str) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(path, format!("{v} must be finite and >= 0")))
+    }
+}
+
+fn prices_finite(p: Prices, path: &str) -> Result<()> {
+    for (v, f) in [(p.cpu, "cpu"), (p.ram, "ram"), (p.gpu, "gpu")] {
+        finite(v, &format!("{path}.{f}"))?;
+    }
+    Ok(())
+}
+
+/// An optional activity span: whole milliseconds, and non-empty when
+/// bounded on both sides.
+fn active_span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, path: &str) -> Result<()> {
+    for t in [from, to].into_iter().flatten() {
+        whole_ms(t, path)?;
+    }
+    if let (Some(a), Some(b)) = (from, to)
+        && a >= b
+    {
+        return Err(invalid(path, "active_to must be after active_from"));
+    }
+    Ok(())
+}
+
+fn known_namespace(namespaces: &BTreeSet<&str>, ns: &str, path: &str) -> Result<()> {
+    if namespaces.contains(ns) {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            format!("namespace {ns:?} is not in the cluster's namespaces"),
+        ))
+    }
+}
+
+/// A cluster's nodes: unique names, quantities, prices and their changes
+/// in time order, activity. Adds each node as `name` and `cluster/name` to
+/// `known_nodes`; returns the nodes by name.
+fn validate_nodes<'c>(
+    c: &'c Cluster,
+    cp: &str,
+    known_nodes: &mut BTreeSet<String>,
+) -> Result<BTreeMap<&'c str, &'c Node>> {
+    let mut nodes = BTreeMap::new();
+    for (ni, n) in c.nodes.iter().enumerate() {
+        let np = format!("{cp}.nodes[{ni}]");
+        if n.name.is_empty() || nodes.insert(n.name.as_str(), n).is_some() {
+            return Err(invalid(
+                &np,
+                format!("node name {:?} empty or repeated", n.name),
+            ));
+        }
+        known_nodes.insert(n.name.clone());
+        known_nodes.insert(format!("{}/{}", c.name, n.name));
+        validate_node(n, &np)?;
+    }
+    Ok(nodes)
+}
+
+fn validate_node(n: &Node, np: &str) -> Result<()> {
+    finite(n.cpu_cores, &format!("{np}.cpu_cores"))?;
+    finite(n.ram_bytes, &format!("{np}.ram_bytes"))?;
+    finite(n.gpus, &format!("{np}.gpus"))?;
+    prices_finite(n.prices, &format!("{np}.prices"))?;
+    for (pi, pc) in n.price_changes.iter().enumerate() {
+        let pp = format!("{np}.price_changes[{pi}]");
+        prices_finite(Prices::new(pc.cpu, pc.ram, pc.gpu), &pp)?;
+        whole_ms(pc.at, &pp)?;
+        if pi > 0 && pc.at <= n.price_changes[pi - 1].at {
+            return Err(invalid(&pp, "price changes must be in time order"));
+        }
+    }
+    for t in [n.active_from, n.active_to].into_iter().flatten() {
+        whole_ms(t, np)?;
+    }
+    let a = n.active();
+    if a.start >= a.end {
+        return Err(invalid(np, "active_to must be after active_from"));
+    }
+    Ok(())
+}
+
+/// A cluster's namespaces: unique names; returns them.
+fn validate_namespaces<'c>(c: &'c Cluster, cp: &str) -> Result<BTreeSet<&'c str>> {
+    let mut namespaces = BTreeSet::new();
+    for (i, ns) in c.namespaces.iter().enumerate() {
+        if ns.name.is_empty() || !namespaces.insert(ns.name.as_str()) {
+            return Err(invalid(
+                format!("{cp}.namespaces[{i}]"),
+                format!("namespace name {:?} empty or repeated", ns.name),
+            ));
+        }
+    }
+    Ok(namespaces)
+}
+
+/// A cluster's persistent volumes and their claims; returns the claims
+/// `(namespace, name)` pods may mount.
+fn validate_volumes<'c>(
+    c: &'c Cluster,
+    cp: &str,
+    namespaces: &BTreeSet<&str>,
+) -> Result<BTreeSet<(&'c str, &'c str)>> {
+    let mut pvs = BTreeSet::new();
+    let mut claims = BTreeSet::new();
+    for (i, pv) in c.persistent_volumes.iter().enumerate() {
+        let path = format!("{cp}.persistent_volumes[{i}]");
+        if pv.name.is_empty() || !pvs.insert(pv.name.as_str()) {
+            return Err(invalid(
+                &path,
+                format!("persistent volume name {:?} empty or repeated", pv.name),
+            ));
+        }
+        finite(pv.capacity_bytes, &format!("{path}.capacity_bytes"))?;
+        finite(
+            pv.hourly_cost_per_gib,
+            &format!("{path}.hourly_cost_per_gib"),
+        )?;
+        active_span(pv.active_from, pv.active_to, &path)?;
+        if let Some(claim) = &pv.claim {
+            let path = format!("{path}.claim");
+            known_namespace(namespaces, &claim.namespace, &path)?;
+            if claim.name.is_empty()
+                || !claims.insert((claim.namespace.as_str(), claim.name.as_str()))
+            {
+                return Err(invalid(
+                    &path,
+                    format!(
+                        "claim name {:?} empty or bound to two volumes in namespace {:?}",
+                        claim.name, claim.namespace
+                    ),
+                ));
+            }
+            finite(claim.requested_bytes, &format!("{path}.requested_bytes"))?;
+        }
+    }
+    Ok(claims)
+}
+
+/// A cluster's services: unique names in known namespaces, selectors,
+/// load balancers.
+fn validate_services(c: &Cluster, cp: &str, namespaces: &BTreeSet<&str>) -> Result<()> {
+    let mut services = BTreeSet::new();
+    for (i, svc) in c.services.iter().enumerate() {
+        let path = format!("{cp}.services[{i}]");
+        known_namespace(namespaces, &svc.namespace, &path)?;
+        if svc.name.is_empty() || !services.insert((&svc.namespace, &svc.name)) {
+            return Err(invalid(
+                &path,
+                format!(
+                    "service name {:?} empty or repeated in namespace {:?}",
+                    svc.name, svc.namespace
+                ),
+            ));
+        }
+        if svc.selector.keys().any(String::is_empty) {
+            return Err(invalid(&path, "selector keys must not be empty"));
+        }
+        if let Some(lb) = &svc.load_balancer {
+            let path = format!("{path}.load_balancer");
+            if lb.ingress_ip.parse::<IpAddr>().is_err() {
+                return Err(invalid(
+                    &path,
+                    format!("ingress_ip {:?} is not an IP address", lb.ingress_ip),
+                ));
+            }
+            finite(lb.hourly_cost, &format!("{path}.hourly_cost"))?;
+            active_span(lb.active_from, lb.active_to, &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// A cluster's egress prices, if it has them.
+fn validate_network_prices(c: &Cluster, cp: &str) -> Result<()> {
+    if let Some(p) = &c.network_prices {
+        for (v, f) in [
+            (p.zone_per_gib, "zone_per_gib"),
+            (p.region_per_gib, "region_per_gib"),
+            (p.internet_per_gib, "internet_per_gib"),
+        ] {
+            finite(v, &format!("{cp}.network_prices.{f}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// What a pod holds: its owner's name, containers, mounted claims (known,
+/// once each) and network rates.
+fn validate_pod_contents(
+    p: &Pod,
+    pp: &str,
+    run: Span,
+    claims: &BTreeSet<(&str, &str)>,
+) -> Result<()> {
+    if let Some(o) = &p.owner
+        && o.name.is_empty()
+    {
+        return Err(invalid(pp, "owner name is empty"));
+    }
+    if p.containers.is_empty() {
+        return Err(invalid(pp, "a pod needs at least one container"));
+    }
+    let mut mounted = BTreeSet::new();
+    for (vi, v) in p.volumes.iter().enumerate() {
+        let vp = format!("{pp}.volumes[{vi}]");
+        if !claims.contains(&(p.namespace.as_str(), v.as_str())) {
+            return Err(invalid(
+                &vp,
+                format!(
+                    "no persistent volume of the cluster is claimed by {:?} \
+                     in namespace {:?}",
+                    v, p.namespace
+                ),
+            ));
+        }
+        if !mounted.insert(v.as_str()) {
+            return Err(invalid(&vp, format!("claim {v:?} listed twice")));
+        }
+    }
+    if let Some(n) = &p.network {
+        for (v, f) in [
+            (n.transmit_bytes_per_second, "transmit_bytes_per_second"),
+            (n.receive_bytes_per_second, "receive_bytes_per_second"),
+            (
+                n.egress_zone_bytes_per_second,
+                "egress_zone_bytes_per_second",
+            ),
+            (
+                n.egress_region_bytes_per_second,
+                "egress_region_bytes_per_second",
+            ),
+            (
+                n.egress_internet_bytes_per_second,
+                "egress_internet_bytes_per_second",
+            ),
+        ] {
+            finite(v, &format!("{pp}.network.{f}"))?;
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (ki, k) in p.containers.iter().enumerate() {
+        let kp = format!("{pp}.containers[{ki}]");
+        if k.name.is_empty() || !names.insert(k.name.as_str()) {
+            return Err(invalid(
+                &kp,
+                format!("container name {:?} empty or repeated", k.name),
+            ));
+        }
+        validate_container(k, &kp, run)?;
+    }
+    Ok(())
+}
+
+/// A container's requests, usage (steps in time order) and restart gap
+/// (inside the pod's `run`).
+fn validate_container(k: &Container, kp: &str, run: Span) -> Result<()> {
+    finite(k.cpu_request, &format!("{kp}.cpu_request"))?;
+    finite(k.ram_request, &format!("{kp}.ram_request"))?;
+    finite(k.gpu_request, &format!("{kp}.gpu_request"))?;
+    match &k.usage {
+        Usage::Constant(l) => {
+            finite(l.cpu, &format!("{kp}.usage.cpu"))?;
+            finite(l.ram, &format!("{kp}.usage.ram"))?;
+        }
+        Usage::Steps(steps) => {
+            if steps.is_empty() {
+                return Err(invalid(kp, "usage steps must not be empty"));
+            }
+            for (si, s) in steps.iter().enumerate() {
+                let sp = format!("{kp}.usage[{si}]");
+                whole_ms(s.at, &sp)?;
+                finite(s.cpu, &format!("{sp}.cpu"))?;
+                finite(s.ram, &format!("{sp}.ram"))?;
+                if si > 0 && s.at <= steps[si - 1].at {
+                    return Err(invalid(&sp, "usage steps must be in time order"));
+                }
+            }
+        }
+    }
+    if let Some(g) = k.restart_gap {
+        whole_ms(g.from, kp)?;
+        whole_ms(g.to, kp)?;
+        let gap = Span::new(ms(g.from), ms(g.to));
+        if gap.start >= gap.end || gap.start <= run.start || gap.end >= run.end {
+            return Err(invalid(
+                format!("{kp}.restart_gap"),
+                "must be non-empty and strictly inside the pod's running time",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -290,6 +290,103 @@ fn federated_load_merges_clusters_and_names_the_gaps() {
     });
 }
 
+/// The overwrite policy holds in a bucket too: an empty build does not
+/// replace a good file, a build with more data does.
+async fn policy_holds(store: &EtlStore) {
+    let good = cluster_set("prod-eu", 0, 1.0);
+    let empty = AllocationSet::new(good.window());
+    let out = store
+        .put(
+            &empty,
+            &meta(&empty, "prod-eu"),
+            &OverwritePolicy::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!written(&out.decision), "{:?}", out.decision);
+    let key = EtlKey::new("prod-eu", Resolution::Daily, good.window()).unwrap();
+    assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
+
+    // A repair with more data replaces the file (a conditional
+    // If-Match PUT against the version just read).
+    let more = cluster_set("prod-eu", 0, 3.0);
+    let out = store
+        .put(&more, &meta(&more, "prod-eu"), &OverwritePolicy::default())
+        .await
+        .unwrap();
+    assert!(written(&out.decision), "{:?}", out.decision);
+    assert_eq!(store.get(&key).await.unwrap().unwrap().0, more);
+}
+
+/// Two writers racing for a new file (day 7 of prod-eu): one wins, the
+/// other is told (If-None-Match), and nothing is silently overwritten.
+/// Returns the file's key.
+async fn racing_writers_one_wins(store: &EtlStore) -> EtlKey {
+    let fresh = cluster_set("prod-eu", 7, 1.0);
+    let rival = cluster_set("prod-eu", 7, 2.0);
+    let policy = OverwritePolicy::default();
+    let (fresh_meta, rival_meta) = (meta(&fresh, "prod-eu"), meta(&rival, "prod-eu"));
+    let (a, b) = futures::join!(
+        store.put(&fresh, &fresh_meta, &policy),
+        store.put(&rival, &rival_meta, &policy),
+    );
+    // Which interleaving happens depends on the server's timing: both
+    // read "no file" and race (one PUT loses with a conflict, nothing is
+    // overwritten), or one reads the other's file and the policy
+    // decides (the rival, with twice the CPU cost, is the better
+    // build). Either way exactly one writer created the file.
+    let conflicts = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
+        .count();
+    let created = [&a, &b]
+        .iter()
+        .filter(
+            |r| matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window"),
+        )
+        .count();
+    assert_eq!(created, 1, "{a:?} / {b:?}");
+    let winner = match (conflicts, &a) {
+        (1, Ok(_)) => &fresh,
+        (1, Err(_)) => &rival,
+        (0, _) => &rival,
+        _ => panic!("both writers conflicted: {a:?} / {b:?}"),
+    };
+    let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
+    assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
+    key7
+}
+
+/// A zero-byte object (day 8 of prod-eu) is read whole (S3 refuses ranges
+/// of empty objects), listed as unreadable and replaced by a good build;
+/// then deleted.
+async fn zero_byte_object_is_replaced(store: &EtlStore, s3: &S3Server) {
+    let raw = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(s3.bucket())
+        .with_endpoint(s3.url())
+        .with_region(S3_REGION)
+        .with_access_key_id(S3_ACCESS_KEY_ID)
+        .with_secret_access_key(S3_SECRET_ACCESS_KEY)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
+    let k8 = EtlKey::new(
+        "prod-eu",
+        Resolution::Daily,
+        cluster_set("prod-eu", 8, 1.0).window(),
+    )
+    .unwrap();
+    let object = object_store::path::Path::from(format!("fleet-a/{}", k8.path()));
+    object_store::ObjectStoreExt::put(&raw, &object, Vec::<u8>::new().into())
+        .await
+        .unwrap();
+    let listed = store.stored(Resolution::Daily).await.unwrap();
+    let (_, empty_meta) = listed.iter().find(|(k, _)| *k == k8).unwrap();
+    assert!(empty_meta.is_err(), "{empty_meta:?}");
+    good_build_replaces_unreadable(store, "prod-eu", 8).await;
+    store.delete(&k8).await.unwrap();
+}
+
 #[test]
 fn s3_bucket_holds_the_fleet_under_a_prefix() {
     let s3 = S3Server::start("costetl-etl").unwrap();
@@ -322,92 +419,9 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         assert!(loaded.missing.is_empty());
         assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total);
 
-        // The policy holds in a bucket too.
-        let good = cluster_set("prod-eu", 0, 1.0);
-        let empty = AllocationSet::new(good.window());
-        let out = store
-            .put(
-                &empty,
-                &meta(&empty, "prod-eu"),
-                &OverwritePolicy::default(),
-            )
-            .await
-            .unwrap();
-        assert!(!written(&out.decision), "{:?}", out.decision);
-        let key = EtlKey::new("prod-eu", Resolution::Daily, good.window()).unwrap();
-        assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
-
-        // A repair with more data replaces the file (a conditional
-        // If-Match PUT against the version just read).
-        let more = cluster_set("prod-eu", 0, 3.0);
-        let out = store
-            .put(&more, &meta(&more, "prod-eu"), &OverwritePolicy::default())
-            .await
-            .unwrap();
-        assert!(written(&out.decision), "{:?}", out.decision);
-        assert_eq!(store.get(&key).await.unwrap().unwrap().0, more);
-
-        // Two writers racing for a new file: one wins, the other is told
-        // (If-None-Match), and nothing is silently overwritten.
-        let fresh = cluster_set("prod-eu", 7, 1.0);
-        let rival = cluster_set("prod-eu", 7, 2.0);
-        let policy = OverwritePolicy::default();
-        let (fresh_meta, rival_meta) = (meta(&fresh, "prod-eu"), meta(&rival, "prod-eu"));
-        let (a, b) = futures::join!(
-            store.put(&fresh, &fresh_meta, &policy),
-            store.put(&rival, &rival_meta, &policy),
-        );
-        // Which interleaving happens depends on the server's timing: both
-        // read "no file" and race (one PUT loses with a conflict, nothing is
-        // overwritten), or one reads the other's file and the policy
-        // decides (the rival, with twice the CPU cost, is the better
-        // build). Either way exactly one writer created the file.
-        let conflicts = [&a, &b]
-            .iter()
-            .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
-            .count();
-        let created = [&a, &b]
-            .iter()
-            .filter(|r| {
-                matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window")
-            })
-            .count();
-        assert_eq!(created, 1, "{a:?} / {b:?}");
-        let winner = match (conflicts, &a) {
-            (1, Ok(_)) => &fresh,
-            (1, Err(_)) => &rival,
-            (0, _) => &rival,
-            _ => panic!("both writers conflicted: {a:?} / {b:?}"),
-        };
-        let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
-        assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
-
-        // A zero-byte object is read whole (S3 refuses ranges of empty
-        // objects) and replaced.
-        let raw = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(s3.bucket())
-            .with_endpoint(s3.url())
-            .with_region(S3_REGION)
-            .with_access_key_id(S3_ACCESS_KEY_ID)
-            .with_secret_access_key(S3_SECRET_ACCESS_KEY)
-            .with_allow_http(true)
-            .build()
-            .unwrap();
-        let k8 = EtlKey::new(
-            "prod-eu",
-            Resolution::Daily,
-            cluster_set("prod-eu", 8, 1.0).window(),
-        )
-        .unwrap();
-        let object = object_store::path::Path::from(format!("fleet-a/{}", k8.path()));
-        object_store::ObjectStoreExt::put(&raw, &object, Vec::<u8>::new().into())
-            .await
-            .unwrap();
-        let listed = store.stored(Resolution::Daily).await.unwrap();
-        let (_, empty_meta) = listed.iter().find(|(k, _)| *k == k8).unwrap();
-        assert!(empty_meta.is_err(), "{empty_meta:?}");
-        good_build_replaces_unreadable(&store, "prod-eu", 8).await;
-        store.delete(&k8).await.unwrap();
+        policy_holds(&store).await;
+        let key7 = racing_writers_one_wins(&store).await;
+        zero_byte_object_is_replaced(&store, &s3).await;
 
         // Pruning deletes from a bucket too; the planner's listing reads
         // every footer.
@@ -417,7 +431,7 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         assert!(
             stored
                 .iter()
-                .all(|(k, m)| k.window != fresh.window() && m.is_ok())
+                .all(|(k, m)| k.window != key7.window && m.is_ok())
         );
 
         // Another prefix of the same bucket is another store.

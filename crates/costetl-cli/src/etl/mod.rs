@@ -591,39 +591,16 @@ fn sync(args: &SyncArgs) -> Result<()> {
         resolution,
         refused,
     } = pipe;
-    let head = format!(
-        "{}: {resolution} files kept for {}, retained {}; {} window(s) to build, \
-         {} file(s) past retention\n{}",
-        store.description(),
-        duration_string(keep_for),
-        plan.retained,
-        plan.build.len(),
-        plan.expired.len(),
-        plan.build
-            .iter()
-            .map(|b| format!("build {}: {}\n", b.window, why(b)))
-            .collect::<String>()
-    );
-    let json = |extra: serde_json::Value| {
-        let mut v = serde_json::json!({
-            "store": store.description(),
-            "resolution": resolution,
-            "retention": duration_string(keep_for),
-            "retained": plan.retained,
-            "build": plan.build.iter().map(|b| serde_json::json!({
-                "window": b.window, "why": why(b),
-            })).collect::<Vec<_>>(),
-            "expired": plan.expired.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        });
-        if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-            v.extend(extra);
-        }
-        json_report(v)
+    let report = SyncReport {
+        store: &store,
+        resolution,
+        keep_for,
+        plan: &plan,
     };
     if args.dry_run {
         return crate::print(&match args.format {
-            ReportFormat::Text => format!("{head}dry run: nothing built or deleted\n"),
-            ReportFormat::Json => json(serde_json::json!({"dry_run": true})),
+            ReportFormat::Text => format!("{}dry run: nothing built or deleted\n", report.head()),
+            ReportFormat::Json => report.json(serde_json::json!({"dry_run": true})),
         });
     }
     let target = Target {
@@ -634,70 +611,145 @@ fn sync(args: &SyncArgs) -> Result<()> {
         producer: producer(),
         refused,
     };
+    let tally = build_windows(&target, &source, &plan, now);
+    let pruned = if args.prune {
+        prune(rt, &store, &plan.expired)?
+    } else {
+        0
+    };
+    report.outcome(args, &tally, pruned)
+}
+
+/// Builds every window of `plan`.
+fn build_windows(
+    target: &Target<'_>,
+    source: &Source,
+    plan: &etl::Plan,
+    now: DateTime<Utc>,
+) -> Tally {
     let mut tally = Tally::default();
     let bar = crate::report::progress("building windows", Some(plan.build.len() as u64));
     for b in &plan.build {
         // One window failing (outside the backend's retention, a backend
         // error) must not stop the others.
-        let feed = Feed::Compute(&source);
+        let feed = Feed::Compute(source);
         if let Err(e) = target.build_window(&feed, b.window, now, &b.good, &mut tally) {
             tally.push(Outcome::Failed, None, b.window, format!("{e:#}"));
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let pruned = if args.prune {
-        for key in &plan.expired {
-            rt.block_on(store.delete(key))
-                .with_context(|| format!("pruning {key}"))?;
-        }
-        plan.expired.len()
-    } else {
-        0
-    };
-    let count = |o, whole| tally.count(o, whole);
-    let (written, kept, empty) = (
-        count(Outcome::Written, false),
-        count(Outcome::Kept, false),
-        count(Outcome::Empty, true),
-    );
-    let (failed, failed_parts) = (count(Outcome::Failed, true), count(Outcome::Failed, false));
-    crate::print(&match args.format {
-        ReportFormat::Text => {
-            let unpruned = if !args.prune && !plan.expired.is_empty() {
-                format!(
-                    "{} file(s) past retention kept (pass --prune to delete them)\n",
-                    plan.expired.len()
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "{head}{}{unpruned}{written} file(s) written, {kept} kept, {failed} window(s) \
-                 failed, {failed_parts} cluster-window(s) failed, {empty} empty window(s), \
-                 {pruned} pruned\n",
-                tally.text()
-            )
-        }
-        ReportFormat::Json => json(serde_json::json!({
-            "written": written, "kept": kept, "failed_windows": failed,
-            "failed": failed_parts, "empty": empty, "pruned": pruned,
-            "events": tally.events, "warnings": tally.warnings,
-        })),
-    })?;
-    crate::report::warnings(&tally.warnings);
-    if failed > 0 || failed_parts > 0 {
-        bail!("{failed} window(s) and {failed_parts} cluster-window(s) failed; see FAILED above");
+    tally
+}
+
+/// Deletes the files past retention; returns how many.
+fn prune(rt: &tokio::runtime::Runtime, store: &EtlStore, expired: &[EtlKey]) -> Result<usize> {
+    for key in expired {
+        rt.block_on(store.delete(key))
+            .with_context(|| format!("pruning {key}"))?;
     }
-    // Windows before a cluster's metrics begin are empty, and said so; a
-    // run in which every window was empty found no data at all.
-    if !plan.build.is_empty() && empty == plan.build.len() {
-        bail!(
-            "none of the {empty} window(s) to build had an allocation: the source holds no \
-             data for them (backend retention, URL or cluster filter?)"
+    Ok(expired.len())
+}
+
+/// What `etl sync` says: the store, the retention and the plan, then what
+/// the run did.
+struct SyncReport<'a> {
+    store: &'a EtlStore,
+    resolution: Resolution,
+    keep_for: TimeDelta,
+    plan: &'a etl::Plan,
+}
+
+impl SyncReport<'_> {
+    /// The plan as text: a summary line, then each window to build and why.
+    fn head(&self) -> String {
+        let plan = self.plan;
+        format!(
+            "{}: {} files kept for {}, retained {}; {} window(s) to build, \
+             {} file(s) past retention\n{}",
+            self.store.description(),
+            self.resolution,
+            duration_string(self.keep_for),
+            plan.retained,
+            plan.build.len(),
+            plan.expired.len(),
+            plan.build
+                .iter()
+                .map(|b| format!("build {}: {}\n", b.window, why(b)))
+                .collect::<String>()
+        )
+    }
+
+    /// The plan as JSON, with `extra`'s fields added.
+    fn json(&self, extra: serde_json::Value) -> String {
+        let plan = self.plan;
+        let mut v = serde_json::json!({
+            "store": self.store.description(),
+            "resolution": self.resolution,
+            "retention": duration_string(self.keep_for),
+            "retained": plan.retained,
+            "build": plan.build.iter().map(|b| serde_json::json!({
+                "window": b.window, "why": why(b),
+            })).collect::<Vec<_>>(),
+            "expired": plan.expired.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        json_report(v)
+    }
+
+    /// Prints what the run did (`pruned` files deleted); an error when a
+    /// window failed or when every window was empty.
+    fn outcome(&self, args: &SyncArgs, tally: &Tally, pruned: usize) -> Result<()> {
+        let plan = self.plan;
+        let count = |o, whole| tally.count(o, whole);
+        let (written, kept, empty) = (
+            count(Outcome::Written, false),
+            count(Outcome::Kept, false),
+            count(Outcome::Empty, true),
         );
+        let (failed, failed_parts) = (count(Outcome::Failed, true), count(Outcome::Failed, false));
+        crate::print(&match args.format {
+            ReportFormat::Text => {
+                let unpruned = if !args.prune && !plan.expired.is_empty() {
+                    format!(
+                        "{} file(s) past retention kept (pass --prune to delete them)\n",
+                        plan.expired.len()
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}{}{unpruned}{written} file(s) written, {kept} kept, {failed} window(s) \
+                     failed, {failed_parts} cluster-window(s) failed, {empty} empty window(s), \
+                     {pruned} pruned\n",
+                    self.head(),
+                    tally.text()
+                )
+            }
+            ReportFormat::Json => self.json(serde_json::json!({
+                "written": written, "kept": kept, "failed_windows": failed,
+                "failed": failed_parts, "empty": empty, "pruned": pruned,
+                "events": tally.events, "warnings": tally.warnings,
+            })),
+        })?;
+        crate::report::warnings(&tally.warnings);
+        if failed > 0 || failed_parts > 0 {
+            bail!(
+                "{failed} window(s) and {failed_parts} cluster-window(s) failed; see FAILED above"
+            );
+        }
+        // Windows before a cluster's metrics begin are empty, and said so; a
+        // run in which every window was empty found no data at all.
+        if !plan.build.is_empty() && empty == plan.build.len() {
+            bail!(
+                "none of the {empty} window(s) to build had an allocation: the source holds no \
+                 data for them (backend retention, URL or cluster filter?)"
+            );
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Why a window is to be built, in a few words.

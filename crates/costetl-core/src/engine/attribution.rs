@@ -187,43 +187,148 @@ fn volumes(
     c: &mut Containers,
     unmounted: &mut Unmounted,
 ) -> Result<()> {
-    let Ctx {
-        window,
-        results,
-        keys,
-        r_hours,
-    } = *cx;
-    let pv_label = |s: &Series, name: &str| (keys.cluster(s), label(s, name));
-    let read = |id: QueryId, name: &str| -> Result<HashMap<(String, String), f64>> {
-        let mut m = HashMap::new();
-        for s in &results.get(id)?.series {
-            if let Some(v) = value(s) {
-                m.insert(pv_label(s, name), v);
+    let pvs = PvReadings::read(cx)?;
+    let users = ClaimUsers {
+        mounters: mounters(cx, c)?,
+        shares,
+    };
+    for (pv, &pv_bytes) in &pvs.bytes {
+        let Some(cost) = pvs.cost(pv, pv_bytes, cx.r_hours) else {
+            continue;
+        };
+        let cluster = &pv.0;
+        let mut claimed = 0.0;
+        for (namespace, claim, claim_steps) in pvs.claims.get(pv).into_iter().flatten() {
+            let claim_steps = claim_steps.min(cost.steps - claimed);
+            claimed += claim_steps;
+            let claim_key = (cluster.clone(), namespace.clone(), claim.clone());
+            let covered = users.charge(&cost, &claim_key, claim_steps, c);
+            let idle_fraction = (claim_steps - covered) / cost.steps;
+            if idle_fraction > 0.0 {
+                let a = unmounted.get(cx.window, cluster, Some(namespace));
+                cost.charge_unmounted(a, idle_fraction);
             }
         }
-        Ok(m)
-    };
-    let bytes = read(QueryId::PvBytes, "persistentvolume")?;
-    let steps = read(QueryId::PvSteps, "persistentvolume")?;
-    let prices = read(QueryId::PvPrice, "volumename")?;
-    let mut provider: HashMap<(String, String), String> = HashMap::new();
-    for s in &results.get(QueryId::PvInfo)?.series {
-        if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
-            provider.insert(pv_label(s, "volumename"), p.to_owned());
+        let unclaimed = (cost.steps - claimed) / cost.steps;
+        if unclaimed > 0.0 {
+            cost.charge_unmounted(unmounted.get(cx.window, cluster, None), unclaimed);
         }
     }
-    // Claims bound to each volume, with the steps they were bound.
-    let mut claims: HashMap<PvName, Vec<(String, String, f64)>> = HashMap::new();
-    for s in &results.get(QueryId::Claims)?.series {
-        if let Some(v) = value(s) {
-            claims.entry(pv_label(s, "volumename")).or_default().push((
-                label(s, "namespace"),
-                label(s, "persistentvolumeclaim"),
-                v,
-            ));
+    Ok(())
+}
+
+/// What the plan's PV queries measured, by volume.
+struct PvReadings {
+    /// Σ capacity bytes over steps.
+    bytes: HashMap<PvName, f64>,
+    /// Steps with a capacity.
+    steps: HashMap<PvName, f64>,
+    /// Σ $/GiB-h over steps.
+    prices: HashMap<PvName, f64>,
+    provider: HashMap<PvName, String>,
+    /// Claims bound to each volume (namespace, claim), with the steps they
+    /// were bound.
+    claims: HashMap<PvName, Vec<(String, String, f64)>>,
+}
+
+impl PvReadings {
+    fn read(cx: &Ctx<'_>) -> Result<Self> {
+        let Ctx { results, keys, .. } = *cx;
+        let pv_label = |s: &Series, name: &str| (keys.cluster(s), label(s, name));
+        let read = |id: QueryId, name: &str| -> Result<HashMap<PvName, f64>> {
+            let mut m = HashMap::new();
+            for s in &results.get(id)?.series {
+                if let Some(v) = value(s) {
+                    m.insert(pv_label(s, name), v);
+                }
+            }
+            Ok(m)
+        };
+        let bytes = read(QueryId::PvBytes, "persistentvolume")?;
+        let steps = read(QueryId::PvSteps, "persistentvolume")?;
+        let prices = read(QueryId::PvPrice, "volumename")?;
+        let mut provider = HashMap::new();
+        for s in &results.get(QueryId::PvInfo)?.series {
+            if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
+                provider.insert(pv_label(s, "volumename"), p.to_owned());
+            }
         }
+        let mut claims: HashMap<PvName, Vec<(String, String, f64)>> = HashMap::new();
+        for s in &results.get(QueryId::Claims)?.series {
+            if let Some(v) = value(s) {
+                claims.entry(pv_label(s, "volumename")).or_default().push((
+                    label(s, "namespace"),
+                    label(s, "persistentvolumeclaim"),
+                    v,
+                ));
+            }
+        }
+        Ok(Self {
+            bytes,
+            steps,
+            prices,
+            provider,
+            claims,
+        })
     }
-    // Container allocations of the pods mounting each claim, by pod.
+
+    /// The cost of `pv` over the window, `None` for a volume without steps.
+    fn cost(&self, pv: &PvName, pv_bytes: f64, r_hours: f64) -> Option<PvCost> {
+        let n = self.steps.get(pv).copied().unwrap_or(0.0);
+        if n <= 0.0 {
+            return None;
+        }
+        let (cluster, name) = pv;
+        Some(PvCost {
+            key: PvKey {
+                cluster: cluster.clone(),
+                name: name.clone(),
+            },
+            steps: n,
+            byte_hours: pv_bytes * r_hours,
+            cost: pv_bytes / n / GIB * self.prices.get(pv).copied().unwrap_or(0.0) * r_hours,
+            provider_id: self.provider.get(pv).cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// One volume over the window, charged by fractions of its steps.
+struct PvCost {
+    key: PvKey,
+    /// Steps with a capacity.
+    steps: f64,
+    byte_hours: f64,
+    cost: f64,
+    provider_id: String,
+}
+
+impl PvCost {
+    /// `fraction` of the volume to `a`.
+    fn charge(&self, a: &mut Allocation, fraction: f64) {
+        add_pv(
+            a,
+            &self.key,
+            PvAllocation {
+                byte_hours: self.byte_hours * fraction,
+                cost: self.cost * fraction,
+                provider_id: self.provider_id.clone(),
+            },
+        );
+    }
+
+    /// `fraction` of the volume to an `__unmounted__` allocation, which also
+    /// counts it as unmounted cost.
+    fn charge_unmounted(&self, a: &mut Allocation, fraction: f64) {
+        self.charge(a, fraction);
+        a.unmounted_pv_cost += self.cost * fraction;
+    }
+}
+
+/// A mounting pod and the names of its container allocations.
+type Mounter = (PodUid, Vec<String>);
+
+/// Container allocations of the pods mounting each claim, by pod.
+fn mounters(cx: &Ctx<'_>, c: &Containers) -> Result<HashMap<ClaimKey, Vec<Mounter>>> {
     let by_pod = index(&c.allocs, |name, a| {
         (
             a.properties.cluster.clone(),
@@ -232,10 +337,10 @@ fn volumes(
             c.uids.get(name).cloned().unwrap_or_default(),
         )
     });
-    let mut mounters: HashMap<ClaimKey, Vec<(PodUid, Vec<String>)>> = HashMap::new();
-    for s in &results.get(QueryId::Mounts)?.series {
+    let mut mounters: HashMap<ClaimKey, Vec<Mounter>> = HashMap::new();
+    for s in &cx.results.get(QueryId::Mounts)?.series {
         let pod = (
-            keys.cluster(s),
+            cx.keys.cluster(s),
             label(s, "namespace"),
             label(s, "pod"),
             label(s, "uid"),
@@ -247,76 +352,65 @@ fn volumes(
                 .push(((pod.2, pod.3), names.clone()));
         }
     }
+    Ok(mounters)
+}
 
-    for (pv, &pv_bytes) in &bytes {
-        let n = steps.get(pv).copied().unwrap_or(0.0);
-        if n <= 0.0 {
-            continue;
-        }
-        let (cluster, name) = pv;
-        let total_cost = pv_bytes / n / GIB * prices.get(pv).copied().unwrap_or(0.0) * r_hours;
-        let total_bytes = pv_bytes * r_hours;
-        let pv_key = PvKey {
-            cluster: cluster.clone(),
-            name: name.clone(),
-        };
-        let part = |fraction: f64| PvAllocation {
-            byte_hours: total_bytes * fraction,
-            cost: total_cost * fraction,
-            provider_id: provider.get(pv).cloned().unwrap_or_default(),
-        };
-        let mut claimed = 0.0;
-        for (namespace, claim, claim_steps) in claims.get(pv).into_iter().flatten() {
-            let claim_steps = claim_steps.min(n - claimed);
-            claimed += claim_steps;
-            let claim_key = (cluster.clone(), namespace.clone(), claim.clone());
-            let pods = mounters
-                .get(&claim_key)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let steps_of = match shares.get(&claim_key) {
-                Some(measured) => pods
-                    .iter()
-                    .map(|(p, _)| measured.get(p).copied().unwrap_or(0.0))
-                    .collect(),
-                // One running mounter (see `shared_claims`): its steps, as a
-                // pod runs while any of its containers does.
-                None => pods
-                    .iter()
-                    .map(|(_, names)| {
-                        names
-                            .iter()
-                            .map(|x| c.steps.get(x).copied().unwrap_or(0.0))
-                            .fold(0.0, f64::max)
-                            .min(claim_steps)
-                    })
-                    .collect(),
-            };
-            let shares: Vec<f64> = steps_of;
-            let covered: f64 = shares.iter().sum();
-            for ((_, names), steps) in pods.iter().zip(&shares) {
-                let share = steps / n / names.len() as f64;
-                for x in names {
-                    if let Some(a) = c.allocs.get_mut(x) {
-                        add_pv(a, &pv_key, part(share));
-                    }
+/// Who uses each claim: the pods mounting it and, for a claim several
+/// running pods mount, each one's steps measured by `pv_shares`.
+struct ClaimUsers<'a> {
+    mounters: HashMap<ClaimKey, Vec<Mounter>>,
+    shares: &'a HashMap<ClaimKey, HashMap<PodUid, f64>>,
+}
+
+impl ClaimUsers<'_> {
+    /// Charges the pods mounting `claim` for their steps of its
+    /// `claim_steps`, split evenly over each pod's containers; returns the
+    /// steps they cover.
+    fn charge(&self, pv: &PvCost, claim: &ClaimKey, claim_steps: f64, c: &mut Containers) -> f64 {
+        let pods = self
+            .mounters
+            .get(claim)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let steps = self.pod_steps(claim, pods, claim_steps, c);
+        for ((_, names), steps) in pods.iter().zip(&steps) {
+            let share = steps / pv.steps / names.len() as f64;
+            for x in names {
+                if let Some(a) = c.allocs.get_mut(x) {
+                    pv.charge(a, share);
                 }
             }
-            let idle_fraction = (claim_steps - covered) / n;
-            if idle_fraction > 0.0 {
-                let a = unmounted.get(window, cluster, Some(namespace));
-                add_pv(a, &pv_key, part(idle_fraction));
-                a.unmounted_pv_cost += total_cost * idle_fraction;
-            }
         }
-        let unclaimed = (n - claimed) / n;
-        if unclaimed > 0.0 {
-            let a = unmounted.get(window, cluster, None);
-            add_pv(a, &pv_key, part(unclaimed));
-            a.unmounted_pv_cost += total_cost * unclaimed;
+        steps.iter().sum()
+    }
+
+    /// The steps of `claim` each of its `pods` accounts for.
+    fn pod_steps(
+        &self,
+        claim: &ClaimKey,
+        pods: &[Mounter],
+        claim_steps: f64,
+        c: &Containers,
+    ) -> Vec<f64> {
+        match self.shares.get(claim) {
+            Some(measured) => pods
+                .iter()
+                .map(|(p, _)| measured.get(p).copied().unwrap_or(0.0))
+                .collect(),
+            // One running mounter (see `shared_claims`): its steps, as a
+            // pod runs while any of its containers does.
+            None => pods
+                .iter()
+                .map(|(_, names)| {
+                    names
+                        .iter()
+                        .map(|x| c.steps.get(x).copied().unwrap_or(0.0))
+                        .fold(0.0, f64::max)
+                        .min(claim_steps)
+                })
+                .collect(),
         }
     }
-    Ok(())
 }
 
 fn add_pv(a: &mut Allocation, key: &PvKey, part: PvAllocation) {

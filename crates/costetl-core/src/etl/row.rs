@@ -317,50 +317,10 @@ impl TryFrom<AllocationRowV1> for Allocation {
         if r.end < r.start {
             return Err(bad(format!("end {} is before start {}", r.end, r.start)));
         }
-        let raw_allocation_only = match (r.cpu_core_usage_max, r.ram_bytes_usage_max) {
-            (Some(cpu_core_usage_max), Some(ram_bytes_usage_max)) => Some(RawAllocationOnly {
-                cpu_core_usage_max,
-                ram_bytes_usage_max,
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(bad(
-                    "cpu_core_usage_max and ram_bytes_usage_max must both be null or both set"
-                        .to_owned(),
-                ));
-            }
-        };
-        let mut pvs = BTreeMap::new();
-        for pv in &r.pvs {
-            let key = PvKey {
-                cluster: pv.cluster.clone(),
-                name: pv.name.clone(),
-            };
-            let value = PvAllocation {
-                byte_hours: pv.byte_hours,
-                cost: pv.cost,
-                provider_id: pv.provider_id.clone(),
-            };
-            if pvs.insert(key, value).is_some() {
-                return Err(bad(format!("PV {} appears twice in pvs", pv.name)));
-            }
-        }
-        let mut load_balancers = BTreeMap::new();
-        for lb in &r.load_balancers {
-            let value = LbAllocation {
-                service: lb.service.clone(),
-                cost: lb.cost,
-                private: lb.private,
-                ip: lb.ip.clone(),
-                hours: lb.hours,
-            };
-            if load_balancers.insert(lb.key.clone(), value).is_some() {
-                return Err(bad(format!(
-                    "load balancer {:?} appears twice in load_balancers",
-                    lb.key
-                )));
-            }
-        }
+        let raw_allocation_only =
+            raw_maxima(r.cpu_core_usage_max, r.ram_bytes_usage_max).map_err(bad)?;
+        let pvs = pvs(&r.pvs).map_err(bad)?;
+        let load_balancers = load_balancers(&r.load_balancers).map_err(bad)?;
         let mut services = r.services;
         // The model keeps services sorted; a hand-made file may not.
         services.sort();
@@ -420,6 +380,64 @@ impl TryFrom<AllocationRowV1> for Allocation {
         a.default_priced = r.default_priced;
         Ok(a)
     }
+}
+
+/// The raw per-container usage maxima: both set or both null.
+fn raw_maxima(
+    cpu_core_usage_max: Option<f64>,
+    ram_bytes_usage_max: Option<f64>,
+) -> Result<Option<RawAllocationOnly>, String> {
+    match (cpu_core_usage_max, ram_bytes_usage_max) {
+        (Some(cpu_core_usage_max), Some(ram_bytes_usage_max)) => Ok(Some(RawAllocationOnly {
+            cpu_core_usage_max,
+            ram_bytes_usage_max,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(
+            "cpu_core_usage_max and ram_bytes_usage_max must both be null or both set".to_owned(),
+        ),
+    }
+}
+
+/// The PV breakdown by key; a PV may appear once.
+fn pvs(rows: &[PvRowV1]) -> Result<BTreeMap<PvKey, PvAllocation>, String> {
+    let mut pvs = BTreeMap::new();
+    for pv in rows {
+        let key = PvKey {
+            cluster: pv.cluster.clone(),
+            name: pv.name.clone(),
+        };
+        let value = PvAllocation {
+            byte_hours: pv.byte_hours,
+            cost: pv.cost,
+            provider_id: pv.provider_id.clone(),
+        };
+        if pvs.insert(key, value).is_some() {
+            return Err(format!("PV {} appears twice in pvs", pv.name));
+        }
+    }
+    Ok(pvs)
+}
+
+/// The load balancer breakdown by key; a key may appear once.
+fn load_balancers(rows: &[LbRowV1]) -> Result<BTreeMap<String, LbAllocation>, String> {
+    let mut load_balancers = BTreeMap::new();
+    for lb in rows {
+        let value = LbAllocation {
+            service: lb.service.clone(),
+            cost: lb.cost,
+            private: lb.private,
+            ip: lb.ip.clone(),
+            hours: lb.hours,
+        };
+        if load_balancers.insert(lb.key.clone(), value).is_some() {
+            return Err(format!(
+                "load balancer {:?} appears twice in load_balancers",
+                lb.key
+            ));
+        }
+    }
+    Ok(load_balancers)
 }
 
 #[cfg(test)]

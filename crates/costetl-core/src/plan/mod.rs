@@ -13,10 +13,12 @@
 //! `scalar()` rather than joining.
 //!
 //! Map: [`config`] (what the engine is told), [`ids`] (typed query ids),
-//! `promql` (text building and the window's timing), `followup` (the
+//! `promql` (text building and the window's timing), `first_round` (the
+//! first-round queries, by what they measure), `followup` (the
 //! second-round queries), `rules` (the recording rules and their probe).
 
 mod config;
+mod first_round;
 mod followup;
 mod ids;
 pub(crate) mod promql;
@@ -35,7 +37,7 @@ use crate::error::Result;
 use crate::source::{QueryKind, QuerySpec};
 use crate::window::{Period, Window};
 
-use promql::{Grid, Selectors};
+use first_round::FirstRound;
 
 /// The series the cost exporter and kube-state-metrics must carry the
 /// cluster label on; `missing_cluster` counts those that do not.
@@ -103,293 +105,18 @@ pub fn range_semantics_from_probe(steps: f64) -> Option<RangeSemantics> {
 /// The first round of queries for one window, at most `max_query_window`
 /// long and aligned to the resolution.
 pub fn plan(window: Window, cfg: &EngineConfig, sem: RangeSemantics) -> Result<Vec<QuerySpec>> {
-    let g = Grid::new(window, cfg, sem)?;
-    let s = Selectors::new(cfg);
-    let k = s.k.as_str();
-    let sub = &g.sub;
-    let whole = &g.whole;
-    let step = |id: QueryId, promql: String| QuerySpec {
-        id: id.as_str().into(),
-        promql,
-        kind: QueryKind::Instant { time: g.at },
-    };
-    let at_end = |id: QueryId, promql: String| QuerySpec {
-        id: id.as_str().into(),
-        promql,
-        kind: QueryKind::Instant { time: g.end },
-    };
-    let last = |m: &str, extra: &[&str]| format!("last_over_time({m}{}{whole})", s.sel(extra));
-
-    let running = format!("kube_pod_container_status_running{}", s.sel(&[]));
-    let by_container = format!("{k}, namespace, pod, uid, container");
-    // cAdvisor: no uid, but the node; `id` (the cgroup) tells a restarted
-    // container's new series from an HA pair's duplicate of the same one.
-    let by_cadvisor = format!("{k}, namespace, pod, container, node, id");
-    let by_node = format!("{k}, namespace, pod, container, node");
-    let cadvisor = |m: &str| format!("{m}{}", s.sel(&["container!=\"\"", "container!=\"POD\""]));
-    let cpu_rate = g.forward_rate(&cadvisor("container_cpu_usage_seconds_total"));
-    let wss = cadvisor("container_memory_working_set_bytes");
-    let requests = format!(
-        "kube_pod_container_resource_requests{}",
-        s.sel(&["resource=~\"cpu|memory|nvidia_com_gpu\""])
-    );
-    let capacity = |resources: &str| {
-        format!(
-            "kube_node_status_capacity{}",
-            s.sel(&[&format!("resource=~\"{resources}\"")])
-        )
-    };
-    // Per price metric a subquery of the bare selector (Prometheus'
-    // cheapest path), tagged once outside: `label_replace` inside the
-    // subquery would run at every step.
-    let prices = |f: &str| {
-        ["cpu", "ram", "gpu"]
-            .map(|p| {
-                format!(
-                    "label_replace(avg by ({k}, node) ({f}(node_{p}_hourly_cost{}{sub})), \"price\", \"{p}\", \"\", \"\")",
-                    s.sel(&[])
-                )
-            })
-            .join(" or ")
-    };
-    // Counters and gauges whose raw samples say it all read each sample
-    // once: `increase` over the window (a subquery of `rate` re-reads each
-    // sample at every step its rate window covers: 11 times at 1m).
-    let samples = &g.samples;
-    let net = |m: &str, extra: &[&str], by: &str| {
-        format!(
-            "sum by ({k}, {by}) (increase({m}{}{samples}))",
-            s.sel(extra)
-        )
-    };
-    let net_price = |class: &str| {
-        format!(
-            "label_replace(max by ({k}) ({}), \"class\", \"{class}\", \"\", \"\")",
-            last(&format!("kubecost_network_{class}_egress_cost"), &[])
-        )
-    };
-
-    use QueryId::*;
-    Ok(vec![
-        // Containers. The fetch issues queries in this order, so the
-        // heaviest come first and the last to finish are light.
-        at_end(
-            RequestMax,
-            format!("max by ({by_container}, resource) (max_over_time({requests}{whole}))"),
-        ),
-        // Core-seconds: the counter's increase over the window's samples.
-        at_end(
-            CpuUsage,
-            format!(
-                "max by ({by_cadvisor}) (increase({}{samples}))",
-                cadvisor("container_cpu_usage_seconds_total")
-            ),
-        ),
-        match cfg.rules {
-            // The recorded rate of each scrape interval: one raw pass,
-            // whatever the resolution. With the rule evaluated at least once
-            // per scrape it bounds the per-step rate from above, which is
-            // all the follow-ups need to know.
-            RulesMode::Use => at_end(
-                CpuMax,
-                format!(
-                    "max by ({by_cadvisor}) (max_over_time({CPU_IRATE_RULE}{}{samples}))",
-                    s.sel(&[])
-                ),
-            ),
-            RulesMode::Auto | RulesMode::Ignore => step(
-                CpuMax,
-                format!("max by ({by_cadvisor}) (max_over_time({cpu_rate}{sub}))"),
-            ),
-        },
-        // The average and the largest of the samples taken while the
-        // container ran (a step grid would also see a stopped container's
-        // last sample for the lookback after it stopped, and miss samples
-        // between steps coarser than the scrapes).
-        at_end(
-            RamUsage,
-            format!("max by ({by_node}) (avg_over_time({wss}{samples}))"),
-        ),
-        at_end(
-            RamMax,
-            format!("max by ({by_cadvisor}) (max_over_time({wss}{samples}))"),
-        ),
-        step(
-            RunSteps,
-            format!("max by ({by_container}) (sum_over_time({running}{sub}))"),
-        ),
-        // At the last step (the lookback finds every series running
-        // then): a second kube-state-metrics is scraped all day, not for
-        // a moment.
-        step(
-            Duplicates,
-            format!("count(count by ({by_container}) ({running}) > 1)"),
-        ),
-        at_end(
-            PodNode,
-            format!(
-                "max by ({k}, namespace, pod, uid, node) ({})",
-                last("kube_pod_info", &["node!=\"\""])
-            ),
-        ),
-        at_end(
-            PodCompleted,
-            format!(
-                "max by ({k}, namespace, pod, uid) (max_over_time(kube_pod_completion_time{}{whole}))",
-                s.sel(&[])
-            ),
-        ),
-        // Network and metadata (the heavier of the second round's rest).
-        at_end(
-            NetTransfer,
-            net(
-                "container_network_transmit_bytes_total",
-                &["pod!=\"\""],
-                "namespace, pod, node",
-            ),
-        ),
-        at_end(
-            NetReceive,
-            net(
-                "container_network_receive_bytes_total",
-                &["pod!=\"\""],
-                "namespace, pod, node",
-            ),
-        ),
-        at_end(
-            NetEgress,
-            net(
-                "kubecost_pod_network_egress_bytes_total",
-                &[],
-                "namespace, pod_name, internet, same_zone, same_region",
-            ),
-        ),
-        at_end(
-            NetPrices,
-            format!(
-                "{} or {} or {}",
-                net_price("zone"),
-                net_price("region"),
-                net_price("internet")
-            ),
-        ),
-        at_end(PodLabels, last("kube_pod_labels", &[])),
-        at_end(PodAnnotations, last("kube_pod_annotations", &[])),
-        at_end(NamespaceLabels, last("kube_namespace_labels", &[])),
-        at_end(
-            NamespaceAnnotations,
-            last("kube_namespace_annotations", &[]),
-        ),
-        at_end(
-            PodOwners,
-            last("kube_pod_owner", &["owner_is_controller=\"true\""]),
-        ),
-        at_end(ReplicasetOwners, last("kube_replicaset_owner", &[])),
-        // Nodes: capacity and prices.
-        step(
-            NodeSteps,
-            format!(
-                "max by ({k}, node) (count_over_time({}{sub}))",
-                capacity("cpu")
-            ),
-        ),
-        step(
-            NodeCapacity,
-            format!(
-                "max by ({k}, node, resource) (sum_over_time({}{sub}))",
-                capacity("cpu|memory|nvidia_com_gpu")
-            ),
-        ),
-        step(
-            NodeGpus,
-            format!(
-                "max by ({k}, node) (sum_over_time(node_gpu_count{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        // Two cost exporters average, as OpenCost's `avg by` does
-        // (per step for the sum; for steps and changes, an upper bound).
-        step(PriceSum, prices("sum_over_time")),
-        step(PriceSteps, prices("count_over_time")),
-        step(PriceChanges, prices("changes")),
-        at_end(
-            NodeInfo,
-            format!(
-                "max by ({k}, node, provider_id, instance_type) ({})",
-                last("node_total_hourly_cost", &[])
-            ),
-        ),
-        at_end(NodeLabels, last("kube_node_labels", &[])),
-        // Volumes.
-        step(
-            PvBytes,
-            format!(
-                "max by ({k}, persistentvolume) (sum_over_time(kube_persistentvolume_capacity_bytes{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        step(
-            PvSteps,
-            format!(
-                "max by ({k}, persistentvolume) (count_over_time(kube_persistentvolume_capacity_bytes{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        step(
-            PvPrice,
-            format!(
-                "avg by ({k}, volumename) (sum_over_time(pv_hourly_cost{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        at_end(
-            PvInfo,
-            format!(
-                "max by ({k}, volumename, provider_id) ({})",
-                last("pv_hourly_cost", &[])
-            ),
-        ),
-        step(
-            Claims,
-            format!(
-                "max by ({k}, namespace, persistentvolumeclaim, volumename) \
-                 (count_over_time(kube_persistentvolumeclaim_info{}{sub}))",
-                s.sel(&["volumename!=\"\""])
-            ),
-        ),
-        at_end(
-            Mounts,
-            format!(
-                "max by ({k}, namespace, pod, uid, persistentvolumeclaim) ({})",
-                last("kube_pod_spec_volumes_persistentvolumeclaims_info", &[])
-            ),
-        ),
-        // Load balancers and services.
-        step(
-            LbCost,
-            format!(
-                "avg by ({k}, namespace, service_name, ingress_ip) \
-                 (sum_over_time(kubecost_load_balancer_cost{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        step(
-            LbSteps,
-            format!(
-                "max by ({k}, namespace, service_name, ingress_ip) \
-                 (count_over_time(kubecost_load_balancer_cost{}{sub}))",
-                s.sel(&[])
-            ),
-        ),
-        at_end(ServiceSelectors, last("service_selector_labels", &[])),
-        at_end(
-            MissingCluster,
-            format!(
-                "count by (__name__) (last_over_time({{__name__=~\"{}\", {k}=\"\"}}{whole}))",
-                CLUSTER_LABELLED.join("|")
-            ),
-        ),
-    ])
+    let round = FirstRound::new(window, cfg, sem)?;
+    // The fetch issues queries in this order, so the heaviest come first
+    // and the last to finish are light: containers, then network and
+    // metadata (the heavier of the rest), nodes, volumes and balancers.
+    let mut queries = round.containers();
+    queries.extend(round.network());
+    queries.extend(round.metadata());
+    queries.extend(round.nodes());
+    queries.extend(round.volumes());
+    queries.extend(round.balancers());
+    queries.push(round.missing_cluster());
+    Ok(queries)
 }
 
 #[cfg(test)]
@@ -424,6 +151,61 @@ mod tests {
         );
         let at = day().end() - TimeDelta::minutes(1);
         assert_eq!(open.kind, QueryKind::Instant { time: at });
+    }
+
+    /// The fetch issues queries in plan order, so the order is part of the
+    /// plan: the heaviest first, whatever the configuration.
+    #[test]
+    fn heaviest_queries_come_first() {
+        let ids = |cfg: &EngineConfig| -> Vec<String> {
+            let p = plan(day(), cfg, RangeSemantics::LeftOpen).unwrap();
+            p.into_iter().map(|q| q.id).collect()
+        };
+        let expected = [
+            "request_max",
+            "cpu_usage",
+            "cpu_max",
+            "ram_usage",
+            "ram_max",
+            "run_steps",
+            "duplicates",
+            "pod_node",
+            "pod_completed",
+            "net_transfer",
+            "net_receive",
+            "net_egress",
+            "net_prices",
+            "pod_labels",
+            "pod_annotations",
+            "namespace_labels",
+            "namespace_annotations",
+            "pod_owners",
+            "replicaset_owners",
+            "node_steps",
+            "node_capacity",
+            "node_gpus",
+            "price_sum",
+            "price_steps",
+            "price_changes",
+            "node_info",
+            "node_labels",
+            "pv_bytes",
+            "pv_steps",
+            "pv_price",
+            "pv_info",
+            "claims",
+            "mounts",
+            "lb_cost",
+            "lb_steps",
+            "service_selectors",
+            "missing_cluster",
+        ];
+        assert_eq!(ids(&EngineConfig::default()), expected);
+        let rules = EngineConfig {
+            rules: RulesMode::Use,
+            ..EngineConfig::default()
+        };
+        assert_eq!(ids(&rules), expected);
     }
 
     #[test]

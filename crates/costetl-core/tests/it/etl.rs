@@ -535,6 +535,10 @@ fn schema_file(version: u32) -> PathBuf {
     fixtures().join(format!("allocations-v{version}.schema.txt"))
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "reads a golden file: the test does IO, the core under test does not"
+)]
 fn read_schema_file(version: u32) -> String {
     let path = schema_file(version);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
@@ -576,6 +580,10 @@ fn fixture_set() -> (AllocationSet, EtlMeta) {
     (set, meta)
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "reads the checked-in file: the test does IO, the core under test does not"
+)]
 #[test]
 fn checked_in_v1_file_still_decodes() {
     let path = fixtures().join("allocations-v1.parquet");
@@ -603,6 +611,10 @@ fn checked_in_v1_file_still_decodes() {
 /// Writes `fixtures/etl/allocations-v1.parquet` (and the golden schema of
 /// the current version if it does not exist yet). Run with
 /// `COSTETL_REGENERATE=1 cargo test -p costetl-core --test it etl::regenerate -- --ignored`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "writes the golden files when COSTETL_REGENERATE=1: test tooling, not the core"
+)]
 #[test]
 #[ignore = "writes fixtures; needs COSTETL_REGENERATE=1"]
 fn regenerate_fixtures() {

@@ -381,82 +381,10 @@ fn from_profile<'a>(
         let Some(profile) = files.sections.get_profile(name) else {
             return Ok(Lookup::Missing(format!("not found in {}", files.paths)));
         };
-        let label = format!("profile {name:?}");
+        let label = profile_label(name);
         visited.push(name.to_owned());
         if let Some(role_arn) = profile.get("role_arn") {
-            let source = if let Some(source_name) = profile.get("source_profile") {
-                if source_name == name {
-                    // A profile may hold the keys for its own role.
-                    static_keys(ctx, profile, &label).ok_or_else(|| {
-                        permanent(format!(
-                            "{label} is its own source_profile but has no \
-                             aws_access_key_id/aws_secret_access_key"
-                        ))
-                    })?
-                } else if visited.iter().any(|v| v == source_name) {
-                    return Err(permanent(format!(
-                        "{label}: source_profile loop ({} → {source_name})",
-                        visited.join(" → ")
-                    )));
-                } else if visited.len() >= MAX_PROFILE_CHAIN {
-                    return Err(permanent(format!(
-                        "{label}: more than {MAX_PROFILE_CHAIN} profiles chained by source_profile"
-                    )));
-                } else {
-                    match from_profile(ctx, files, source_name, visited).await? {
-                        Lookup::Found(r) => r,
-                        Lookup::Missing(why) => {
-                            return Err(permanent(format!(
-                                "{label}: source_profile {source_name:?} has no credentials ({why})"
-                            )));
-                        }
-                    }
-                }
-            } else if let Some(token_file) = profile.get("web_identity_token_file") {
-                return remote::assume_role_with_web_identity(
-                    ctx,
-                    token_file,
-                    role_arn,
-                    profile.get("role_session_name"),
-                    &label,
-                )
-                .await
-                .map(Lookup::Found);
-            } else if let Some(source) = profile.get("credential_source") {
-                let found = match source {
-                    "Environment" => from_env(ctx),
-                    "EcsContainer" => remote::container(ctx).await?,
-                    "Ec2InstanceMetadata" => remote::instance_metadata(ctx).await?,
-                    other => {
-                        return Err(permanent(format!(
-                            "{label}: unknown credential_source {other:?} (expected Environment, \
-                             EcsContainer or Ec2InstanceMetadata)"
-                        )));
-                    }
-                };
-                match found {
-                    Lookup::Found(r) => r,
-                    Lookup::Missing(why) => {
-                        return Err(permanent(format!(
-                            "{label}: credential_source {source} has no credentials ({why})"
-                        )));
-                    }
-                }
-            } else {
-                return Err(permanent(format!(
-                    "{label} has role_arn but no source_profile, web_identity_token_file or \
-                     credential_source"
-                )));
-            };
-            return remote::assume_role(
-                ctx,
-                &source,
-                role_arn,
-                profile.get("role_session_name"),
-                profile.get("external_id"),
-            )
-            .await
-            .map(Lookup::Found);
+            return assume_profile_role(ctx, files, name, profile, role_arn, visited).await;
         }
         if let Some(found) = static_keys(ctx, profile, &label) {
             return Ok(Lookup::Found(found));
@@ -480,6 +408,118 @@ fn from_profile<'a>(
             files.paths
         )))
     }) as BoxLookup<'a>
+}
+
+/// A profile with `role_arn`: the role assumed with the credentials of
+/// its `source_profile` or `credential_source`, or with its web identity
+/// token.
+async fn assume_profile_role(
+    ctx: &Context,
+    files: &SharedFiles,
+    name: &str,
+    profile: &Profile,
+    role_arn: &str,
+    visited: Vec<String>,
+) -> Result<Lookup, SignError> {
+    let label = profile_label(name);
+    let source = if let Some(source_name) = profile.get("source_profile") {
+        source_profile(ctx, files, name, profile, source_name, visited).await?
+    } else if let Some(token_file) = profile.get("web_identity_token_file") {
+        return remote::assume_role_with_web_identity(
+            ctx,
+            token_file,
+            role_arn,
+            profile.get("role_session_name"),
+            &label,
+        )
+        .await
+        .map(Lookup::Found);
+    } else if let Some(source) = profile.get("credential_source") {
+        credential_source(ctx, source, &label).await?
+    } else {
+        return Err(permanent(format!(
+            "{label} has role_arn but no source_profile, web_identity_token_file or \
+             credential_source"
+        )));
+    };
+    remote::assume_role(
+        ctx,
+        &source,
+        role_arn,
+        profile.get("role_session_name"),
+        profile.get("external_id"),
+    )
+    .await
+    .map(Lookup::Found)
+}
+
+/// The credentials of profile `name`'s `source_profile`: its own keys, or
+/// the source's chain, without loops and at most [`MAX_PROFILE_CHAIN`]
+/// profiles deep.
+async fn source_profile(
+    ctx: &Context,
+    files: &SharedFiles,
+    name: &str,
+    profile: &Profile,
+    source_name: &str,
+    visited: Vec<String>,
+) -> Result<Resolved, SignError> {
+    let label = profile_label(name);
+    if source_name == name {
+        // A profile may hold the keys for its own role.
+        static_keys(ctx, profile, &label).ok_or_else(|| {
+            permanent(format!(
+                "{label} is its own source_profile but has no \
+                 aws_access_key_id/aws_secret_access_key"
+            ))
+        })
+    } else if visited.iter().any(|v| v == source_name) {
+        Err(permanent(format!(
+            "{label}: source_profile loop ({} → {source_name})",
+            visited.join(" → ")
+        )))
+    } else if visited.len() >= MAX_PROFILE_CHAIN {
+        Err(permanent(format!(
+            "{label}: more than {MAX_PROFILE_CHAIN} profiles chained by source_profile"
+        )))
+    } else {
+        match from_profile(ctx, files, source_name, visited).await? {
+            Lookup::Found(r) => Ok(r),
+            Lookup::Missing(why) => Err(permanent(format!(
+                "{label}: source_profile {source_name:?} has no credentials ({why})"
+            ))),
+        }
+    }
+}
+
+/// How messages name profile `name`.
+fn profile_label(name: &str) -> String {
+    format!("profile {name:?}")
+}
+
+/// The credentials a profile's `credential_source` names.
+async fn credential_source(
+    ctx: &Context,
+    source: &str,
+    label: &str,
+) -> Result<Resolved, SignError> {
+    let found = match source {
+        "Environment" => from_env(ctx),
+        "EcsContainer" => remote::container(ctx).await?,
+        "Ec2InstanceMetadata" => remote::instance_metadata(ctx).await?,
+        other => {
+            return Err(permanent(format!(
+                "{label}: unknown credential_source {other:?} (expected Environment, \
+                 EcsContainer or Ec2InstanceMetadata)"
+            )));
+        }
+    };
+    match found {
+        Lookup::Found(r) => Ok(r),
+        Lookup::Missing(why) => Err(permanent(format!(
+            "{label}: credential_source {source} has no credentials ({why})"
+        ))),
+    }
 }
 
 /// `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`).

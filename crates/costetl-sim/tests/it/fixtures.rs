@@ -17,6 +17,13 @@ const EXACT: f64 = 1e-9;
 /// node costs.
 fn assert_conserves(s: &Scenario, w: Window) {
     let set = s.expected_allocations(w).unwrap();
+    assert_node_costs_conserved(s, w, &set);
+    assert_pvs_and_lbs_land_once(s, w, &set);
+}
+
+/// Allocations are in the window with sane costs, and per cluster and per
+/// node they add up to the node costs.
+fn assert_node_costs_conserved(s: &Scenario, w: Window, set: &AllocationSet) {
     let nodes = s.node_costs(w).unwrap();
     let mut by_cluster: BTreeMap<&str, [f64; 6]> = BTreeMap::new();
     let mut by_node: BTreeMap<(&str, &str), [f64; 6]> = BTreeMap::new();
@@ -89,9 +96,11 @@ fn assert_conserves(s: &Scenario, w: Window) {
         .map(|a| a.cpu_cost + a.ram_cost + a.gpu_cost)
         .sum();
     assert_close(node_part, total, EXACT, &format!("{w} total"));
+}
 
-    // PVs and LBs: every dollar lands in exactly one allocation, and only
-    // unmounted allocations hold unmounted PV cost.
+/// PVs and LBs: every dollar lands in exactly one allocation, and only
+/// unmounted allocations hold unmounted PV cost.
+fn assert_pvs_and_lbs_land_once(s: &Scenario, w: Window, set: &AllocationSet) {
     let pv_want: f64 = s.pv_costs(w).unwrap().iter().map(|p| p.cost).sum();
     let pv_got: f64 = set.iter().map(Allocation::pv_cost).sum();
     assert_close(pv_got, pv_want, EXACT, &format!("{w} PV"));
@@ -298,7 +307,16 @@ fn small_has_what_it_promises() {
     assert_eq!(web.properties.services, ["web"]);
     assert_eq!(db.properties.services, ["db"]);
     assert!(job.properties.services.is_empty());
+}
 
+/// small's volumes: each mounter's share over time, the rest unmounted.
+#[test]
+fn small_volumes_follow_their_mounters() {
+    let s = fixture("small");
+    let set = s.expected_allocations(s.window()).unwrap();
+    let db = get(&set, "small/node-b/app/db-0/postgres");
+    let job = get(&set, "small/node-b/app/migrate-4kd9z/migrate");
+    let web = get(&set, "small/node-a/app/web-5d8f7c9b6c-x2k4p/nginx");
     let pv = |a: &Allocation, name: &str| {
         a.pvs
             .get(&PvKey {
@@ -356,7 +374,21 @@ fn small_has_what_it_promises() {
     let orphan = get(&set, "small//__unmounted__/__unmounted__/__unmounted__");
     assert_close(orphan.pv_cost(), 30.0 * 0.00011, EXACT, "unclaimed");
     assert_eq!(orphan.end, t("2023-11-14T01:00:00Z"));
+}
 
+/// small's load balancers split by running time, and its network traffic.
+#[test]
+fn small_balancers_and_network() {
+    let s = fixture("small");
+    let set = s.expected_allocations(s.window()).unwrap();
+    let db = get(&set, "small/node-b/app/db-0/postgres");
+    let job = get(&set, "small/node-b/app/migrate-4kd9z/migrate");
+    let web = get(&set, "small/node-a/app/web-5d8f7c9b6c-x2k4p/nginx");
+    let web2 = get(&set, "small/node-a/app/web-5d8f7c9b6c-m7q9r/nginx");
+    let app = get(&set, "small//app/__unmounted__/__unmounted__");
+    let alone = hours("2023-11-14T00:00:00Z", "2023-11-14T00:20:00.500Z");
+    let gap = 3.5 / 60.0;
+    let job_h = hours("2023-11-14T00:10:00Z", "2023-11-14T00:40:17Z");
     // The web LB ($0.025/h from 00:30) splits by running time; the
     // legacy-shop LB selects nothing.
     let (run1, run2) = (2.0 - gap, 2.0 - alone);
@@ -466,6 +498,17 @@ fn day_has_what_it_promises() {
         ("", "")
     );
     assert_close(node("us-gpu-1").gpu_cost, 24.0 * 0.379, EXACT, "gpu node");
+}
+
+/// two-clusters-day's restart gap, default prices, a node that joins and
+/// leaves, BestEffort, a bare ReplicaSet, labels and usage steps.
+#[test]
+fn day_restarts_defaults_and_labels() {
+    let s = fixture("two-clusters-day");
+    let day = s.window();
+    let set = s.expected_allocations(day).unwrap();
+    let nodes = s.node_costs(day).unwrap();
+    let node = |n: &str| nodes.iter().find(|x| x.node == n).unwrap();
 
     // redis restarts: 1 min 25 s not running.
     let redis = get(&set, "prod-us/us-node-1/data/redis-5f6d8c7b9-h7gkt/redis");
@@ -534,6 +577,18 @@ fn day_has_what_it_promises() {
         set.iter()
             .any(|a| a.properties.cluster == "prod-us" && a.properties.namespace == "web")
     );
+}
+
+/// two-clusters-day's volumes across a move, shared and unmounted, its
+/// load balancers and network traffic.
+#[test]
+fn day_volumes_balancers_and_network() {
+    let s = fixture("two-clusters-day");
+    let set = s.expected_allocations(s.window()).unwrap();
+    let before = get(&set, "prod-us/us-node-2/data/postgres-0/postgres");
+    let after = get(&set, "prod-us/us-node-1/data/postgres-0/postgres");
+    let ml = get(&set, "prod-us/us-gpu-1/batch/ml-train/trainer");
+    let ml_h = hours("2023-11-14T10:17:23Z", "2023-11-14T16:45:00Z");
 
     let pv = |a: &Allocation, cluster: &str, name: &str| {
         a.pvs

@@ -108,7 +108,7 @@ fn cpu_counter_integrates_usage_and_restarts_with_the_container() {
 }
 
 #[test]
-fn requests_owners_and_prices() {
+fn requests_only_for_requested_resources() {
     let m = scrape(&fixture("small"));
     // BestEffort: no request series at all.
     assert!(
@@ -135,7 +135,11 @@ fn requests_owners_and_prices() {
             "resource=\"memory\",unit=\"byte\"",
         ],
     );
+}
 
+#[test]
+fn pod_and_replicaset_owners() {
+    let m = scrape(&fixture("small"));
     let owner = matching(&m, &["kube_pod_owner{", "pod=\"web-5d8f7c9b6c-x2k4p\""]);
     assert_eq!(owner.len(), 1);
     let rs = owner[0]
@@ -167,7 +171,11 @@ fn requests_owners_and_prices() {
             "owner_kind=\"StatefulSet\",owner_name=\"db\"",
         ],
     );
+}
 
+#[test]
+fn prices_and_labels() {
+    let m = scrape(&fixture("small"));
     let price = one(&m, &["node_cpu_hourly_cost{", "node=\"node-b\""]);
     let total = one(&m, &["node_total_hourly_cost{", "node=\"node-b\""]);
     for (&(ts, p), &(_, tot)) in price.iter().zip(total) {
@@ -476,7 +484,7 @@ fn pod_network_counters_count_from_each_pod_start() {
 }
 
 #[test]
-fn volumes_claims_services_and_load_balancers() {
+fn volumes_and_claims() {
     let m = scrape(&fixture("small"));
     let gib = 1024.0_f64.powi(3);
     let cap = one(
@@ -538,7 +546,11 @@ fn volumes_claims_services_and_load_balancers() {
     );
     let info = one(&m, &["kube_pod_info{", "migrate-4kd9z"]);
     assert_eq!(times(job), times(info));
+}
 
+#[test]
+fn services_load_balancers_and_network() {
+    let m = scrape(&fixture("small"));
     // Services: selectors all the time, sanitised like pod labels.
     let sel = one(
         &m,
