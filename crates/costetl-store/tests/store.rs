@@ -387,11 +387,10 @@ async fn zero_byte_object_is_replaced(store: &EtlStore, s3: &S3Server) {
     store.delete(&k8).await.unwrap();
 }
 
-#[test]
-fn s3_bucket_holds_the_fleet_under_a_prefix() {
-    let s3 = S3Server::start("costetl-etl").unwrap();
-    let cfg = StoreConfig {
-        url: format!("s3://{}/fleet-a", s3.bucket()),
+/// The store's TOML configuration of `s3`'s bucket under `prefix`.
+fn moto(s3: &S3Server, prefix: &str) -> StoreConfig {
+    StoreConfig {
+        url: format!("s3://{}/{prefix}", s3.bucket()),
         s3: S3Config {
             endpoint: Some(s3.url()),
             region: Some(S3_REGION.into()),
@@ -401,7 +400,13 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
             ..S3Config::default()
         },
         ..StoreConfig::default()
-    };
+    }
+}
+
+#[test]
+fn s3_bucket_holds_the_fleet_under_a_prefix() {
+    let s3 = S3Server::start("costetl-etl").unwrap();
+    let cfg = moto(&s3, "fleet-a");
     let store = EtlStore::open(&cfg).unwrap();
     rt().block_on(async {
         let total = write_fleet(&store, &["prod-eu", "prod-us"], 2, None).await;
@@ -435,9 +440,7 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
         );
 
         // Another prefix of the same bucket is another store.
-        let mut other = cfg.clone();
-        other.url = format!("s3://{}/fleet-b", s3.bucket());
-        let other = EtlStore::open(&other).unwrap();
+        let other = EtlStore::open(&moto(&s3, "fleet-b")).unwrap();
         assert!(other.clusters().await.unwrap().is_empty());
     });
     // Wrong credentials are an error naming the object, not a panic or an
@@ -752,19 +755,7 @@ config:
     let store = EtlStore::open(&cfg).unwrap();
     rt().block_on(async {
         let total = write_fleet(&store, &["prod-eu"], 1, None).await;
-        let same = EtlStore::open(&StoreConfig {
-            url: format!("s3://{}/fleet", s3.bucket()),
-            s3: S3Config {
-                endpoint: Some(endpoint.clone()),
-                region: Some(S3_REGION.into()),
-                access_key_id: Some(S3_ACCESS_KEY_ID.into()),
-                secret_access_key: Some(S3_SECRET_ACCESS_KEY.into()),
-                allow_http: true,
-                ..S3Config::default()
-            },
-            ..StoreConfig::default()
-        })
-        .unwrap();
+        let same = EtlStore::open(&moto(&s3, "fleet")).unwrap();
         let range = Window::new(start(0), start(1)).unwrap();
         let loaded = same.load(None, Resolution::Daily, range).await.unwrap();
         assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total.abs().max(1.0));
