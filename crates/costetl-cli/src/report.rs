@@ -192,7 +192,9 @@ impl<S: MetricsSource> MetricsSource for Tracked<S> {
         let ms = start.elapsed().as_millis();
         match &out {
             Ok(r) => tracing::info!(query = %q.id, ms, bytes = r.body.len(), "query answered"),
-            Err(e) => tracing::warn!(query = %q.id, ms, kind = ?e.kind, error = %e, "query failed"),
+            // Info, not warn: a failure either ends the command with its
+            // own error or is handled (a window too large is halved).
+            Err(e) => tracing::info!(query = %q.id, ms, kind = ?e.kind, error = %e, "query failed"),
         }
         tracing::debug!(query = %q.id, promql = %q.promql, "query text");
         self.bar.inc(1);

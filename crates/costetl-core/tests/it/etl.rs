@@ -54,7 +54,8 @@ fn batches(bytes: &[u8]) -> (Arc<Schema>, Vec<RecordBatch>, Vec<KeyValue>) {
 /// iterator sum starts.
 fn column_total(bytes: &[u8]) -> f64 {
     let (_, batches, _) = batches(bytes);
-    let mut total = -0.0;
+    // Folded from +0.0, as `AllocationSet::total_cost` folds.
+    let mut total = 0.0;
     for b in &batches {
         let col = b
             .column_by_name("total_cost")
