@@ -53,6 +53,20 @@ fn costetl(args: &[&str]) -> Output {
         .expect("the costetl binary runs")
 }
 
+/// `costetl diagnose` of the backend at `url` at the scenario's end,
+/// looking back over all of it.
+fn diagnose_scenario(url: &str) -> Output {
+    costetl(&[
+        "diagnose",
+        "--prometheus",
+        url,
+        "--at",
+        AT,
+        "--lookback",
+        "2h",
+    ])
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
@@ -110,15 +124,7 @@ fn names(checks: &[(String, String)], status: &str) -> BTreeSet<String> {
 fn healthy_backend_passes_and_exits_zero() {
     let server = start(&scenario());
     let url = server.url();
-    let out = costetl(&[
-        "diagnose",
-        "--prometheus",
-        &url,
-        "--at",
-        AT,
-        "--lookback",
-        "2h",
-    ]);
+    let out = diagnose_scenario(&url);
     let text = stdout(&out);
     assert!(
         out.status.success(),
@@ -407,15 +413,7 @@ fn nothing_at_the_evaluation_time_passes_nothing() {
 fn missing_replicaset_owners_warn() {
     let server = start_without(&scenario(), &["kube_replicaset_owner"]);
     let url = server.url();
-    let out = costetl(&[
-        "diagnose",
-        "--prometheus",
-        &url,
-        "--at",
-        AT,
-        "--lookback",
-        "2h",
-    ]);
+    let out = diagnose_scenario(&url);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert_eq!(
@@ -456,15 +454,7 @@ fn gpu_requests_without_gpu_capacity_fail_naming_the_node() {
     pod.containers[0].gpu_request = 1.0;
     let server = start(&s);
     let url = server.url();
-    let out = costetl(&[
-        "diagnose",
-        "--prometheus",
-        &url,
-        "--at",
-        AT,
-        "--lookback",
-        "2h",
-    ]);
+    let out = diagnose_scenario(&url);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(
