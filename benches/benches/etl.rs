@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use costetl_benches::{Scale, decode_all, generate};
-use costetl_core::etl::{self, EtlKey, EtlMeta, OverwritePolicy, Resolution};
+use costetl_core::etl::{EtlKey, EtlMeta, OverwritePolicy, Resolution};
 use costetl_core::{AllocationSet, engine};
+use costetl_parquet as etl;
 use costetl_store::{EtlStore, StoreConfig};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 

@@ -99,7 +99,7 @@ fn a_build_killed_at_any_point_loses_nothing_and_the_next_sync_completes_it() {
                 let bytes = std::fs::read(store.join(&f)).unwrap();
                 let damaged_left = damaged && f == Path::new(US) && bytes == b"PAR1 damaged";
                 assert!(
-                    damaged_left || costetl_core::etl::decode(&bytes).is_ok(),
+                    damaged_left || costetl_parquet::decode(&bytes).is_ok(),
                     "{what}: {} is half-written",
                     f.display()
                 );
@@ -129,7 +129,7 @@ fn a_build_killed_at_any_point_loses_nothing_and_the_next_sync_completes_it() {
                 "{what}: the store is complete, without markers or staging files"
             );
             for f in &names {
-                costetl_core::etl::decode(&std::fs::read(store.join(f)).unwrap())
+                costetl_parquet::decode(&std::fs::read(store.join(f)).unwrap())
                     .unwrap_or_else(|e| panic!("{what}: {}: {e}", f.display()));
             }
             let status = Command::new(env!("CARGO_BIN_EXE_costetl"))

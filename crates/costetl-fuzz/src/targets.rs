@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
-use costetl_core::{Filter, Window, etl, promjson};
+use costetl_core::{Filter, Window, promjson};
+use costetl_parquet as etl;
 
 /// One fuzz target.
 pub(crate) struct Target {

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use costetl_core::etl;
 use costetl_core::etl::{
-    self, Decision, EtlKey, EtlMeta, Existing, FEDERATED_ROOT, FooterLen, OverwritePolicy,
-    Resolution, Stored,
+    Decision, EtlKey, EtlMeta, Existing, FEDERATED_ROOT, OverwritePolicy, Resolution, Stored,
 };
 use costetl_core::{AllocationSet, AllocationSetRange, Error as CoreError, Window};
+use costetl_parquet::FooterLen;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
@@ -204,7 +205,7 @@ impl EtlStore {
             error: source,
         })?;
         let location = self.path(&key.path());
-        let bytes = etl::encode(set, meta).map_err(|source| StoreError::Format {
+        let bytes = costetl_parquet::encode(set, meta).map_err(|source| StoreError::Format {
             path: location.to_string(),
             error: source,
         })?;
@@ -230,10 +231,12 @@ impl EtlStore {
             // wire: read it again, then whole, before calling it unreadable.
             read = self.fetch_meta(&location).await?;
             if matches!(&read, Some((Err(e), _)) if !is_newer(e)) {
-                read = self
-                    .fetch(&location)
-                    .await?
-                    .map(|(data, version)| (etl::decode(&data).map(|(_, meta)| meta), version));
+                read = self.fetch(&location).await?.map(|(data, version)| {
+                    (
+                        costetl_parquet::decode(&data).map(|(_, meta)| meta),
+                        version,
+                    )
+                });
             }
         }
         let (existing, version) = match read {
@@ -377,7 +380,7 @@ impl EtlStore {
             let Some((data, version)) = got else {
                 return Ok(None);
             };
-            if let Ok(FooterLen::Short(n)) = etl::footer_len(&data) {
+            if let Ok(FooterLen::Short(n)) = costetl_parquet::footer_len(&data) {
                 // A file shorter than we asked for came whole: it is short
                 // of its own footer, which decode_meta reports.
                 if (n as u64) > want && data.len() as u64 == want {
@@ -385,7 +388,7 @@ impl EtlStore {
                     continue;
                 }
             }
-            return Ok(Some((etl::decode_meta(&data), version)));
+            return Ok(Some((costetl_parquet::decode_meta(&data), version)));
         }
     }
 
@@ -428,7 +431,7 @@ impl EtlStore {
         let Some((data, _)) = self.fetch(&location).await? else {
             return Ok(None);
         };
-        etl::decode(&data)
+        costetl_parquet::decode(&data)
             .map(Some)
             .map_err(|source| StoreError::Format {
                 path: self.url_of(&location),
@@ -485,7 +488,7 @@ impl EtlStore {
                 let Some((data, _)) = self.fetch(&location).await? else {
                     return Ok(None);
                 };
-                etl::decode(&data).map(|(_, meta)| meta)
+                costetl_parquet::decode(&data).map(|(_, meta)| meta)
             } else {
                 let Some((meta, _)) = self.fetch_meta(&location).await? else {
                     return Ok(None);

@@ -611,7 +611,7 @@ fn files_of_a_newer_schema_are_kept() {
     let path = dir.path().join(m.key().unwrap().path());
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     // The footer's `costetl.schema_version` value "1" becomes "2".
-    let mut bytes = costetl_core::etl::encode(&set, &m).unwrap();
+    let mut bytes = costetl_parquet::encode(&set, &m).unwrap();
     let key = b"costetl.schema_version";
     let at = bytes
         .windows(key.len())

@@ -116,7 +116,7 @@ impl EtlMeta {
 
     /// The first field in which `self` differs from `other`, floats compared
     /// bit for bit (so NaN equals NaN); `None` when they agree.
-    pub(crate) fn first_difference(&self, other: &Self) -> Option<&'static str> {
+    pub fn first_difference(&self, other: &Self) -> Option<&'static str> {
         let same_f64 = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
         [
             (
@@ -148,7 +148,7 @@ impl EtlMeta {
     }
 
     /// The footer's key-value pairs for this meta.
-    pub(crate) fn to_footer(&self) -> Result<[(String, String); 2]> {
+    pub fn to_footer(&self) -> Result<[(String, String); 2]> {
         let json = serde_json::to_string(self).map_err(|e| Error::EtlEncode {
             reason: format!("cannot write the metadata as JSON: {e}"),
         })?;
@@ -168,7 +168,7 @@ impl EtlMeta {
     /// [`Error::EtlNewerSchema`] for a version above [`SCHEMA_VERSION`],
     /// [`Error::EtlMeta`] for a missing or unparsable key, or a JSON whose
     /// version disagrees with the version key.
-    pub(crate) fn from_footer<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self> {
+    pub fn from_footer<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self> {
         let meta_err = |reason: String| Error::EtlMeta { reason };
         let version = get(SCHEMA_VERSION_KEY).ok_or_else(|| {
             meta_err(format!(

@@ -1,9 +1,10 @@
-//! The ETL file format, sans IO: one Parquet file per (cluster, resolution,
-//! UTC-aligned window) holding an [`AllocationSet`](crate::AllocationSet),
-//! bytes in and bytes out. The store that puts the bytes on disk or in a
-//! bucket lives in another crate; this module decides what the bytes are,
-//! where they go ([`EtlKey::path`]) and whether a new file may replace a
-//! stored one ([`decide`]).
+//! The ETL files' pure parts: one file per (cluster, resolution,
+//! UTC-aligned window) holding an [`AllocationSet`](crate::AllocationSet).
+//! This module decides what a file holds (its meta and its rows), where it
+//! goes ([`EtlKey::path`]) and whether a new file may replace a stored one
+//! ([`decide`]). The Parquet bytes are `costetl-parquet`'s (so only the
+//! crates that read or write files compile Arrow), and the store that puts
+//! them on disk or in a bucket is `costetl-store`.
 //!
 //! - [`key`]: [`Resolution`], [`EtlKey`] and the path layout
 //!   `federated/<cluster>/etl/parquet/allocations/<1h|1d>/<start>-<end>.parquet`.
@@ -11,9 +12,6 @@
 //!   file (window, completeness, counts, totals, warnings, errors).
 //! - [`row`]: [`AllocationRowV1`], the versioned row type, separate from
 //!   the model so the model can change without breaking files.
-//! - [`schema`]: the Arrow schema of each row version.
-//! - [`encode`], [`decode`], [`decode_meta`]: the codec, with a content
-//!   checksum in the footer (the Parquet pages carry none).
 //! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with
 //!   worse, comparing totals and [`coverage`] (per namespace, per kind of
 //!   metadata).
@@ -29,11 +27,9 @@
 //! [`SCHEMA_VERSION`]; readers accept every version up to their own and
 //! refuse newer ones with [`Error::EtlNewerSchema`](crate::Error::EtlNewerSchema).
 //! Version 1 must decode forever: `fixtures/etl/allocations-v1.parquet` is
-//! decoded by a test, and the golden schema text pins the columns. See
-//! `docs/etl.md`.
+//! decoded by `costetl-parquet`'s tests, and the golden schema text pins
+//! the columns. See `docs/etl.md`.
 
-mod checksum;
-mod codec;
 pub mod coverage;
 pub mod key;
 pub mod meta;
@@ -41,16 +37,13 @@ mod overwrite;
 pub mod parts;
 pub mod plan;
 pub mod row;
-pub mod schema;
 
-pub use codec::{FooterLen, decode, decode_meta, encode, footer_len};
 pub use coverage::Coverage;
 pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, Existing, OverwritePolicy, decide};
 pub use plan::{Build, Need, Plan, Stored, plan, retained};
 pub use row::{AllocationRowV1, LbRowV1, PvRowV1};
-pub use schema::{schema_text, schema_v1};
 
 /// The row schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;

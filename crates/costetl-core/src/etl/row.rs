@@ -285,7 +285,7 @@ impl AllocationRowV1 {
     /// to the bit). A frozen copy on purpose: if the model's total ever
     /// changes meaning, version-1 files must still check against the
     /// meaning they were written with (and a new row version is due).
-    pub(crate) fn summed_total_cost(&self) -> f64 {
+    pub fn summed_total_cost(&self) -> f64 {
         let pv_cost: f64 = self.pvs.iter().map(|pv| pv.cost).sum();
         (self.cpu_cost + self.cpu_cost_adjustment)
             + (self.gpu_cost + self.gpu_cost_adjustment)

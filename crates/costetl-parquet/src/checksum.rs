@@ -8,7 +8,7 @@
 //! (std's hasher is not, and a CRC crate would be a dependency for ten
 //! lines); it detects accidental corruption, which is all it is for.
 
-use crate::error::{Error, Result};
+use costetl_core::{Error, Result};
 
 /// Footer key holding the checksum.
 pub const CHECKSUM_KEY: &str = "costetl.checksum";

@@ -23,14 +23,13 @@ use parquet::basic::Compression;
 use parquet::file::metadata::{KeyValue, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 
-use super::SCHEMA_VERSION;
-use super::checksum::{self, CHECKSUM_KEY};
-use super::meta::{EtlMeta, META_KEY};
-use super::row::AllocationRowV1;
-use super::schema::schema_v1;
-use crate::allocation::Allocation;
-use crate::error::{Error, Result};
-use crate::set::AllocationSet;
+use costetl_core::etl::SCHEMA_VERSION;
+use costetl_core::etl::meta::{EtlMeta, META_KEY};
+use costetl_core::etl::row::AllocationRowV1;
+use costetl_core::{Allocation, AllocationSet, Error, Result};
+
+use crate::checksum::{self, CHECKSUM_KEY};
+use crate::schema::schema_v1;
 
 /// Rows per Arrow batch, both ways: bounds the memory of one conversion
 /// step without making small files pay for many steps.
@@ -449,10 +448,10 @@ fn float_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Arr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::etl::key::{EtlKey, Resolution};
-    use crate::testing::{mock_set, test_day};
-    use crate::window::Window;
     use chrono::TimeDelta;
+    use costetl_core::Window;
+    use costetl_core::etl::{EtlKey, Resolution};
+    use costetl_core::testing::{mock_set, test_day};
 
     fn key() -> EtlKey {
         EtlKey::new("cluster1", Resolution::Daily, test_day()).unwrap()

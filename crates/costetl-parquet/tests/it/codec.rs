@@ -9,11 +9,12 @@ use std::sync::Arc;
 use arrow_array::{Array, Float64Array, RecordBatch};
 use arrow_schema::{Field, Schema};
 use chrono::{DateTime, TimeDelta, Utc};
-use costetl_core::etl::{self, EtlKey, EtlMeta, Resolution, SCHEMA_VERSION};
+use costetl_core::etl::{EtlKey, EtlMeta, Resolution, SCHEMA_VERSION};
 use costetl_core::testing::{arb_set, mock_set, test_day};
 use costetl_core::{
     Allocation, AllocationSet, Error, LbAllocation, RawAllocationOnly, Warning, WarningKind,
 };
+use costetl_parquet as etl;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
@@ -594,7 +595,7 @@ fn checked_in_v1_file_still_decodes() {
     assert_eq!(meta.schema_version, 1);
     // Written before files carried their coverage: read as empty, which
     // any rebuild covers.
-    want_meta.coverage = etl::Coverage::default();
+    want_meta.coverage = costetl_core::etl::Coverage::default();
     want_meta.typed_warnings.clear();
     assert_eq!(meta, want_meta);
     assert_eq!(set, want_set);
@@ -611,7 +612,7 @@ fn checked_in_v1_file_still_decodes() {
 
 /// Writes `fixtures/etl/allocations-v1.parquet` (and the golden schema of
 /// the current version if it does not exist yet). Run with
-/// `COSTETL_REGENERATE=1 cargo test -p costetl-core --test it etl::regenerate -- --ignored`.
+/// `COSTETL_REGENERATE=1 cargo test -p costetl-parquet --test it codec::regenerate_fixtures -- --ignored`.
 #[allow(
     clippy::disallowed_methods,
     reason = "writes the golden files when COSTETL_REGENERATE=1: test tooling, not the core"
