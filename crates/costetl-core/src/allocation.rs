@@ -272,6 +272,58 @@ fn ratio(num: f64, den: f64) -> f64 {
     if den == 0.0 { 0.0 } else { num / den }
 }
 
+/// What an allocation is: a workload's, or one of the special ones whose
+/// names carry a marker (`__idle__`, `__unmounted__`, `__shared__`,
+/// `__external__`). ETL rows store it as a column so SQL can tell idle
+/// cost from a namespace without parsing names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AllocationKind {
+    /// A container's (or an aggregate of containers').
+    Allocation,
+    /// Unallocated node capacity (`…/__idle__`).
+    Idle,
+    /// Volume or load-balancer cost without a consumer (`__unmounted__`).
+    Unmounted,
+    /// Configured shared cost without a recipient (`__shared__`).
+    Shared,
+    /// Out-of-cluster cost (`__external__`).
+    External,
+}
+
+impl AllocationKind {
+    /// The kind a name says, checked in this order: idle, unmounted,
+    /// shared, external, else a workload's.
+    pub fn of_name(name: &str) -> Self {
+        [
+            (IDLE, Self::Idle),
+            (UNMOUNTED, Self::Unmounted),
+            (SHARED, Self::Shared),
+            (EXTERNAL, Self::External),
+        ]
+        .into_iter()
+        .find_map(|(marker, kind)| name.contains(marker).then_some(kind))
+        .unwrap_or(Self::Allocation)
+    }
+
+    /// `allocation`, `idle`, `unmounted`, `shared` or `external`: the ETL
+    /// column's values.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allocation => "allocation",
+            Self::Idle => "idle",
+            Self::Unmounted => "unmounted",
+            Self::Shared => "shared",
+            Self::External => "external",
+        }
+    }
+}
+
+impl fmt::Display for AllocationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Allocation {
     /// An empty allocation named `name` running for the whole `window`.
     pub fn new(name: impl Into<String>, window: Window) -> Self {
@@ -329,6 +381,11 @@ impl Allocation {
     /// Running hours.
     pub fn hours(&self) -> f64 {
         self.minutes() / 60.0
+    }
+
+    /// What the allocation is, from its name ([`AllocationKind::of_name`]).
+    pub fn kind(&self) -> AllocationKind {
+        AllocationKind::of_name(&self.name)
     }
 
     /// Whether this is an idle allocation (`…/__idle__`).

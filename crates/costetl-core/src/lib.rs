@@ -42,7 +42,9 @@ pub mod warning;
 pub mod window;
 
 pub use aggregate::{Aggregated, AggregationOptions};
-pub use allocation::{Allocation, LbAllocation, PvAllocation, PvKey, RawAllocationOnly};
+pub use allocation::{
+    Allocation, AllocationKind, LbAllocation, PvAllocation, PvKey, RawAllocationOnly,
+};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use properties::{AggregationProperty, AllocationProperties, LabelConfig, MetadataMerge};

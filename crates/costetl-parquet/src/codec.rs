@@ -25,11 +25,11 @@ use parquet::file::properties::WriterProperties;
 
 use costetl_core::etl::SCHEMA_VERSION;
 use costetl_core::etl::meta::{EtlMeta, META_KEY};
-use costetl_core::etl::row::AllocationRowV1;
+use costetl_core::etl::row::AllocationRowV2;
 use costetl_core::{Allocation, AllocationSet, Error, Result};
 
 use crate::checksum::{self, CHECKSUM_KEY};
-use crate::schema::schema_v1;
+use crate::schema::{schema_of, schema_v2};
 
 /// Rows per Arrow batch, both ways: bounds the memory of one conversion
 /// step without making small files pay for many steps.
@@ -54,7 +54,7 @@ fn same_f64(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-/// Parquet bytes for `set`: one row per allocation ([`AllocationRowV1`]),
+/// Parquet bytes for `set`: one row per allocation ([`AllocationRowV2`]),
 /// Snappy, the meta in the footer.
 ///
 /// # Errors
@@ -104,7 +104,7 @@ pub fn encode(set: &AllocationSet, meta: &EtlMeta) -> Result<Vec<u8>> {
         )));
     }
 
-    let schema = schema_v1();
+    let schema = schema_v2();
     let [(version_key, version), (meta_key, meta_json)] = meta.to_footer()?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -118,7 +118,9 @@ pub fn encode(set: &AllocationSet, meta: &EtlMeta) -> Result<Vec<u8>> {
         .map_err(|e| encode_err(format!("Parquet writer: {e}")))?;
     let allocations: Vec<&Allocation> = set.iter().collect();
     for chunk in allocations.chunks(BATCH_ROWS) {
-        let rows: Vec<AllocationRowV1> = chunk.iter().map(|a| AllocationRowV1::from(*a)).collect();
+        let rows: Vec<AllocationRowV2> = (chunk.iter())
+            .map(|a| AllocationRowV2::new(a, meta.complete, meta.built_at))
+            .collect();
         let batch = serde_arrow::to_record_batch(schema.fields(), &rows)
             .map_err(|e| encode_err(format!("rows to Arrow: {e}")))?;
         writer
@@ -287,25 +289,24 @@ fn decode_unguarded(bytes: &[u8]) -> Result<(AllocationSet, EtlMeta)> {
     let meta = meta_of(builder.metadata())?;
     verify_checksum(builder.metadata(), bytes)?;
     check_chunk_ranges(builder.metadata(), bytes.len())?;
-    // Each version keeps its own row type and arm here, forever.
-    match meta.schema_version {
-        1 => decode_v1(builder, meta),
-        // `meta_of` refused versions above SCHEMA_VERSION and 0; this arm
-        // only keeps the match total.
-        found => Err(Error::EtlNewerSchema {
-            found,
-            supported: SCHEMA_VERSION,
-        }),
-    }
+    // Each version keeps its schema here, forever; their rows read into
+    // one row type (version 1 through aliases and `fill_v1`).
+    // `meta_of` refused versions above SCHEMA_VERSION and 0.
+    let expected = schema_of(meta.schema_version).ok_or(Error::EtlNewerSchema {
+        found: meta.schema_version,
+        supported: SCHEMA_VERSION,
+    })?;
+    decode_rows(builder, meta, &expected)
 }
 
-/// The rows of a version-1 file, checked against its meta.
-fn decode_v1(
+/// The rows of a file with the columns of `expected`, checked against its
+/// meta.
+fn decode_rows(
     builder: ParquetRecordBatchReaderBuilder<Bytes>,
     meta: EtlMeta,
+    expected: &Schema,
 ) -> Result<(AllocationSet, EtlMeta)> {
-    let expected = schema_v1();
-    let indices = column_indices(builder.schema(), &expected)?;
+    let indices = column_indices(builder.schema(), expected)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let reader = builder
         .with_projection(mask)
@@ -325,9 +326,15 @@ fn decode_v1(
         for v in float_column(&batch, "total_cost")?.values() {
             total_cost += v;
         }
-        let rows: Vec<AllocationRowV1> = serde_arrow::from_record_batch(&batch)
+        let rows: Vec<AllocationRowV2> = serde_arrow::from_record_batch(&batch)
             .map_err(|e| rows_err(format!("cannot read rows {rows_seen}..: {e}")))?;
-        for row in rows {
+        for mut row in rows {
+            if meta.schema_version == 1 {
+                row.fill_v1(meta.complete, meta.built_at);
+            }
+            if let Some(why) = row.disagreement(meta.complete, meta.built_at) {
+                return Err(rows_err(format!("allocation {:?}: {why}", row.name)));
+            }
             // The stored total against the stored costs: the checksum
             // catches changed bytes, this catches a writer that wrote
             // inconsistent rows (or a checksum recomputed over them).
@@ -528,7 +535,7 @@ mod tests {
         assert!(encode_reason(&set, &m).contains("meta field total_cost"));
 
         let mut m = good.clone();
-        m.schema_version = 2;
+        m.schema_version = SCHEMA_VERSION - 1;
         assert!(encode_reason(&set, &m).contains("meta field schema_version"));
 
         let mut m = good;
@@ -606,14 +613,21 @@ mod tests {
         );
     }
 
+    /// The rows `encode` writes for `set` under `meta`.
+    fn rows_of(set: &AllocationSet, meta: &EtlMeta) -> Vec<AllocationRowV2> {
+        (set.iter())
+            .map(|a| AllocationRowV2::new(a, meta.complete, meta.built_at))
+            .collect()
+    }
+
     /// `encode` without its checks, for files it would refuse.
     fn write_unchecked(set: &AllocationSet, meta: &EtlMeta) -> Vec<u8> {
-        let rows: Vec<AllocationRowV1> = set.iter().map(AllocationRowV1::from).collect();
+        let rows = rows_of(set, meta);
         write_rows(&rows, meta)
     }
 
-    fn write_rows(rows: &[AllocationRowV1], meta: &EtlMeta) -> Vec<u8> {
-        let schema = schema_v1();
+    fn write_rows(rows: &[AllocationRowV2], meta: &EtlMeta) -> Vec<u8> {
+        let schema = schema_v2();
         let footer = meta
             .to_footer()
             .unwrap()
@@ -640,7 +654,7 @@ mod tests {
     fn decode_checks_each_rows_total_against_its_costs() {
         let set = mock_set(test_day().start());
         let meta = meta_for(&set);
-        let mut rows: Vec<AllocationRowV1> = set.iter().map(AllocationRowV1::from).collect();
+        let mut rows = rows_of(&set, &meta);
         rows[2].gpu_cost = 5.0;
         let e = decode(&write_rows(&rows, &meta)).unwrap_err();
         assert_eq!(
@@ -658,7 +672,7 @@ mod tests {
     fn decode_rejects_duplicate_names() {
         let set = mock_set(test_day().start());
         let mut meta = meta_for(&set);
-        let mut rows: Vec<AllocationRowV1> = set.iter().map(AllocationRowV1::from).collect();
+        let mut rows = rows_of(&set, &meta);
         // Two rows with one name: the set would merge them silently.
         rows[1].name = rows[0].name.clone();
         meta.total_cost = rows.iter().map(|r| r.total_cost).sum();
@@ -675,7 +689,7 @@ mod tests {
     fn decode_rejects_rows_of_another_window() {
         let set = mock_set(test_day().start());
         let meta = meta_for(&set);
-        let mut rows: Vec<AllocationRowV1> = set.iter().map(AllocationRowV1::from).collect();
+        let mut rows = rows_of(&set, &meta);
         rows[3].window_end += TimeDelta::hours(1);
         let e = decode(&write_rows(&rows, &meta)).unwrap_err();
         assert!(

@@ -19,4 +19,4 @@ mod codec;
 pub mod schema;
 
 pub use codec::{FooterLen, decode, decode_meta, encode, footer_len};
-pub use schema::{schema_text, schema_v1};
+pub use schema::{schema_of, schema_text, schema_v1, schema_v2};

@@ -1,11 +1,13 @@
-//! The Arrow schema of version-1 ETL files, written out column by column
+//! The Arrow schema of each ETL file version, written out column by column
 //! (the file-format contract, reviewed in diffs and pinned by the golden
-//! text in `fixtures/etl/allocations-v1.schema.txt`), and a stable text
-//! rendering of schemas for that golden test.
+//! texts `fixtures/etl/allocations-v<N>.schema.txt`), and a stable text
+//! rendering of schemas for those golden tests.
 //!
-//! [`super::row::AllocationRowV1`] must have exactly these fields in this
-//! order; serde_arrow maps one onto the other and fails loudly (a test
-//! encodes every column) if they drift apart.
+//! `costetl_core::etl::AllocationRowV2` must have exactly the version-2
+//! fields in this order; serde_arrow maps one onto the other and fails
+//! loudly (a test encodes every column) if they drift apart. Version 2 is
+//! version 1 with `start`/`end` renamed `running_start`/`running_end`,
+//! `kind` after `name`, and `complete`, `built_at` at the end.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -62,6 +64,38 @@ pub fn schema_v1() -> SchemaRef {
         timestamp("end"),
         float("minutes"),
     ];
+    fields.extend(allocation_columns());
+    Arc::new(Schema::new(fields))
+}
+
+/// The Arrow schema of version-2 files, in column order.
+pub fn schema_v2() -> SchemaRef {
+    let mut fields = vec![
+        utf8("name"),
+        utf8("kind"),
+        timestamp("window_start"),
+        timestamp("window_end"),
+        timestamp("running_start"),
+        timestamp("running_end"),
+        float("minutes"),
+    ];
+    fields.extend(allocation_columns());
+    fields.extend([boolean("complete"), timestamp("built_at")]);
+    Arc::new(Schema::new(fields))
+}
+
+/// The schema of `version`, if this build knows it.
+pub fn schema_of(version: u32) -> Option<SchemaRef> {
+    match version {
+        1 => Some(schema_v1()),
+        2 => Some(schema_v2()),
+        _ => None,
+    }
+}
+
+/// The columns every version has, from `cluster` to `load_balancers`.
+fn allocation_columns() -> Vec<Field> {
+    let mut fields = Vec::new();
     fields.extend(
         [
             "cluster",
@@ -149,7 +183,7 @@ pub fn schema_v1() -> SchemaRef {
         float("hours"),
     ]);
     fields.push(list("load_balancers", DataType::Struct(lb)));
-    Arc::new(Schema::new(fields))
+    fields
 }
 
 /// The schema as text, one `name: type` line per column, with nested

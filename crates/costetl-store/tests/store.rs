@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution};
+use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution, SCHEMA_VERSION};
 use costetl_core::testing::{day, mock_set};
 use costetl_core::{AllocationSet, Warning, WarningKind, Window};
 use costetl_store::{EtlStore, S3Config, StoreConfig, StoreError};
@@ -610,7 +610,9 @@ fn files_of_a_newer_schema_are_kept() {
     let m = meta(&set, "a");
     let path = dir.path().join(m.key().unwrap().path());
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    // The footer's `costetl.schema_version` value "1" becomes "2".
+    // The footer's `costetl.schema_version` value becomes the next one.
+    let (this, next) = (SCHEMA_VERSION.to_string(), (SCHEMA_VERSION + 1).to_string());
+    assert_eq!((this.len(), next.len()), (1, 1), "a one-digit edit");
     let mut bytes = costetl_parquet::encode(&set, &m).unwrap();
     let key = b"costetl.schema_version";
     let at = bytes
@@ -618,8 +620,11 @@ fn files_of_a_newer_schema_are_kept() {
         .rposition(|w| w == key)
         .expect("the version key is in the footer")
         + key.len();
-    let one = at + bytes[at..at + 4].iter().position(|&b| b == b'1').unwrap();
-    bytes[one] = b'2';
+    let digit = at
+        + (bytes[at..at + 4].iter())
+            .position(|&b| b == this.as_bytes()[0])
+            .unwrap();
+    bytes[digit] = next.as_bytes()[0];
     std::fs::write(&path, &bytes).unwrap();
     rt().block_on(async {
         let out = store
@@ -628,7 +633,9 @@ fn files_of_a_newer_schema_are_kept() {
             .unwrap();
         assert!(!written(&out.decision), "{:?}", out.decision);
         assert!(
-            out.decision.reason().contains("schema version 2, newer"),
+            out.decision
+                .reason()
+                .contains(&format!("schema version {next}, newer")),
             "{:?}",
             out.decision
         );

@@ -312,7 +312,7 @@ mod tests {
         );
         meta.built_at = DateTime::from_timestamp(1_700_100_000, 123_456_789).unwrap();
         let footer = footer_of(&meta);
-        assert_eq!(footer[SCHEMA_VERSION_KEY], "1");
+        assert_eq!(footer[SCHEMA_VERSION_KEY], SCHEMA_VERSION.to_string());
         let back = EtlMeta::from_footer(|k| footer.get(k).map(String::as_str)).unwrap();
         assert_eq!(back, meta);
         assert_eq!(back.total_cost.to_bits(), meta.total_cost.to_bits());
@@ -349,13 +349,13 @@ mod tests {
         assert!(reason(read(&f).unwrap_err()).contains("versions start at 1"));
 
         let mut f = footer_of(&meta);
-        f.insert(SCHEMA_VERSION_KEY.into(), "2".into());
+        f.insert(SCHEMA_VERSION_KEY.into(), (SCHEMA_VERSION + 1).to_string());
         f.insert(META_KEY.into(), "{not json at all".into());
         assert_eq!(
             read(&f).unwrap_err(),
             Error::EtlNewerSchema {
-                found: 2,
-                supported: 1
+                found: SCHEMA_VERSION + 1,
+                supported: SCHEMA_VERSION
             }
         );
 
@@ -373,9 +373,10 @@ mod tests {
         assert!(reason(read(&f).unwrap_err()).contains("end is before start"));
 
         let mut f = footer_of(&meta);
-        let v2 = f[META_KEY].replace("\"schema_version\":1", "\"schema_version\":2");
-        f.insert(META_KEY.into(), v2);
-        assert!(reason(read(&f).unwrap_err()).contains("says schema version 2"));
+        let current = format!("\"schema_version\":{SCHEMA_VERSION}");
+        let other = f[META_KEY].replace(&current, "\"schema_version\":1");
+        f.insert(META_KEY.into(), other);
+        assert!(reason(read(&f).unwrap_err()).contains("says schema version 1,"));
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //!   `federated/<cluster>/etl/parquet/allocations/<1h|1d>/<start>-<end>.parquet`.
 //! - [`meta`]: [`EtlMeta`], the JSON in the Parquet footer that describes a
 //!   file (window, completeness, counts, totals, warnings, errors).
-//! - [`row`]: [`AllocationRowV1`], the versioned row type, separate from
-//!   the model so the model can change without breaking files.
+//! - [`row`]: [`AllocationRowV2`], the versioned row type (reading version
+//!   1 too), separate from the model so the model can change without
+//!   breaking files.
 //! - [`decide`] and [`OverwritePolicy`]: never overwrite good data with
 //!   worse, comparing totals and [`coverage`] (per namespace, per kind of
 //!   metadata).
@@ -23,7 +24,7 @@
 //! # Versioning
 //!
 //! A file's footer carries `costetl.schema_version`. Adding a column or
-//! changing a type means a new row type (`AllocationRowV2`) and a bump of
+//! changing a type means a new row version and a bump of
 //! [`SCHEMA_VERSION`]; readers accept every version up to their own and
 //! refuse newer ones with [`Error::EtlNewerSchema`](crate::Error::EtlNewerSchema).
 //! Version 1 must decode forever: `fixtures/etl/allocations-v1.parquet` is
@@ -43,7 +44,7 @@ pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, Existing, OverwritePolicy, decide};
 pub use plan::{Build, Need, Plan, Stored, plan, retained};
-pub use row::{AllocationRowV1, LbRowV1, PvRowV1};
+pub use row::{AllocationRowV2, LbRowV1, PvRowV1};
 
 /// The row schema version this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;

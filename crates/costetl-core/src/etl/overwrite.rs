@@ -315,7 +315,7 @@ mod tests {
         let newer = Existing::Newer { version: 9 };
         assert_keep(
             &decide(newer, &meta(), &policy),
-            "schema version 9, newer than this costetl's 1",
+            &format!("schema version 9, newer than this costetl's {SCHEMA_VERSION}"),
         );
         assert_write(&decide(newer, &meta(), &force), "forced");
     }
@@ -479,10 +479,13 @@ mod tests {
     #[test]
     fn older_schema_is_upgraded() {
         let mut old = meta();
-        old.schema_version = 0;
+        old.schema_version = SCHEMA_VERSION - 1;
         assert_write(
             &run(&old, &meta()),
-            "upgrading stored schema version 0 to 1",
+            &format!(
+                "upgrading stored schema version {} to {SCHEMA_VERSION}",
+                SCHEMA_VERSION - 1
+            ),
         );
         // But not at the cost of data.
         let mut less = meta();

@@ -1,43 +1,57 @@
-//! The versioned row type of ETL files: [`AllocationRowV1`], one flat row
-//! per [`Allocation`], and its conversions to and from the model.
+//! The row type of ETL files: [`AllocationRowV2`], one flat row per
+//! [`Allocation`], and its conversions to and from the model.
 //!
 //! This is a boundary DTO, separate from the model on purpose: the model may
-//! change freely, a row type never does. A new column or a changed type is a
-//! new `AllocationRowV2` and a [`super::SCHEMA_VERSION`] bump; this type and
-//! its conversion back stay so that version-1 files read forever.
+//! change freely, a row version never does. A new column or a changed type
+//! is a new row version and a [`super::SCHEMA_VERSION`] bump.
 //!
-//! Derived columns (`minutes`, `cpu_cores`, `ram_bytes`, `gpu_count`,
-//! `pv_byte_hours`, `pv_cost`, `total_cost`) are written for SQL users and
-//! ignored on read: the model recomputes them.
+//! Version 2 is version 1 made for SQL: `start`/`end` (reserved words in
+//! Trino and Athena) became `running_start`/`running_end`, and every row
+//! says what it is (`kind`) and what its file is (`complete`, `built_at`).
+//! Version-1 rows read into this type too: the old names are aliases, and
+//! [`AllocationRowV2::fill_v1`] gives the new columns the values a v1
+//! file implies (its name, its meta), so one conversion serves both.
+//!
+//! Derived columns (`kind`, `minutes`, `cpu_cores`, `ram_bytes`,
+//! `gpu_count`, `pv_byte_hours`, `pv_cost`, `total_cost`) are written for
+//! SQL users; on read they are checked or ignored and the model recomputes
+//! them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::allocation::{Allocation, LbAllocation, PvAllocation, PvKey, RawAllocationOnly};
+use crate::allocation::{
+    Allocation, AllocationKind, LbAllocation, PvAllocation, PvKey, RawAllocationOnly,
+};
 use crate::error::{Error, Result};
 use crate::properties::AllocationProperties;
 use crate::window::Window;
 
-/// One allocation as a row of a version-1 ETL file. Field names are column
-/// names; see `docs/etl.md` for each column's meaning.
+/// One allocation as a row of a version-2 ETL file (and, read with the
+/// aliases, of a version-1 file). Field names are column names; see
+/// `docs/etl.md` for each column's meaning.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AllocationRowV1 {
+pub struct AllocationRowV2 {
     /// Unique name within the set (`cluster/node/namespace/pod/container` for containers).
     pub name: String,
+    /// Derived: [`AllocationKind`] of the name (`allocation`, `idle`, …).
+    /// Absent from version 1 (filled in by [`AllocationRowV2::fill_v1`]).
+    #[serde(default)]
+    pub kind: String,
     /// Start of the set's window (UTC, inclusive).
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub window_start: DateTime<Utc>,
     /// End of the set's window (UTC, exclusive).
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub window_end: DateTime<Utc>,
-    /// When the allocation started running.
-    #[serde(with = "chrono::serde::ts_milliseconds")]
-    pub start: DateTime<Utc>,
-    /// When it stopped running.
-    #[serde(with = "chrono::serde::ts_milliseconds")]
-    pub end: DateTime<Utc>,
+    /// When the allocation started running (`start` in version 1).
+    #[serde(with = "chrono::serde::ts_milliseconds", alias = "start")]
+    pub running_start: DateTime<Utc>,
+    /// When it stopped running (`end` in version 1).
+    #[serde(with = "chrono::serde::ts_milliseconds", alias = "end")]
+    pub running_end: DateTime<Utc>,
     /// Derived: running minutes.
     pub minutes: f64,
 
@@ -152,9 +166,17 @@ pub struct AllocationRowV1 {
     pub pvs: Vec<PvRowV1>,
     /// Per-LB breakdown, in key order.
     pub load_balancers: Vec<LbRowV1>,
+    /// The file's window was closed when it was built (the meta's
+    /// `complete`): a row of an open window is provisional.
+    #[serde(default)]
+    pub complete: bool,
+    /// When the file was built (the meta's `built_at`).
+    #[serde(with = "chrono::serde::ts_milliseconds", default)]
+    pub built_at: DateTime<Utc>,
 }
 
-/// One persistent volume's part of an allocation (`pvs` list element).
+/// One persistent volume's part of an allocation (`pvs` list element),
+/// unchanged since version 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PvRowV1 {
     /// Cluster of the volume.
@@ -170,7 +192,7 @@ pub struct PvRowV1 {
 }
 
 /// One load balancer's part of an allocation (`load_balancers` list
-/// element).
+/// element), unchanged since version 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LbRowV1 {
     /// `cluster/namespace/service`, the allocation's key for this LB.
@@ -187,17 +209,20 @@ pub struct LbRowV1 {
     pub hours: f64,
 }
 
-impl From<&Allocation> for AllocationRowV1 {
-    /// Proportional asset resource costs and the shared-cost breakdown are
-    /// query-time outputs and not stored; times keep whole milliseconds.
-    fn from(a: &Allocation) -> Self {
+impl AllocationRowV2 {
+    /// `a`'s row in a file built at `built_at`, `complete` or not (the
+    /// meta's values). Proportional asset resource costs and the
+    /// shared-cost breakdown are query-time outputs and not stored; times
+    /// keep whole milliseconds.
+    pub fn new(a: &Allocation, complete: bool, built_at: DateTime<Utc>) -> Self {
         let p = &a.properties;
         Self {
             name: a.name.clone(),
+            kind: a.kind().as_str().to_owned(),
             window_start: a.window.start(),
             window_end: a.window.end(),
-            start: a.start,
-            end: a.end,
+            running_start: a.start,
+            running_end: a.end,
             minutes: a.minutes(),
             cluster: p.cluster.clone(),
             node: p.node.clone(),
@@ -275,16 +300,48 @@ impl From<&Allocation> for AllocationRowV1 {
                     hours: lb.hours,
                 })
                 .collect(),
+            complete,
+            built_at,
         }
     }
-}
 
-impl AllocationRowV1 {
-    /// The row's total cost as version 1 defines it, from the stored
+    /// Gives a row read from a version-1 file the columns version 2 added,
+    /// with the values that file implies: the kind its name says, and its
+    /// meta's completeness and build time.
+    pub fn fill_v1(&mut self, complete: bool, built_at: DateTime<Utc>) {
+        self.kind = AllocationKind::of_name(&self.name).as_str().to_owned();
+        self.complete = complete;
+        self.built_at = built_at;
+    }
+
+    /// Whether the row's file columns agree with its file and its kind
+    /// with its name: `None`, or what disagrees. A writer bug (or a hand
+    /// edit) caught on read, as a wrong total is.
+    pub fn disagreement(&self, complete: bool, built_at: DateTime<Utc>) -> Option<String> {
+        let kind = AllocationKind::of_name(&self.name);
+        if self.kind != kind.as_str() {
+            return Some(format!("kind is {:?}, its name says {kind}", self.kind));
+        }
+        if self.complete != complete {
+            return Some(format!(
+                "complete is {}, the file's metadata says {complete}",
+                self.complete
+            ));
+        }
+        // The column keeps whole milliseconds, the meta all of the clock's.
+        (self.built_at.timestamp_millis() != built_at.timestamp_millis()).then(|| {
+            format!(
+                "built_at is {}, the file's metadata says {built_at}",
+                self.built_at
+            )
+        })
+    }
+
+    /// The row's total cost as versions 1 and 2 define it, from the stored
     /// columns, in the order [`Allocation::total_cost`] adds them (so equal
     /// to the bit). A frozen copy on purpose: if the model's total ever
-    /// changes meaning, version-1 files must still check against the
-    /// meaning they were written with (and a new row version is due).
+    /// changes meaning, stored files must still check against the meaning
+    /// they were written with (and a new row version is due).
     pub fn summed_total_cost(&self) -> f64 {
         let pv_cost: f64 = self.pvs.iter().map(|pv| pv.cost).sum();
         (self.cpu_cost + self.cpu_cost_adjustment)
@@ -298,7 +355,7 @@ impl AllocationRowV1 {
     }
 }
 
-impl TryFrom<AllocationRowV1> for Allocation {
+impl TryFrom<AllocationRowV2> for Allocation {
     type Error = Error;
 
     /// The allocation back; derived columns are ignored.
@@ -308,14 +365,17 @@ impl TryFrom<AllocationRowV1> for Allocation {
     /// [`Error::EtlRows`] naming the allocation when its window or running
     /// span is reversed, only one raw maximum is null, or a PV or load
     /// balancer appears twice.
-    fn try_from(r: AllocationRowV1) -> Result<Self> {
+    fn try_from(r: AllocationRowV2) -> Result<Self> {
         let bad = |what: String| Error::EtlRows {
             reason: format!("allocation {:?}: {what}", r.name),
         };
         let window = Window::new(r.window_start, r.window_end)
             .map_err(|e| bad(format!("window_start/window_end: {e}")))?;
-        if r.end < r.start {
-            return Err(bad(format!("end {} is before start {}", r.end, r.start)));
+        if r.running_end < r.running_start {
+            return Err(bad(format!(
+                "running_end {} is before running_start {}",
+                r.running_end, r.running_start
+            )));
         }
         let raw_allocation_only =
             raw_maxima(r.cpu_core_usage_max, r.ram_bytes_usage_max).map_err(bad)?;
@@ -341,8 +401,8 @@ impl TryFrom<AllocationRowV1> for Allocation {
             namespace_labels: r.namespace_labels,
             namespace_annotations: r.namespace_annotations,
         };
-        a.start = r.start;
-        a.end = r.end;
+        a.start = r.running_start;
+        a.end = r.running_end;
         a.cpu_core_hours = r.cpu_core_hours;
         a.cpu_core_request_average = r.cpu_core_request_average;
         a.cpu_core_usage_average = r.cpu_core_usage_average;
@@ -445,6 +505,10 @@ mod tests {
     use super::*;
     use crate::testing::test_day;
 
+    fn row(a: &Allocation) -> AllocationRowV2 {
+        AllocationRowV2::new(a, true, test_day().end())
+    }
+
     /// An allocation with every stored field set to a distinct value.
     fn full() -> Allocation {
         let w = test_day();
@@ -535,13 +599,54 @@ mod tests {
     #[test]
     fn row_round_trip_keeps_every_stored_field() {
         let a = full();
-        let row = AllocationRowV1::from(&a);
+        let row = row(&a);
         assert_eq!(row.total_cost, a.total_cost());
         assert_eq!(row.minutes, a.minutes());
         assert_eq!(row.pv_cost, a.pv_cost());
         assert_eq!(row.cpu_cores, a.cpu_cores());
         let back = Allocation::try_from(row).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn kind_and_file_columns_are_checked_and_v1_rows_filled() {
+        let built = test_day().end();
+        let mut idle = full();
+        idle.name = "c/n/__idle__".into();
+        let r = AllocationRowV2::new(&idle, false, built);
+        assert_eq!(
+            (r.kind.as_str(), r.complete, r.built_at),
+            ("idle", false, built)
+        );
+        assert_eq!(r.disagreement(false, built), None);
+        assert_eq!(
+            r.disagreement(true, built).unwrap(),
+            "complete is false, the file's metadata says true"
+        );
+        assert!(
+            r.disagreement(false, built - chrono::TimeDelta::hours(1))
+                .is_some()
+        );
+        let mut wrong = r.clone();
+        wrong.kind = "allocation".into();
+        assert_eq!(
+            wrong.disagreement(false, built).unwrap(),
+            "kind is \"allocation\", its name says idle"
+        );
+        // A v1 row has none of the three columns: filled from name and meta.
+        let mut v1 = wrong;
+        v1.kind = String::new();
+        v1.complete = true;
+        v1.fill_v1(false, built);
+        assert_eq!(v1, r);
+        for (name, kind) in [
+            ("c/n/ns/p/ctr", "allocation"),
+            ("c/__unmounted__/__unmounted__/__unmounted__", "unmounted"),
+            ("__shared__", "shared"),
+            ("ns/__external__", "external"),
+        ] {
+            assert_eq!(AllocationKind::of_name(name).as_str(), kind, "{name}");
+        }
     }
 
     #[test]
@@ -554,7 +659,7 @@ mod tests {
         a.ram_cost = 1e16;
         a.shared_cost = -1e16;
         a.external_cost = 0.3;
-        let row = AllocationRowV1::from(&a);
+        let row = row(&a);
         assert_eq!(row.summed_total_cost().to_bits(), a.total_cost().to_bits());
         assert_eq!(row.total_cost.to_bits(), a.total_cost().to_bits());
     }
@@ -562,7 +667,7 @@ mod tests {
     #[test]
     fn derived_columns_are_ignored_on_read() {
         let a = full();
-        let mut row = AllocationRowV1::from(&a);
+        let mut row = row(&a);
         row.total_cost = -1.0;
         row.minutes = -1.0;
         row.pv_cost = -1.0;
@@ -575,7 +680,7 @@ mod tests {
 
     #[test]
     fn unsorted_services_are_sorted() {
-        let mut row = AllocationRowV1::from(&full());
+        let mut row = row(&full());
         row.services = vec!["b".into(), "a".into()];
         let a = Allocation::try_from(row).unwrap();
         assert_eq!(a.properties.services, vec!["a", "b"]);
@@ -583,19 +688,19 @@ mod tests {
 
     #[test]
     fn inconsistent_rows_are_errors_naming_the_allocation() {
-        let reason = |row: AllocationRowV1| match Allocation::try_from(row) {
+        let reason = |row: AllocationRowV2| match Allocation::try_from(row) {
             Err(Error::EtlRows { reason }) => reason,
             other => panic!("expected EtlRows, got {other:?}"),
         };
-        let row = AllocationRowV1::from(&full());
+        let row = row(&full());
 
         let mut r = row.clone();
         r.window_end = r.window_start - chrono::TimeDelta::hours(1);
         assert!(reason(r).starts_with("allocation \"c/n/ns/pod/ctr\": window_start/window_end"));
 
         let mut r = row.clone();
-        r.end = r.start - chrono::TimeDelta::seconds(1);
-        assert!(reason(r).contains("is before start"));
+        r.running_end = r.running_start - chrono::TimeDelta::seconds(1);
+        assert!(reason(r).contains("is before running_start"));
 
         let mut r = row.clone();
         r.ram_bytes_usage_max = None;

@@ -330,7 +330,8 @@ proptest! {
 fn a_file_from_a_newer_costetl_is_refused_by_version() {
     let (_, _, bytes) = mock_file();
     let (schema, batches, kv) = batches(&bytes);
-    // What a v2 writer might produce: a new column, a new meta shape.
+    // What the next version's writer might produce: a new column, a new
+    // meta shape.
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(
         "carbon_kg",
@@ -346,19 +347,20 @@ fn a_file_from_a_newer_costetl_is_refused_by_version() {
             RecordBatch::try_new(Arc::clone(&schema2), cols).unwrap()
         })
         .collect();
+    let next = SCHEMA_VERSION + 1;
     let kv2: Vec<KeyValue> = costetl_kv(&kv)
         .into_iter()
         .map(|e| match e.key.as_str() {
-            "costetl.schema_version" => KeyValue::new(e.key, "2".to_owned()),
+            "costetl.schema_version" => KeyValue::new(e.key, next.to_string()),
             _ => KeyValue::new(
                 e.key,
-                r#"{"schema_version":2,"v2":"other shape"}"#.to_owned(),
+                format!(r#"{{"schema_version":{next},"v{next}":"other shape"}}"#),
             ),
         })
         .collect();
     let v2 = write_raw(schema2, &batches2, kv2);
     let expected = Error::EtlNewerSchema {
-        found: 2,
+        found: next,
         supported: SCHEMA_VERSION,
     };
     assert_eq!(etl::decode(&v2).unwrap_err(), expected);
@@ -478,7 +480,6 @@ fn rows_outside_the_meta_window_are_refused() {
     // The footer claims the next day; the rows are for this one.
     let mut next = meta.clone();
     next.window = costetl_core::testing::day(test_day().end());
-    next.complete = false;
     let json = serde_json::to_string(&next).unwrap();
     let kv: Vec<KeyValue> = costetl_kv(&kv)
         .into_iter()
@@ -552,8 +553,11 @@ fn read_schema_file(version: u32) -> String {
 }
 
 #[test]
-fn v1_schema_matches_its_golden_text() {
-    assert_eq!(etl::schema_text(&etl::schema_v1()), read_schema_file(1));
+fn every_schema_matches_its_golden_text() {
+    for version in 1..=SCHEMA_VERSION {
+        let schema = etl::schema_of(version).unwrap();
+        assert_eq!(etl::schema_text(&schema), read_schema_file(version));
+    }
 }
 
 #[test]
@@ -586,32 +590,37 @@ fn fixture_set() -> (AllocationSet, EtlMeta) {
     clippy::disallowed_methods,
     reason = "reads the checked-in file: the test does IO, the core under test does not"
 )]
-#[test]
-fn checked_in_v1_file_still_decodes() {
-    let path = fixtures().join("allocations-v1.parquet");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (set, meta) = etl::decode(&bytes).unwrap();
-    let (want_set, mut want_meta) = fixture_set();
-    assert_eq!(meta.schema_version, 1);
-    // Written before files carried their coverage: read as empty, which
-    // any rebuild covers.
-    want_meta.coverage = costetl_core::etl::Coverage::default();
-    want_meta.typed_warnings.clear();
-    assert_eq!(meta, want_meta);
-    assert_eq!(set, want_set);
-    assert_eq!(set.total_cost(), 82.0);
-    assert_eq!(
-        meta.key().unwrap().path(),
-        format!(
-            "federated/opencost-mock/etl/parquet/allocations/1d/{}-{}.parquet",
-            test_day().start().timestamp(),
-            test_day().end().timestamp()
+fn checked_in_file(version: u32) -> Vec<u8> {
+    let path = fixtures().join(format!("allocations-v{version}.parquet"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; every schema version needs its checked-in file (docs/etl.md)",
+            path.display()
         )
-    );
+    })
 }
 
-/// Writes `fixtures/etl/allocations-v1.parquet` (and the golden schema of
-/// the current version if it does not exist yet). Run with
+#[test]
+fn checked_in_files_of_every_version_still_decode() {
+    for version in 1..=SCHEMA_VERSION {
+        let (set, meta) = etl::decode(&checked_in_file(version)).unwrap();
+        let (want_set, mut want_meta) = fixture_set();
+        want_meta.schema_version = version;
+        if version == 1 {
+            // Written before files carried their coverage (read as empty,
+            // which any rebuild covers) and before warnings were typed.
+            want_meta.coverage = costetl_core::etl::Coverage::default();
+            want_meta.typed_warnings.clear();
+        }
+        assert_eq!(meta, want_meta, "v{version}");
+        assert_eq!(set, want_set, "v{version}");
+        assert_eq!(set.total_cost(), 82.0);
+    }
+}
+
+/// Writes the checked-in file and the golden schema of the current version
+/// if they do not exist yet: those of released versions are frozen (that
+/// is their point). Run with
 /// `COSTETL_REGENERATE=1 cargo test -p costetl-parquet --test it codec::regenerate_fixtures -- --ignored`.
 #[allow(
     clippy::disallowed_methods,
@@ -624,23 +633,16 @@ fn regenerate_fixtures() {
         eprintln!("set COSTETL_REGENERATE=1 to write fixtures/etl/");
         return;
     }
-    // The v1 file must be written by a v1 encoder: later versions keep the
-    // file as it is (that is its point).
-    assert_eq!(
-        SCHEMA_VERSION, 1,
-        "allocations-v1.parquet is frozen; do not regenerate it"
-    );
     let (set, meta) = fixture_set();
     std::fs::create_dir_all(fixtures()).unwrap();
-    std::fs::write(
-        fixtures().join("allocations-v1.parquet"),
-        etl::encode(&set, &meta).unwrap(),
-    )
-    .unwrap();
-    // Golden schemas of released versions are never rewritten.
+    let file = fixtures().join(format!("allocations-v{SCHEMA_VERSION}.parquet"));
+    if !file.exists() {
+        std::fs::write(file, etl::encode(&set, &meta).unwrap()).unwrap();
+    }
     let golden = schema_file(SCHEMA_VERSION);
     if !golden.exists() {
-        std::fs::write(golden, etl::schema_text(&etl::schema_v1())).unwrap();
+        let schema = etl::schema_of(SCHEMA_VERSION).unwrap();
+        std::fs::write(golden, etl::schema_text(&schema)).unwrap();
     }
 }
 
