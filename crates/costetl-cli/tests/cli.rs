@@ -338,7 +338,7 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
     assert!((total - 50.016).abs() < 0.01, "{total}\n{text}");
     for cluster in ["prod-eu", "prod-us"] {
         let file = store.join(format!(
-            "federated/{cluster}/etl/parquet/allocations/1d/1699920000-1700006400.parquet"
+            "allocations/resolution=1d/cluster={cluster}/day=2023-11-14/1699920000-1700006400.parquet"
         ));
         assert!(file.is_file(), "{}", file.display());
     }
@@ -358,7 +358,7 @@ fn etl_build_stores_one_file_per_cluster_and_day() {
     );
     // A bad file is named as such.
     std::fs::write(
-        store.join("federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet"),
+        store.join("allocations/resolution=1d/cluster=prod-us/day=2023-11-14/1699920000-1700006400.parquet"),
         b"PAR1",
     )
     .unwrap();
@@ -593,10 +593,12 @@ fn etl_sync_plans_builds_and_prunes() {
     assert_eq!(v["build"], serde_json::json!([]));
     assert_eq!(v["retained"]["start"], "2023-11-14T00:00:00Z");
 
-    let eu =
-        store.join("federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
-    let us =
-        store.join("federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
+    let eu = store.join(
+        "allocations/resolution=1d/cluster=prod-eu/day=2023-11-14/1699920000-1700006400.parquet",
+    );
+    let us = store.join(
+        "allocations/resolution=1d/cluster=prod-us/day=2023-11-14/1699920000-1700006400.parquet",
+    );
     let us_before = std::fs::read(&us).unwrap();
     std::fs::write(&eu, b"not parquet").unwrap();
     // An agent of prod-us alone (the cluster filter) has nothing to do.
@@ -660,7 +662,7 @@ fn etl_sync_completes_a_window_a_crash_interrupted() {
     let sync = |extra: &[&str]| etl_sync(&store, "2023-11-15T00:00:00Z", extra);
     let (code, text) = sync(&[]);
     assert_eq!(code, Some(0), "{text}");
-    let us_dir = store.join("federated/prod-us/etl/parquet/allocations/1d");
+    let us_dir = store.join("allocations/resolution=1d/cluster=prod-us/day=2023-11-14");
     let us = us_dir.join("1699920000-1700006400.parquet");
     let marker = us_dir.join("1699920000-1700006400.pending");
     assert!(us.exists() && !marker.exists(), "markers are cleared");
@@ -775,8 +777,9 @@ fn a_damaged_row_group_is_found_named_and_rebuilt() {
     let st = store.to_str().unwrap();
     let (code, text) = etl_sync(&store, "2023-11-15T00:00:00Z", &[]);
     assert_eq!(code, Some(0), "{text}");
-    let eu =
-        store.join("federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet");
+    let eu = store.join(
+        "allocations/resolution=1d/cluster=prod-eu/day=2023-11-14/1699920000-1700006400.parquet",
+    );
     let good = std::fs::read(&eu).unwrap();
     let mut bad = good.clone();
     // Inside the first column chunk (after the "PAR1" magic), far from

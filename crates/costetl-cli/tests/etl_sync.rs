@@ -203,12 +203,24 @@ fn the_built_in_cluster_id_is_never_stored_unasked() {
         stdout.contains("FAILED  default-cluster") && stdout.contains("an id nobody set"),
         "{stdout}"
     );
-    assert!(!store.join("federated/default-cluster").exists());
+    assert!(
+        !store
+            .join("allocations/resolution=1h/cluster=default-cluster")
+            .exists()
+    );
 
     let out = build(&["--allow-default-cluster"]);
     assert!(out.status.success(), "{out:?}");
-    assert!(store.join("federated/default-cluster").exists());
+    assert!(
+        store
+            .join("allocations/resolution=1h/cluster=default-cluster")
+            .exists()
+    );
     let out = build(&["--cluster-id", "small"]);
     assert!(out.status.success(), "{out:?}");
-    assert!(store.join("federated/small").exists());
+    assert!(
+        store
+            .join("allocations/resolution=1h/cluster=small")
+            .exists()
+    );
 }

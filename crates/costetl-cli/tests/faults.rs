@@ -64,8 +64,10 @@ fn parquet(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-const US: &str = "federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet";
-const EU: &str = "federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet";
+const US: &str =
+    "allocations/resolution=1d/cluster=prod-us/day=2023-11-14/1699920000-1700006400.parquet";
+const EU: &str =
+    "allocations/resolution=1d/cluster=prod-eu/day=2023-11-14/1699920000-1700006400.parquet";
 
 #[test]
 fn a_build_killed_at_any_point_loses_nothing_and_the_next_sync_completes_it() {

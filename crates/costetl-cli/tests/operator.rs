@@ -293,3 +293,45 @@ fn etl_build_imports_opencost_json() {
         text(&out.stderr)
     );
 }
+
+/// A store written before schema version 2 (Kubecost's federated layout):
+/// reading it is refused with the command that fixes it, `etl migrate`
+/// moves it, and then it reads as it did.
+#[test]
+fn a_legacy_store_is_refused_then_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let legacy = store
+        .join("federated/opencost-mock/etl/parquet/allocations/1d/1700006400-1700092800.parquet");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::copy(root().join("fixtures/etl/allocations-v1.parquet"), &legacy).unwrap();
+    let st = store.to_str().unwrap();
+    let read = [
+        "allocation",
+        "--store",
+        st,
+        "--window",
+        "2023-11-15T00:00:00Z,2023-11-16T00:00:00Z",
+        "--aggregate",
+        "namespace",
+    ];
+    exits(&costetl(&read), 1, "costetl etl migrate");
+    exits(
+        &costetl(&["etl", "status", "--store", st]),
+        1,
+        "costetl etl migrate",
+    );
+
+    let out = costetl(&["etl", "migrate", "--store", st]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.starts_with("MOVED    opencost-mock 1d"), "{said}");
+    assert!(said.contains("migrated 1 file(s)"), "{said}");
+    assert!(!legacy.exists());
+
+    let out = costetl(&read);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("82.00"), "{}", text(&out.stdout));
+    let out = costetl(&["etl", "migrate", "--store", st, "--format", "json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+}

@@ -40,4 +40,19 @@ pub enum StoreError {
         /// The object.
         path: String,
     },
+    /// The store holds files in the layout costetl wrote before schema
+    /// version 2: reading or syncing it as it is would miss them.
+    #[error(
+        "ETL store {store} holds {objects} object(s) in the layout of costetl before schema \
+         version 2 (e.g. {example}), which readers of the partitioned layout do not see: \
+         move them first with `costetl etl migrate` (EtlStore::migrate)"
+    )]
+    LegacyLayout {
+        /// The store.
+        store: String,
+        /// How many files and pending markers.
+        objects: usize,
+        /// One of them.
+        example: String,
+    },
 }

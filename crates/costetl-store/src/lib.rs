@@ -1,13 +1,15 @@
 //! costetl-store: the ETL store. Allocation sets are kept as one Parquet
 //! file per cluster and UTC-aligned hour or day, in a local directory or an
-//! S3-compatible bucket, in Kubecost's federated layout
-//! (`federated/<cluster>/etl/parquet/allocations/1d/<start>-<end>.parquet`),
+//! S3, GCS or Azure bucket, in Hive-style partitions
+//! (`allocations/resolution=1d/cluster=<id>/day=<YYYY-MM-DD>/<start>-<end>.parquet`),
 //! so every cluster of a fleet writes its own files into one shared bucket
-//! and any reader (costetl, DuckDB, Athena, Spark) sees the whole fleet.
+//! and any reader (costetl, DuckDB, Athena, Trino, Spark) sees the whole
+//! fleet and prunes by cluster and day. `migrate` moves a store of the
+//! layout earlier versions wrote.
 //!
-//! The file format, the keys and the rule for when a new build may replace a
-//! stored file are pure and live in [`costetl_core::etl`]; this crate is the
-//! IO around them:
+//! The keys and the rule for when a new build may replace a stored file are
+//! pure and live in [`costetl_core::etl`], the bytes in `costetl_parquet`;
+//! this crate is the IO around them:
 //!
 //! - [`StoreConfig`] and [`EtlStore::open`]: where the store is
 //!   (`file:///…`, a directory, `s3://bucket/prefix`) and how to reach it.
@@ -30,6 +32,7 @@ mod config;
 mod error;
 mod failpoint;
 mod local;
+mod migrate;
 mod objstore;
 mod remote;
 mod store;
@@ -37,6 +40,7 @@ mod store;
 pub use config::{AzureConfig, GcsConfig, S3Config, StoreConfig};
 pub use error::StoreError;
 pub use failpoint::{FAILPOINT_VAR, failpoint};
+pub use migrate::Migrated;
 pub use objstore::from_objstore_yaml;
 pub use store::{EtlStore, Loaded, PutOutcome};
 

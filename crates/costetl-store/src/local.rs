@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use futures::lock::{Mutex, MutexGuard};
 
-/// The lock file, at the store's root (outside `federated/`, so listings
+/// The lock file, at the store's root (outside `allocations/`, so listings
 /// never see it).
 const LOCK_FILE: &str = ".costetl.lock";
 
@@ -122,7 +122,7 @@ mod tests {
     fn writes_replace_atomically_and_orphans_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalDir::new(dir.path().to_owned());
-        let rel = "federated/c/etl/parquet/allocations/1d/0-86400.parquet";
+        let rel = "allocations/resolution=1d/cluster=c/day=1970-01-01/0-86400.parquet";
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

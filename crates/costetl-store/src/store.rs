@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use costetl_core::etl;
-use costetl_core::etl::{
-    Decision, EtlKey, EtlMeta, Existing, FEDERATED_ROOT, OverwritePolicy, Resolution, Stored,
-};
+use costetl_core::etl::{Decision, EtlKey, EtlMeta, Existing, OverwritePolicy, Resolution, Stored};
 use costetl_core::{AllocationSet, AllocationSetRange, Error as CoreError, Window};
 use costetl_parquet::FooterLen;
 use futures::{StreamExt, TryStreamExt};
@@ -34,7 +32,7 @@ const META_SUFFIX: u64 = 64 * 1024;
 /// The ETL files of one or many clusters, in a directory or a bucket.
 #[derive(Clone, Debug)]
 pub struct EtlStore {
-    store: Arc<dyn ObjectStore>,
+    pub(crate) store: Arc<dyn ObjectStore>,
     /// Prefix inside the store (`s3://bucket/<root>`), possibly empty.
     root: Path,
     /// `file:///…` or `s3://…`, for messages.
@@ -158,7 +156,7 @@ impl EtlStore {
         &self.description
     }
 
-    fn path(&self, relative: &str) -> Path {
+    pub(crate) fn path(&self, relative: &str) -> Path {
         let mut p = self.root.clone();
         for part in relative.split('/').filter(|s| !s.is_empty()) {
             // The core's segments are already escaped (a cluster id's `/`
@@ -172,7 +170,7 @@ impl EtlStore {
     }
 
     /// `location` relative to the root, as the core's keys spell paths.
-    fn relative(&self, location: &Path) -> Option<String> {
+    pub(crate) fn relative(&self, location: &Path) -> Option<String> {
         let parts: Vec<_> = location.prefix_match(&self.root)?.collect();
         Some(
             parts
@@ -336,7 +334,12 @@ impl EtlStore {
         )
     }
 
-    fn io(&self, op: &'static str, location: &Path, error: object_store::Error) -> StoreError {
+    pub(crate) fn io(
+        &self,
+        op: &'static str,
+        location: &Path,
+        error: object_store::Error,
+    ) -> StoreError {
         StoreError::ObjectStore {
             op,
             path: self.url_of(location),
@@ -346,7 +349,7 @@ impl EtlStore {
 
     /// `location` as a URL for messages: the description (which names the
     /// prefix) and the path under it, the prefix not repeated.
-    fn url_of(&self, location: &Path) -> String {
+    pub(crate) fn url_of(&self, location: &Path) -> String {
         match self.relative(location) {
             Some(rel) if rel.is_empty() => self.description.clone(),
             Some(rel) => format!("{}/{rel}", self.description.trim_end_matches('/')),
@@ -355,7 +358,7 @@ impl EtlStore {
     }
 
     /// The bytes stored at `location` and their version, if any.
-    async fn fetch(&self, location: &Path) -> Result<Option<(Bytes, UpdateVersion)>> {
+    pub(crate) async fn fetch(&self, location: &Path) -> Result<Option<(Bytes, UpdateVersion)>> {
         self.fetch_range(location, None).await
     }
 
@@ -475,6 +478,7 @@ impl EtlStore {
         resolution: Resolution,
         whole: bool,
     ) -> Result<(Vec<Stored>, Vec<EtlKey>)> {
+        self.refuse_legacy().await?;
         let (mut keys, mut pending) = (Vec::new(), Vec::new());
         for cluster in self.clusters().await? {
             let (files, markers) = self.keys(&cluster, resolution).await?;
@@ -517,32 +521,50 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn delete(&self, key: &EtlKey) -> Result<()> {
-        let location = self.path(&key.path());
+        self.delete_path(&key.path()).await
+    }
+
+    /// Deletes the object at `relative`; one already gone is not an error.
+    pub(crate) async fn delete_path(&self, relative: &str) -> Result<()> {
+        let location = self.path(relative);
         match self.store.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(self.io("delete", &location, source)),
         }
     }
 
-    /// The clusters with files in the store, sorted.
+    /// The clusters with files in the store (at either resolution),
+    /// sorted: the `cluster=` partitions of both tables.
     ///
     /// # Errors
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn clusters(&self) -> Result<Vec<String>> {
-        let prefix = self.path(FEDERATED_ROOT);
+        let mut out = Vec::new();
+        for resolution in [Resolution::Hourly, Resolution::Daily] {
+            let prefix = self.path(&etl::resolution_prefix(resolution));
+            out.extend(
+                self.directories(&prefix)
+                    .await?
+                    .iter()
+                    .filter_map(|d| etl::cluster_of_partition(d)),
+            );
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The names of the directories right under `prefix`.
+    pub(crate) async fn directories(&self, prefix: &Path) -> Result<Vec<String>> {
         let listed = self
             .store
-            .list_with_delimiter(Some(&prefix))
+            .list_with_delimiter(Some(prefix))
             .await
-            .map_err(|source| self.io("list", &prefix, source))?;
-        let mut out: Vec<String> = listed
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().and_then(etl::key::decode_cluster))
-            .collect();
-        out.sort();
-        Ok(out)
+            .map_err(|source| self.io("list", prefix, source))?;
+        Ok((listed.common_prefixes.iter())
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect())
     }
 
     /// The files of `cluster` at `resolution`, in window order. Objects
@@ -593,11 +615,7 @@ impl EtlStore {
     ///
     /// [`StoreError::ObjectStore`] for IO failures.
     pub async fn clear_pending(&self, key: &EtlKey) -> Result<()> {
-        let location = self.path(&key.pending_path());
-        match self.store.delete(&location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(self.io("delete", &location, source)),
-        }
+        self.delete_path(&key.pending_path()).await
     }
 
     /// The files and the pending markers of `cluster` at `resolution`,
@@ -646,6 +664,7 @@ impl EtlStore {
         resolution: Resolution,
         range: Window,
     ) -> Result<Loaded> {
+        self.refuse_legacy().await?;
         let windows = resolution
             .windows(range)
             .map_err(|source| StoreError::Format {

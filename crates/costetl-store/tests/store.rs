@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution, SCHEMA_VERSION};
 use costetl_core::testing::{day, mock_set};
 use costetl_core::{AllocationSet, Warning, WarningKind, Window};
-use costetl_store::{EtlStore, S3Config, StoreConfig, StoreError};
+use costetl_store::{EtlStore, Migrated, S3Config, StoreConfig, StoreError};
 use costetl_testkit::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
 
 fn start(day_index: i64) -> DateTime<Utc> {
@@ -119,7 +119,7 @@ async fn write_fleet(
 }
 
 #[test]
-fn local_files_round_trip_in_the_federated_layout() {
+fn local_files_round_trip_in_the_partitioned_layout() {
     let dir = tempfile::tempdir().unwrap();
     let store = local(dir.path());
     rt().block_on(async {
@@ -144,15 +144,15 @@ fn local_files_round_trip_in_the_federated_layout() {
         let absent = EtlKey::new("prod-us", Resolution::Daily, day(start(5))).unwrap();
         assert!(store.get(&absent).await.unwrap().is_none());
     });
-    // Exactly the four files, where Kubecost's federated layout puts them:
-    // no staging files left behind.
+    // Exactly the four files, in their cluster and day partitions: no
+    // staging files left behind.
     assert_eq!(
         files(dir.path()),
         [
-            "federated/prod-eu/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
-            "federated/prod-eu/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
-            "federated/prod-us/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
-            "federated/prod-us/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=prod-eu/day=2023-11-14/1699920000-1700006400.parquet",
+            "allocations/resolution=1d/cluster=prod-eu/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=prod-us/day=2023-11-14/1699920000-1700006400.parquet",
+            "allocations/resolution=1d/cluster=prod-us/day=2023-11-15/1700006400-1700092800.parquet",
         ]
     );
 }
@@ -477,7 +477,7 @@ fn duckdb_reads_the_fleet() {
     let clusters = ["a", "b", "c"];
     let total = rt().block_on(write_fleet(&store, &clusters, 2, None));
     let glob = format!(
-        "{}/federated/*/etl/parquet/allocations/1d/*.parquet",
+        "{}/allocations/resolution=1d/*/*/*.parquet",
         dir.path().display()
     );
     let sql = format!(
@@ -675,8 +675,8 @@ fn cluster_ids_with_slashes_are_stored_beside_the_others() {
     assert_eq!(
         files(dir.path()),
         [
-            "federated/arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
-            "federated/plain/etl/parquet/allocations/1d/1699920000-1700006400.parquet",
+            "allocations/resolution=1d/cluster=arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/day=2023-11-14/1699920000-1700006400.parquet",
+            "allocations/resolution=1d/cluster=plain/day=2023-11-14/1699920000-1700006400.parquet",
         ]
     );
 }
@@ -768,4 +768,97 @@ config:
         assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total.abs().max(1.0));
         assert_eq!(loaded.metas.len(), 1);
     });
+}
+
+/// A store of the layout costetl wrote before schema version 2: reads
+/// and syncs refuse it (a reader of the new layout would miss its files),
+/// `migrate` moves its files and markers through the overwrite policy,
+/// leaves a damaged file and other tools' files alone, and a second run
+/// has nothing left to do but name the damaged file.
+#[test]
+fn a_legacy_store_is_refused_until_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let v1 = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/etl/allocations-v1.parquet"),
+    )
+    .unwrap();
+    let (fixture_set, fixture_meta) = costetl_parquet::decode(&v1).unwrap();
+    let key = fixture_meta.key().unwrap();
+    let next = EtlKey::new(&key.cluster, Resolution::Daily, day(key.window.end())).unwrap();
+    let after = EtlKey::new(&key.cluster, Resolution::Daily, day(next.window.end())).unwrap();
+    let put = |rel: String, bytes: &[u8]| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    put(key.legacy_path(), &v1);
+    put(next.legacy_path().replace(".parquet", ".pending"), b"");
+    let mut damaged = v1.clone();
+    damaged[200] ^= 0xff;
+    put(after.legacy_path(), &damaged);
+    let bingen = format!("federated/{}/etl/bingen/allocations/1d/x", key.cluster);
+    put(bingen.clone(), b"kubecost's own");
+
+    rt().block_on(async {
+        let refused = store
+            .load(None, Resolution::Daily, key.window)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::LegacyLayout { objects: 3, .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("costetl etl migrate"),
+            "{refused}"
+        );
+        assert!(store.inventory(Resolution::Daily, false).await.is_err());
+
+        let done = store.migrate(&OverwritePolicy::default()).await.unwrap();
+        let outcomes: Vec<(&str, &EtlKey)> = (done.iter())
+            .map(|m| match m {
+                Migrated::Moved { key, decision } => {
+                    assert!(written(decision), "{decision:?}");
+                    ("moved", key)
+                }
+                Migrated::Marker(key) => ("marker", key),
+                Migrated::Damaged { key, .. } => ("damaged", key),
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [("moved", &key), ("marker", &next), ("damaged", &after)]
+        );
+        // The same content, now a version-2 file in its partition.
+        let (set, meta) = store.get(&key).await.unwrap().expect("moved");
+        assert_eq!(set, fixture_set);
+        assert_eq!(meta.schema_version, SCHEMA_VERSION);
+        assert_eq!(
+            (meta.producer.as_str(), meta.built_at),
+            (fixture_meta.producer.as_str(), fixture_meta.built_at)
+        );
+        assert_eq!(
+            store.pending(Resolution::Daily).await.unwrap(),
+            std::slice::from_ref(&next)
+        );
+
+        // The damaged file still blocks reads until someone removes it.
+        let again = store.migrate(&OverwritePolicy::default()).await.unwrap();
+        assert!(matches!(&again[..], [Migrated::Damaged { key, .. }] if *key == after));
+        assert!(
+            store
+                .load(None, Resolution::Daily, key.window)
+                .await
+                .is_err()
+        );
+        std::fs::remove_file(dir.path().join(after.legacy_path())).unwrap();
+        let loaded = store
+            .load(None, Resolution::Daily, key.window)
+            .await
+            .unwrap();
+        assert_eq!(loaded.range.total_cost(), 82.0);
+    });
+    assert!(!dir.path().join(key.legacy_path()).exists());
+    assert!(dir.path().join(&bingen).exists(), "other tools' files stay");
 }

@@ -11,7 +11,10 @@
 //! - `etl status --store URL`: per cluster, how many files, the range they
 //!   cover, their total cost, and the windows inside it that are missing,
 //!   provisional, built with errors or unreadable (footers only).
+//! - `etl migrate --store URL`: a store of the layout costetl wrote before
+//!   schema version 2 moved into the partitioned one (`migrate.rs`).
 
+mod migrate;
 mod status;
 mod tally;
 
@@ -49,6 +52,10 @@ enum EtlCommand {
     Sync(SyncArgs),
     /// Show the clusters, windows and gaps a store holds.
     Status(StatusArgs),
+    /// Move a store written before schema version 2 (Kubecost's federated
+    /// layout) into the partitioned layout; reads and syncs refuse such a
+    /// store until then.
+    Migrate(MigrateArgs),
 }
 
 /// Where the store is: `--store`, else the config file's `[store]`.
@@ -288,6 +295,19 @@ struct StatusArgs {
     verify: bool,
 }
 
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+
+    #[command(flatten)]
+    store: StoreArgs,
+
+    /// Output format: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
 /// How `etl status` and `etl sync` report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -303,6 +323,7 @@ pub fn run(args: &EtlArgs) -> Result<()> {
         EtlCommand::Build(b) => build(b),
         EtlCommand::Sync(s) => sync(s),
         EtlCommand::Status(s) => status::run(s),
+        EtlCommand::Migrate(m) => migrate::run(m),
     }
 }
 

@@ -2,17 +2,29 @@
 //! windows of it, and [`EtlKey`], the (cluster, resolution, window) triple
 //! that names one file and maps to and from its object-store path.
 //!
-//! The layout follows Kubecost's federated bucket in spirit
-//! (`federated/<cluster>/etl/bingen/allocations/<res>/<start>-<end>`), with
-//! `parquet` for the format segment and a `.parquet` extension so that tools
-//! globbing `**/*.parquet` find the files and never pick up foreign ones.
+//! The layout is Hive-style partitions, which Athena, Trino, Spark and
+//! DuckDB discover and prune without being told:
+//!
+//! ```text
+//! allocations/resolution=1d/cluster=<id>/day=2023-11-15/1700006400-1700092800.parquet
+//! allocations/resolution=1h/cluster=<id>/day=2023-11-15/1700006400-1700010000.parquet
+//! ```
+//!
+//! One table per resolution (its location `allocations/resolution=1d/`),
+//! so a table never mixes hourly and daily files of the same time; hourly
+//! files sit under their UTC day. The day partition is `day`, not `date`,
+//! which Athena's DDL reserves.
 //!
 //! A cluster id is one path segment: `/`, `\`, `%` and control characters
-//! are written `%XX` (everything else, non-ASCII included, as it is), so
-//! that an EKS ARN (`arn:aws:eks:…:cluster/prod`) is a cluster like any
-//! other. Ids without those characters keep the directory earlier versions
-//! wrote (which refused them); the escape is the subset of Hive's partition
-//! value escaping that keeps that promise.
+//! are written `%XX` (everything else, non-ASCII included, as it is): the
+//! subset of Hive's partition value escaping that engines unescape one
+//! character at a time, so an EKS ARN (`arn:aws:eks:…:cluster/prod`) is a
+//! cluster like any other.
+//!
+//! costetl before schema version 2 wrote Kubecost's federated layout
+//! (`federated/<cluster>/etl/parquet/allocations/<res>/<start>-<end>.parquet`),
+//! which no engine can prune by day; [`EtlKey::parse_legacy`] still reads
+//! those paths so a store can be migrated.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,11 +35,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::window::Window;
 
-/// The prefix under which every cluster's ETL files live.
-pub const FEDERATED_ROOT: &str = "federated/";
+/// The prefix under which every ETL file lives.
+pub const ALLOCATIONS_ROOT: &str = "allocations/";
+/// The prefix of the layout costetl wrote before schema version 2.
+pub const LEGACY_ROOT: &str = "federated/";
 
-/// Path segments between the cluster and the resolution.
-const PIPELINE: &str = "etl/parquet/allocations";
+/// Legacy path segments between the cluster and the resolution.
+const LEGACY_PIPELINE: &str = "etl/parquet/allocations";
 /// File extension of ETL files.
 const EXTENSION: &str = ".parquet";
 /// Extension of a build's intent marker beside its file.
@@ -184,14 +198,46 @@ impl EtlKey {
         })
     }
 
-    /// `federated/<cluster>/etl/parquet/allocations/<1d|1h>/<startUnix>-<endUnix>.parquet`.
+    /// `allocations/resolution=<1d|1h>/cluster=<id>/day=<YYYY-MM-DD>/<startUnix>-<endUnix>.parquet`,
+    /// the day being the window's start (UTC).
     pub fn path(&self) -> String {
         format!(
-            "{}{}-{}{EXTENSION}",
+            "{}day={}/{}",
             cluster_prefix(&self.cluster, self.resolution),
+            self.window.start().format("%Y-%m-%d"),
+            self.file_name()
+        )
+    }
+
+    /// `<startUnix>-<endUnix>.parquet`: the file's name in either layout.
+    fn file_name(&self) -> String {
+        format!(
+            "{}-{}{EXTENSION}",
             self.window.start().timestamp(),
             self.window.end().timestamp()
         )
+    }
+
+    /// Where costetl before schema version 2 kept this key's file:
+    /// `federated/<id>/etl/parquet/allocations/<1d|1h>/<startUnix>-<endUnix>.parquet`.
+    pub fn legacy_path(&self) -> String {
+        format!(
+            "{LEGACY_ROOT}{}/{LEGACY_PIPELINE}/{}/{}",
+            encode_cluster(&self.cluster),
+            self.resolution,
+            self.file_name()
+        )
+    }
+
+    /// Where the old layout kept this key's file (`false`) or its pending
+    /// marker (`true`).
+    pub fn legacy_object(&self, marker: bool) -> String {
+        let path = self.legacy_path();
+        if marker {
+            format!("{}{PENDING}", &path[..path.len() - EXTENSION.len()])
+        } else {
+            path
+        }
     }
 
     /// `….pending` beside [`Self::path`]: a writer marks every cluster of a
@@ -212,24 +258,53 @@ impl EtlKey {
     }
 
     /// The inverse of [`Self::path`]; `None` for any other path, including
-    /// non-canonical spellings (leading zeros, `hourly`), so that listings
-    /// skip foreign files and `parse(p).path() == p` always holds.
+    /// non-canonical spellings (leading zeros, `hourly`, a day that is not
+    /// the window's), so that listings skip foreign files and
+    /// `parse(p).path() == p` always holds.
     pub fn parse(path: &str) -> Option<Self> {
-        let rest = path.strip_prefix(FEDERATED_ROOT)?;
+        let rest = path.strip_prefix(ALLOCATIONS_ROOT)?;
+        let (res, rest) = rest.split_once('/')?;
+        let resolution = resolution_segment(res.strip_prefix("resolution=")?)?;
+        let (segment, rest) = rest.split_once('/')?;
+        let cluster = cluster_of_partition(segment)?;
+        let (_day, file) = rest.split_once('/')?;
+        let key = Self::from_file_name(cluster, resolution, file)?;
+        (key.path() == path).then_some(key)
+    }
+
+    /// The inverse of [`Self::legacy_path`] (a file), or of its pending
+    /// marker (`true`); `None` for any other path.
+    pub fn parse_legacy(path: &str) -> Option<(Self, bool)> {
+        let rest = path.strip_prefix(LEGACY_ROOT)?;
         let (segment, rest) = rest.split_once('/')?;
         let cluster = decode_cluster(segment)?;
-        let rest = rest.strip_prefix(PIPELINE)?.strip_prefix('/')?;
+        let rest = rest.strip_prefix(LEGACY_PIPELINE)?.strip_prefix('/')?;
         let (res, file) = rest.split_once('/')?;
-        let resolution = match res {
-            "1h" => Resolution::Hourly,
-            "1d" => Resolution::Daily,
-            _ => return None,
-        };
+        let resolution = resolution_segment(res)?;
+        if let Some(stem) = file.strip_suffix(PENDING) {
+            let name = format!("{stem}{EXTENSION}");
+            return Some((Self::from_file_name(cluster, resolution, &name)?, true));
+        }
+        Some((Self::from_file_name(cluster, resolution, file)?, false))
+    }
+
+    /// The key of `cluster`'s file named `<startUnix>-<endUnix>.parquet`
+    /// (canonical numbers only) at `resolution`.
+    fn from_file_name(cluster: String, resolution: Resolution, file: &str) -> Option<Self> {
         let (start, end) = file.strip_suffix(EXTENSION)?.split_once('-')?;
         let start = DateTime::from_timestamp(unix_seconds(start)?, 0)?;
         let end = DateTime::from_timestamp(unix_seconds(end)?, 0)?;
         let window = Window::new(start, end).ok()?;
         Self::new(cluster, resolution, window).ok()
+    }
+}
+
+/// `1h` or `1d` as paths spell them (never `hourly`, `daily`).
+fn resolution_segment(segment: &str) -> Option<Resolution> {
+    match segment {
+        "1h" => Some(Resolution::Hourly),
+        "1d" => Some(Resolution::Daily),
+        _ => None,
     }
 }
 
@@ -239,13 +314,25 @@ impl fmt::Display for EtlKey {
     }
 }
 
-/// `federated/<cluster>/etl/parquet/allocations/<res>/`: the listing prefix
-/// of one cluster's files at one resolution (the cluster escaped).
+/// `allocations/resolution=<res>/`: the location of one resolution's table,
+/// and the listing prefix of its cluster partitions.
+pub fn resolution_prefix(resolution: Resolution) -> String {
+    format!("{ALLOCATIONS_ROOT}resolution={resolution}/")
+}
+
+/// `allocations/resolution=<res>/cluster=<id>/`: the listing prefix of one
+/// cluster's files at one resolution (the cluster escaped).
 pub fn cluster_prefix(cluster: &str, resolution: Resolution) -> String {
     format!(
-        "{FEDERATED_ROOT}{}/{PIPELINE}/{resolution}/",
+        "{}cluster={}/",
+        resolution_prefix(resolution),
         encode_cluster(cluster)
     )
+}
+
+/// The cluster a `cluster=<id>` partition directory names, if canonical.
+pub fn cluster_of_partition(segment: &str) -> Option<String> {
+    decode_cluster(segment.strip_prefix("cluster=")?)
 }
 
 /// Whether `c` is escaped in a cluster segment: what a path cannot hold
@@ -434,13 +521,16 @@ mod tests {
         let p = k.path();
         assert_eq!(
             p,
-            "federated/cluster-one/etl/parquet/allocations/1d/1700006400-1700092800.parquet"
+            "allocations/resolution=1d/cluster=cluster-one/day=2023-11-15/\
+             1700006400-1700092800.parquet"
         );
         assert!(p.starts_with(&cluster_prefix("cluster-one", Resolution::Daily)));
-        assert!(p.starts_with(FEDERATED_ROOT));
+        assert!(p.starts_with(&resolution_prefix(Resolution::Daily)));
+        assert!(p.starts_with(ALLOCATIONS_ROOT));
         assert_eq!(EtlKey::parse(&p), Some(k));
 
-        let hour = w("1970-01-01T00:00:00Z", "1970-01-01T01:00:00Z");
+        // Hourly files sit under their UTC day.
+        let hour = w("2023-11-15T23:00:00Z", "2023-11-16T00:00:00Z");
         // Colons (as in cluster ARNs) are path-safe; the ARN's '/' is not.
         let k = EtlKey::new(
             "arn:aws:eks:eu-west-1:1:cluster_x",
@@ -450,43 +540,78 @@ mod tests {
         .unwrap();
         assert_eq!(
             k.path(),
-            "federated/arn:aws:eks:eu-west-1:1:cluster_x/etl/parquet/allocations/1h/0-3600.parquet"
+            "allocations/resolution=1h/cluster=arn:aws:eks:eu-west-1:1:cluster_x/day=2023-11-15/\
+             1700089200-1700092800.parquet"
+        );
+        assert_eq!(EtlKey::parse(&k.path()), Some(k));
+        let epoch = w("1970-01-01T00:00:00Z", "1970-01-01T01:00:00Z");
+        let k = EtlKey::new("c", Resolution::Hourly, epoch).unwrap();
+        assert!(
+            k.path().ends_with("/day=1970-01-01/0-3600.parquet"),
+            "{}",
+            k.path()
         );
         assert_eq!(EtlKey::parse(&k.path()), Some(k));
     }
 
     #[test]
     fn parse_rejects_foreign_and_non_canonical_paths() {
-        let good = "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet";
+        let good =
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/1700006400-1700092800.parquet";
         assert!(EtlKey::parse(good).is_some());
         for bad in [
             "",
-            "federated/",
-            // Kubecost's own bingen files and other pipelines.
-            "federated/c/etl/bingen/allocations/1d/1700006400-1700092800",
-            "federated/c/etl/parquet/assets/1d/1700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/1w/1700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/daily/1700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.json",
-            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet.tmp",
-            "federated/c/etl/parquet/allocations/1d/01700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/1d/+1700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/1d/-86400-0.parquet",
-            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800-1.parquet",
-            "federated/c/etl/parquet/allocations/1d/x/1700006400-1700092800.parquet",
-            // Unaligned or wrong-length windows.
-            "federated/c/etl/parquet/allocations/1d/1700006401-1700092801.parquet",
-            "federated/c/etl/parquet/allocations/1h/1700006400-1700092800.parquet",
-            "federated/c/etl/parquet/allocations/1d/1700092800-1700006400.parquet",
-            "federated/c/etl/parquet/allocations/1d/99999999999999999999-1.parquet",
-            // Unsafe cluster segments.
-            "federated//etl/parquet/allocations/1d/1700006400-1700092800.parquet",
-            "federated/../etl/parquet/allocations/1d/1700006400-1700092800.parquet",
-            "federated/./etl/parquet/allocations/1d/1700006400-1700092800.parquet",
-            "federated/a\tb/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
-            "combined/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            "allocations/",
+            // The day must be the window's, spelled one way.
+            "allocations/resolution=1d/cluster=c/day=2023-11-16/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=c/day=2023-11-5/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=c/date=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=c/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/x/1700006400-1700092800.parquet",
+            // Other resolutions, spellings and partitions.
+            "allocations/resolution=1w/cluster=c/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=daily/cluster=c/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/1d/cluster=c/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/c/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=/day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=../day=2023-11-15/1700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=a%2fb/day=2023-11-15/1700006400-1700092800.parquet",
+            "assets/resolution=1d/cluster=c/day=2023-11-15/1700006400-1700092800.parquet",
+            // Other files and non-canonical numbers.
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/1700006400-1700092800.json",
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/1700006400-1700092800.parquet.tmp",
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/01700006400-1700092800.parquet",
+            "allocations/resolution=1d/cluster=c/day=2023-11-15/1700006401-1700092801.parquet",
+            "allocations/resolution=1h/cluster=c/day=2023-11-15/1700006400-1700092800.parquet",
+            // The legacy layout is not this one.
+            "federated/c/etl/parquet/allocations/1d/1700006400-1700092800.parquet",
         ] {
             assert_eq!(EtlKey::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn legacy_paths_parse_for_migration() {
+        let key = EtlKey::new("a/b", Resolution::Daily, day()).unwrap();
+        let legacy = key.legacy_path();
+        assert_eq!(
+            legacy,
+            "federated/a%2Fb/etl/parquet/allocations/1d/1700006400-1700092800.parquet"
+        );
+        assert_eq!(EtlKey::parse_legacy(&legacy), Some((key.clone(), false)));
+        let marker = legacy.replace(".parquet", ".pending");
+        assert_eq!(EtlKey::parse_legacy(&marker), Some((key.clone(), true)));
+        assert_eq!(key.legacy_object(true), marker);
+        assert_eq!(key.legacy_object(false), legacy);
+        for bad in [
+            "federated/c/etl/bingen/allocations/1d/1700006400-1700092800",
+            "federated/c/etl/parquet/allocations/daily/1700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1d/01700006400-1700092800.parquet",
+            "federated/c/etl/parquet/allocations/1h/1700006400-1700092800.parquet",
+            "federated/../etl/parquet/allocations/1d/1700006400-1700092800.parquet",
+            &key.path(),
+        ] {
+            assert_eq!(EtlKey::parse_legacy(bad), None, "{bad:?}");
         }
     }
 
@@ -496,7 +621,7 @@ mod tests {
         let p = key.pending_path();
         assert_eq!(
             p,
-            "federated/a%2Fb/etl/parquet/allocations/1d/1700006400-1700092800.pending"
+            "allocations/resolution=1d/cluster=a%2Fb/day=2023-11-15/1700006400-1700092800.pending"
         );
         assert_eq!(EtlKey::parse_pending(&p), Some(key.clone()));
         assert_eq!(EtlKey::parse(&p), None);
@@ -510,8 +635,8 @@ mod tests {
         let path = key.path();
         assert_eq!(
             path,
-            "federated/arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/etl/parquet/\
-             allocations/1d/1700006400-1700092800.parquet"
+            "allocations/resolution=1d/cluster=arn:aws:eks:us-east-1:123456789012:cluster%2Fprod/\
+             day=2023-11-15/1700006400-1700092800.parquet"
         );
         assert_eq!(EtlKey::parse(&path), Some(key));
         for id in ["a/b", "a\\b", "a\nb", "100%", "é-ü 東京", "x=y?#'*[]{}^\""] {
@@ -521,6 +646,10 @@ mod tests {
                 "{seg}"
             );
             assert_eq!(decode_cluster(&seg).as_deref(), Some(id), "{seg}");
+            assert_eq!(
+                cluster_of_partition(&format!("cluster={seg}")).as_deref(),
+                Some(id)
+            );
         }
         // Non-ASCII stays as it is (Hive unescapes one character per %XX).
         assert_eq!(encode_cluster("é"), "é");
@@ -529,6 +658,7 @@ mod tests {
         assert_eq!(decode_cluster("a%2fb"), None);
         assert_eq!(decode_cluster("a/b"), None);
         assert_eq!(decode_cluster("%FF"), None);
+        assert_eq!(cluster_of_partition("c"), None);
     }
 
     #[test]

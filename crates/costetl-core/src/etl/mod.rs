@@ -6,8 +6,9 @@
 //! crates that read or write files compile Arrow), and the store that puts
 //! them on disk or in a bucket is `costetl-store`.
 //!
-//! - [`key`]: [`Resolution`], [`EtlKey`] and the path layout
-//!   `federated/<cluster>/etl/parquet/allocations/<1h|1d>/<start>-<end>.parquet`.
+//! - [`key`]: [`Resolution`], [`EtlKey`] and the Hive-style path layout
+//!   `allocations/resolution=<1h|1d>/cluster=<id>/day=<YYYY-MM-DD>/<start>-<end>.parquet`
+//!   (and the legacy federated one, for migration).
 //! - [`meta`]: [`EtlMeta`], the JSON in the Parquet footer that describes a
 //!   file (window, completeness, counts, totals, warnings, errors).
 //! - [`row`]: [`AllocationRowV2`], the versioned row type (reading version
@@ -40,7 +41,10 @@ pub mod plan;
 pub mod row;
 
 pub use coverage::Coverage;
-pub use key::{EtlKey, FEDERATED_ROOT, Resolution, cluster_prefix};
+pub use key::{
+    ALLOCATIONS_ROOT, EtlKey, LEGACY_ROOT, Resolution, cluster_of_partition, cluster_prefix,
+    resolution_prefix,
+};
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, Existing, OverwritePolicy, decide};
 pub use plan::{Build, Need, Plan, Stored, plan, retained};
