@@ -12,7 +12,7 @@
 //! pending marker moves as a marker. Every step is idempotent: a migration
 //! stopped half way is finished by running it again.
 
-use costetl_core::etl::{Decision, EtlKey, EtlMeta, LEGACY_ROOT, OverwritePolicy};
+use costetl_core::etl::{self, Decision, EtlKey, EtlMeta, LEGACY_ROOT, OverwritePolicy};
 use futures::TryStreamExt;
 
 use crate::Result;
@@ -54,7 +54,7 @@ impl EtlStore {
     pub async fn legacy(&self) -> Result<Vec<(EtlKey, bool)>> {
         let mut found = Vec::new();
         for cluster in self.directories(&self.path(LEGACY_ROOT)).await? {
-            let prefix = self.path(&format!("{LEGACY_ROOT}{cluster}/etl/parquet/allocations/"));
+            let prefix = self.path(&etl::legacy_cluster_prefix(&cluster));
             let objects: Vec<_> = (self.store.list(Some(&prefix)))
                 .try_collect()
                 .await

@@ -330,6 +330,12 @@ pub fn cluster_prefix(cluster: &str, resolution: Resolution) -> String {
     )
 }
 
+/// `federated/<segment>/etl/parquet/allocations/`: where the old layout
+/// kept the files of the cluster directory `segment` (as listed, escaped).
+pub fn legacy_cluster_prefix(segment: &str) -> String {
+    format!("{LEGACY_ROOT}{segment}/{LEGACY_PIPELINE}/")
+}
+
 /// The cluster a `cluster=<id>` partition directory names, if canonical.
 pub fn cluster_of_partition(segment: &str) -> Option<String> {
     decode_cluster(segment.strip_prefix("cluster=")?)

@@ -43,7 +43,7 @@ pub mod row;
 pub use coverage::Coverage;
 pub use key::{
     ALLOCATIONS_ROOT, EtlKey, LEGACY_ROOT, Resolution, cluster_of_partition, cluster_prefix,
-    resolution_prefix,
+    legacy_cluster_prefix, resolution_prefix,
 };
 pub use meta::EtlMeta;
 pub use overwrite::{Decision, Existing, OverwritePolicy, decide};
