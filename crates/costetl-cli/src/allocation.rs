@@ -4,6 +4,7 @@
 //! computes; the reports are rendered as a table, CSV or OpenCost JSON.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Args, ValueEnum};
@@ -14,7 +15,7 @@ use costetl_core::{
 };
 
 use crate::UsageError;
-use crate::etl::ResolutionArg;
+use crate::etl::{ResolutionArg, StoreArgs};
 use crate::input::{InputArgs, Source};
 use crate::render;
 use crate::settings::SettingsArgs;
@@ -29,12 +30,21 @@ pub struct AllocationArgs {
     #[command(flatten)]
     pub engine: SettingsArgs,
 
-    /// Read allocations back from an ETL store (a directory, file:///dir
-    /// or s3://bucket/prefix, S3 settings from the --config file's
-    /// [store.s3]) instead of computing them: the whole days (or hours) of
-    /// --window, every cluster merged. A missing file is a warning.
+    /// Read allocations back from an ETL store (a directory, file:///dir,
+    /// s3://, gs:// or az://bucket/prefix, settings from the --config
+    /// file's [store.*]) instead of computing them: the whole days (or
+    /// hours) of --window, every cluster merged. A missing file is a
+    /// warning.
     #[arg(long, value_name = "URL", conflicts_with_all = ["input", "prometheus", "fixtures"])]
     pub store: Option<String>,
+
+    /// As --store, the store Kubecost's federated-store.yaml names.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["input", "prometheus", "fixtures", "store"]
+    )]
+    pub store_config: Option<PathBuf>,
 
     /// Which files --store reads: one per day (default) or per hour.
     #[arg(long = "etl-resolution", value_enum, default_value_t = ResolutionArg::Daily)]
@@ -247,13 +257,15 @@ fn empty_result(reports: &[Report], window: Option<Window>) -> Option<String> {
 /// `costetl allocation`.
 pub fn run(args: &AllocationArgs) -> Result<()> {
     let mut query = args.query()?;
-    let source = match &args.store {
-        Some(url) => {
-            let mut cfg = args.engine.settings(None)?.store;
-            cfg.url.clone_from(url);
-            Source::Store(cfg, args.etl_resolution.into())
-        }
-        None => args.input.source(&args.engine)?,
+    let store = StoreArgs {
+        store: args.store.clone(),
+        store_config: args.store_config.clone(),
+    };
+    let source = if store.store.is_some() || store.store_config.is_some() {
+        let cfg = store.config(&args.engine.settings(None)?.store)?;
+        Source::Store(cfg, args.etl_resolution.into())
+    } else {
+        args.input.source(&args.engine)?
     };
     if source.is_metrics()
         && let Some(w) = args.window

@@ -837,3 +837,49 @@ fn a_damaged_row_group_is_found_named_and_rebuilt() {
     assert!(text.contains("written prod-eu"), "{text}");
     assert_eq!(status(&["--verify"]).status.code(), Some(0));
 }
+
+/// Kubecost's `federated-store.yaml`, as its secret mounts it, names the
+/// store for every command that uses one: `etl build` writes the bucket,
+/// `etl status` lists it and `allocation --store-config` reads it back
+/// (moto's S3 on 127.0.0.1).
+#[test]
+fn kubecost_store_yaml_serves_build_status_and_read_back() {
+    use costetl_testkit::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
+    let s3 = S3Server::start("kubecost-etl").unwrap();
+    let host = s3.url().strip_prefix("http://").unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("federated-store.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "type: S3\nprefix: fleet\nconfig:\n  bucket: \"{}\"\n  endpoint: \"{host}\"\n  \
+             region: \"{S3_REGION}\"\n  access_key: \"{S3_ACCESS_KEY_ID}\"\n  \
+             secret_key: \"{S3_SECRET_ACCESS_KEY}\"\n  insecure: true\n",
+            s3.bucket()
+        ),
+    )
+    .unwrap();
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/two-clusters-day");
+    let (fx, cfg) = (fixtures.to_str().unwrap(), yaml.to_str().unwrap());
+    let day = "2023-11-14T00:00:00Z,2023-11-15T00:00:00Z";
+    let etl = ["etl", "build", "--fixtures", fx, "--window", day];
+    costetl_ok(&[&etl[..], &["--store-config", cfg]].concat());
+    let status = costetl_ok(&["etl", "status", "--store-config", cfg]);
+    let listed = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        listed.contains("prod-eu") && listed.contains("prod-us"),
+        "{listed}"
+    );
+    let report = [
+        "--window",
+        day,
+        "--aggregate",
+        "cluster",
+        "--format",
+        "json",
+    ];
+    let read = costetl_ok(&[&["allocation", "--store-config", cfg][..], &report].concat());
+    let computed = costetl_ok(&[&["allocation", "--fixtures", fx][..], &report].concat());
+    assert_eq!(report_costs(&read), report_costs(&computed));
+}

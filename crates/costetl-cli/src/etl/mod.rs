@@ -93,7 +93,7 @@ impl StoreArgs {
 
     /// The configuration: Kubecost's YAML, or `settings` with the URL
     /// --store gives.
-    fn config(&self, settings: &StoreConfig) -> Result<StoreConfig> {
+    pub fn config(&self, settings: &StoreConfig) -> Result<StoreConfig> {
         if let Some(path) = &self.store_config {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading --store-config {}", path.display()))?;
