@@ -12,12 +12,24 @@ use serde::Serialize;
 
 use super::{MigrateArgs, ReportFormat};
 
+/// What became of one object of the old layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Outcome {
+    /// Written into the new layout, deleted from the old.
+    Moved,
+    /// The new layout's file was at least as good; deleted from the old.
+    Kept,
+    /// A pending marker, marked in the new layout.
+    Marker,
+    /// Does not decode: left in place.
+    Damaged,
+}
+
 /// One object of the old layout, and what became of it.
 #[derive(Debug, Serialize)]
 struct Line {
-    /// `moved`, `kept` (the new layout's file was at least as good),
-    /// `marker` or `damaged`.
-    outcome: &'static str,
+    outcome: Outcome,
     cluster: String,
     resolution: String,
     window: costetl_core::Window,
@@ -28,11 +40,11 @@ impl From<&Migrated> for Line {
     fn from(m: &Migrated) -> Self {
         let (outcome, key, reason): (_, &EtlKey, String) = match m {
             Migrated::Moved { key, decision } => match decision {
-                Decision::Write { reason } => ("moved", key, reason.clone()),
-                Decision::Keep { reason } => ("kept", key, reason.clone()),
+                Decision::Write { reason } => (Outcome::Moved, key, reason.clone()),
+                Decision::Keep { reason } => (Outcome::Kept, key, reason.clone()),
             },
-            Migrated::Marker(key) => ("marker", key, "an interrupted build".to_owned()),
-            Migrated::Damaged { key, reason } => ("damaged", key, reason.clone()),
+            Migrated::Marker(key) => (Outcome::Marker, key, "an interrupted build".to_owned()),
+            Migrated::Damaged { key, reason } => (Outcome::Damaged, key, reason.clone()),
         };
         Self {
             outcome,
@@ -56,7 +68,7 @@ pub(crate) fn run(args: &MigrateArgs) -> Result<()> {
         ReportFormat::Text => text(&lines),
         ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&lines)?),
     })?;
-    let damaged = lines.iter().filter(|l| l.outcome == "damaged").count();
+    let damaged = count(&lines, Outcome::Damaged);
     if damaged > 0 {
         bail!(
             "{damaged} file(s) of the old layout in {} do not decode and were left in place; \
@@ -76,21 +88,24 @@ fn text(lines: &[Line]) -> String {
     for l in lines {
         out.push_str(&format!(
             "{:<8} {} {} {}  {}\n",
-            l.outcome.to_uppercase(),
+            format!("{:?}", l.outcome).to_uppercase(),
             l.cluster,
             l.resolution,
             l.window,
             l.reason
         ));
     }
-    let count = |o: &str| lines.iter().filter(|l| l.outcome == o).count();
+    let kept = count(lines, Outcome::Kept);
     out.push_str(&format!(
-        "migrated {} file(s) ({} already better in the new layout) and {} marker(s); \
+        "migrated {} file(s) ({kept} already better in the new layout) and {} marker(s); \
          {} damaged left in place\n",
-        count("moved") + count("kept"),
-        count("kept"),
-        count("marker"),
-        count("damaged")
+        count(lines, Outcome::Moved) + kept,
+        count(lines, Outcome::Marker),
+        count(lines, Outcome::Damaged)
     ));
     out
+}
+
+fn count(lines: &[Line], outcome: Outcome) -> usize {
+    lines.iter().filter(|l| l.outcome == outcome).count()
 }
