@@ -46,12 +46,14 @@
 //!
 //! Map: `cluster` (the model, its generation and the integrals over
 //! steps), `respond` (first-round bodies), `followup` (second-round
-//! bodies), `rng`.
+//! bodies), `rng`, and `reference`, the fixed serde_json parse the
+//! engine's speed is measured against.
 //!
 //! [`plan::plan`]: costetl_core::plan::plan
 
 mod cluster;
 mod followup;
+pub mod reference;
 mod respond;
 mod rng;
 
@@ -61,7 +63,6 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use costetl_core::aggregate::Aggregated;
 use costetl_core::engine::{self, Results};
 use costetl_core::plan::{self, EngineConfig, RangeSemantics};
-use costetl_core::promjson;
 use costetl_core::source::QuerySpec;
 use costetl_core::{AggregationOptions, AggregationProperty, AllocationSet, Window};
 
@@ -99,6 +100,28 @@ impl Scale {
         containers_per_pod: 2,
         namespaces: 200,
         seed: 0x00c0_57e7,
+    };
+
+    /// Half the fleet-scale day: 500 nodes, 15,000 pods, 30,000
+    /// containers, 300 namespaces (the scaling ratio's base).
+    pub const FLEET_30K: Scale = Scale {
+        nodes: 500,
+        gpu_nodes: 16,
+        pods: 15_000,
+        containers_per_pod: 2,
+        namespaces: 300,
+        seed: 0x0030_0000,
+    };
+
+    /// The scale the project is for: 1,000 nodes, 30,000 pods, 60,000
+    /// containers, 600 namespaces.
+    pub const FLEET_60K: Scale = Scale {
+        nodes: 1_000,
+        gpu_nodes: 33,
+        pods: 30_000,
+        containers_per_pod: 2,
+        namespaces: 600,
+        seed: 0x0060_0000,
     };
 
     /// A day small enough for unit tests: 10 nodes, 50 pods.
@@ -241,13 +264,9 @@ pub fn generate(scale: &Scale) -> Day {
     }
 }
 
-/// Decode every body of `bodies` as the engine's `fetch` does.
+/// Decode every body of `bodies`, in parallel ([`Results::decode_all`]).
 pub fn decode_all(bodies: &[(QuerySpec, Vec<u8>)]) -> costetl_core::Result<Results> {
-    let mut results = Results::default();
-    for (q, body) in bodies {
-        results.insert(q.id.clone(), promjson::decode(&q.id, body)?);
-    }
-    Ok(results)
+    Results::decode_all(bodies)
 }
 
 /// The options of the aggregation benchmark: idle shared onto allocations,

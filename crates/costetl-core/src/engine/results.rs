@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::plan::QueryId;
-use crate::promjson::QueryResult;
-use crate::source::SourceErrorKind;
+use rayon::prelude::*;
+
+use crate::promjson::{self, QueryResult};
+use crate::source::{QuerySpec, SourceErrorKind};
 
 /// Decoded results of one window's queries, by query id.
 #[derive(Clone, Debug, Default)]
@@ -14,6 +16,23 @@ pub struct Results {
 }
 
 impl Results {
+    /// Every body of `bodies` decoded, in parallel on rayon's pool (one
+    /// body per task: bodies are independent, and the largest take most
+    /// of the time, so they run side by side).
+    ///
+    /// # Errors
+    ///
+    /// The first body that does not decode, as [`promjson::decode`] says.
+    pub fn decode_all<B: AsRef<[u8]> + Sync>(bodies: &[(QuerySpec, B)]) -> Result<Self> {
+        let decoded: Vec<(String, QueryResult)> = bodies
+            .par_iter()
+            .map(|(q, body)| Ok((q.id.clone(), promjson::decode(&q.id, body.as_ref())?)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            by_id: decoded.into_iter().collect(),
+        })
+    }
+
     /// Record the result of query `id`.
     pub fn insert(&mut self, id: impl Into<String>, r: QueryResult) {
         self.by_id.insert(id.into(), r);
