@@ -10,7 +10,7 @@
 //! heap, resets its peak (`VmHWM`) and runs decode + compute + aggregate:
 //! the reported peak is theirs with the input bytes resident.
 //!
-//! `cargo run --release -p costetl-benches --bin peak-rss [-- --per-query]`
+//! `cargo run --release -p costetl-benches --bin peak-rss [-- --per-query] [--scale 30k|60k]`
 
 use std::fs;
 use std::path::Path;
@@ -51,8 +51,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let per_query = args.iter().any(|a| a == "--per-query");
+    let scale = match args.iter().position(|a| a == "--scale").map(|i| args.get(i + 1)) {
+        None => Scale::LARGE,
+        Some(Some(s)) if s == "30k" => Scale::FLEET_30K,
+        Some(Some(s)) if s == "60k" => Scale::FLEET_60K,
+        Some(other) => {
+            eprintln!("--scale takes 30k or 60k (default: the 20,000-container day), not {other:?}");
+            return ExitCode::from(2);
+        }
+    };
     let t = Instant::now();
-    let day = generate(&Scale::LARGE);
+    let day = generate(&scale);
     let generated = t.elapsed();
     let bytes = day.total_bytes();
     let total_series: usize = day.bodies.iter().map(|(_, b)| series(b)).sum();
