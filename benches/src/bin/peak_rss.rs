@@ -51,12 +51,18 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let per_query = args.iter().any(|a| a == "--per-query");
-    let scale = match args.iter().position(|a| a == "--scale").map(|i| args.get(i + 1)) {
+    let scale = match args
+        .iter()
+        .position(|a| a == "--scale")
+        .map(|i| args.get(i + 1))
+    {
         None => Scale::LARGE,
         Some(Some(s)) if s == "30k" => Scale::FLEET_30K,
         Some(Some(s)) if s == "60k" => Scale::FLEET_60K,
         Some(other) => {
-            eprintln!("--scale takes 30k or 60k (default: the 20,000-container day), not {other:?}");
+            eprintln!(
+                "--scale takes 30k or 60k (default: the 20,000-container day), not {other:?}"
+            );
             return ExitCode::from(2);
         }
     };

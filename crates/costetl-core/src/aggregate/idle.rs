@@ -30,6 +30,11 @@ pub(super) struct IdleTotals {
     by_node: bool,
     /// Indices of the idle allocations of each idle id.
     members: BTreeMap<String, Vec<usize>>,
+    /// The idle resources of each idle id's idle allocations, added up:
+    /// sharing is linear in them, so each allocation takes its share of
+    /// the sum once instead of a share of every node's idle (which made
+    /// sharing a cluster's idle O(allocations × nodes)).
+    summed: HashMap<String, Allocation>,
     /// Cost per resource of the regular and shared allocations.
     total: HashMap<String, PerResource>,
     /// The part of `total` that passes the filter: a shared allocation's
@@ -51,6 +56,7 @@ pub(super) fn idle_totals(
     let mut totals = IdleTotals {
         by_node,
         members: BTreeMap::new(),
+        summed: HashMap::new(),
         total: HashMap::new(),
         passing: HashMap::new(),
     };
@@ -65,11 +71,11 @@ pub(super) fn idle_totals(
                 ),
             ));
         }
-        totals
-            .members
-            .entry(idle_id(&a.properties, by_node))
-            .or_default()
-            .push(i);
+        let id = idle_id(&a.properties, by_node);
+        let sum =
+            (totals.summed.entry(id.clone())).or_insert_with(|| Allocation::new(IDLE, a.window));
+        add_idle_share(sum, a, PerResource::all(1.0), false);
+        totals.members.entry(id).or_default().push(i);
     }
     if parts.idle.is_empty() {
         return totals;
@@ -100,21 +106,18 @@ pub(super) fn idle_totals(
 pub(super) fn share_idle(
     regular: &mut [Allocation],
     shared: &mut [Allocation],
-    idle: &[Allocation],
     totals: &IdleTotals,
 ) {
-    if idle.is_empty() {
+    if totals.summed.is_empty() {
         return;
     }
     for a in regular.iter_mut().chain(shared.iter_mut()) {
         let id = idle_id(&a.properties, totals.by_node);
-        let (Some(total), Some(members)) = (totals.total.get(&id), totals.members.get(&id)) else {
+        let (Some(total), Some(idle)) = (totals.total.get(&id), totals.summed.get(&id)) else {
             continue;
         };
         let frac = PerResource::of(a).ratio(*total);
-        for &i in members {
-            add_idle_share(a, &idle[i], frac, true);
-        }
+        add_idle_share(a, idle, frac, true);
     }
 }
 

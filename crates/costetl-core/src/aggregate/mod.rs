@@ -95,7 +95,7 @@ impl AllocationSet {
         let totals = idle::idle_totals(&parts, &weights, opts, &mut out.warnings);
         // 4. Share idle.
         if opts.share_idle {
-            idle::share_idle(&mut parts.regular, &mut parts.shared, &parts.idle, &totals);
+            idle::share_idle(&mut parts.regular, &mut parts.shared, &totals);
         }
         // 5. Filter, key, merge.
         key::filter_and_key(parts.regular, parts.external, keys, &mut out, &mut filtered);
