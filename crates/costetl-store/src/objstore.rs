@@ -246,9 +246,18 @@ fn azure(c: Azure, prefix: &str) -> Result<StoreConfig, StoreError> {
     if c.storage_account.trim().is_empty() {
         return Err(config("config.storage_account is missing".into()));
     }
+    // Thanos' `endpoint` is the account's host suffix: the container is at
+    // `https://<account>.<endpoint>/<container>` (a sovereign cloud's
+    // `blob.core.chinacloudapi.cn`). A URL is taken as the account's blob
+    // endpoint as it is, an extension for emulators (Azurite's
+    // `http://127.0.0.1:10000/devstoreaccount1`), which a suffix cannot name.
     let endpoint = c
         .endpoint
-        .filter(|e| !e.is_empty() && e != "blob.core.windows.net");
+        .filter(|e| !e.is_empty() && e != "blob.core.windows.net")
+        .map(|e| match e.contains("://") {
+            true => e,
+            false => format!("https://{}.{}", c.storage_account, e.trim_matches('.')),
+        });
     Ok(StoreConfig {
         url: url("az", &c.container, prefix)?,
         azure: AzureConfig {
@@ -324,6 +333,24 @@ config:
         assert_eq!(c.url, "az://c/p");
         assert_eq!(c.azure.account, "acct");
         assert_eq!(c.azure.endpoint, None);
+        // Another cloud's suffix is a host under it; a URL stays one.
+        let endpoint = |e: &str| {
+            let yaml = format!(
+                "type: AZURE\nconfig: {{storage_account: acct, container: c, endpoint: '{e}'}}\n"
+            );
+            let c = from_objstore_yaml(&yaml).unwrap();
+            // object_store takes it (a bare suffix is no URL to it).
+            crate::EtlStore::open(&c).unwrap();
+            (c.azure.endpoint.unwrap(), c.azure.allow_http)
+        };
+        assert_eq!(
+            endpoint("blob.core.chinacloudapi.cn"),
+            ("https://acct.blob.core.chinacloudapi.cn".into(), false)
+        );
+        assert_eq!(
+            endpoint("http://127.0.0.1:10000/acct"),
+            ("http://127.0.0.1:10000/acct".into(), true)
+        );
     }
 
     #[test]

@@ -2,49 +2,22 @@
 //! S3-compatible server on 127.0.0.1 (moto's), and DuckDB reading the files
 //! the store wrote.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution, SCHEMA_VERSION};
-use costetl_core::testing::{day, mock_set};
+use chrono::TimeDelta;
+use costetl_core::etl::{Decision, EtlKey, OverwritePolicy, Resolution, SCHEMA_VERSION};
+use costetl_core::testing::day;
 use costetl_core::{AllocationSet, Warning, WarningKind, Window};
 use costetl_store::{EtlStore, Migrated, S3Config, StoreConfig, StoreError};
 use costetl_testkit::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
 
-fn start(day_index: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 11, 14, 0, 0, 0).unwrap() + TimeDelta::days(day_index)
-}
-
-/// OpenCost's mock cluster1 allocations, moved to `cluster`, with CPU cost
-/// scaled by `scale` so clusters and days differ.
-fn cluster_set(cluster: &str, day_index: i64, scale: f64) -> AllocationSet {
-    let mock = mock_set(start(day_index));
-    let mut set = AllocationSet::new(mock.window());
-    for a in mock.iter().filter(|a| a.properties.cluster == "cluster1") {
-        let mut a = a.clone();
-        a.name = a.name.replacen("cluster1", cluster, 1);
-        a.properties.cluster = cluster.to_owned();
-        a.cpu_cost *= scale;
-        set.insert(a);
-    }
-    assert!(!set.is_empty());
-    set
-}
-
-fn meta(set: &AllocationSet, cluster: &str) -> EtlMeta {
-    let key = EtlKey::new(cluster, Resolution::Daily, set.window()).unwrap();
-    // Built an hour after the day closed.
-    let built = set.window().end() + TimeDelta::hours(1);
-    EtlMeta::describe(set, &key, "costetl-test", built)
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{
+    bucket_holds_the_fleet, cluster_set, good_build_replaces_unreadable, meta, rt, start,
+    write_fleet, written,
+};
 
 fn local(dir: &Path) -> EtlStore {
     EtlStore::open(&StoreConfig {
@@ -52,10 +25,6 @@ fn local(dir: &Path) -> EtlStore {
         ..StoreConfig::default()
     })
     .unwrap()
-}
-
-fn written(decision: &Decision) -> bool {
-    matches!(decision, Decision::Write { .. })
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -76,46 +45,6 @@ fn files(dir: &Path) -> Vec<String> {
     out.retain(|f| f != ".costetl.lock");
     out.sort();
     out
-}
-
-/// Puts `cluster`'s set for `day_index` over a stored file that does not
-/// decode, and checks the policy replaced it for that reason.
-async fn good_build_replaces_unreadable(store: &EtlStore, cluster: &str, day_index: i64) {
-    let good = cluster_set(cluster, day_index, 1.0);
-    let out = store
-        .put(&good, &meta(&good, cluster), &OverwritePolicy::default())
-        .await
-        .unwrap();
-    assert!(
-        out.decision.reason().contains("unreadable"),
-        "{:?}",
-        out.decision
-    );
-}
-
-/// Writes `clusters` × `days` (skipping `skip`) and returns Σ total cost.
-async fn write_fleet(
-    store: &EtlStore,
-    clusters: &[&str],
-    days: i64,
-    skip: Option<(&str, i64)>,
-) -> f64 {
-    let mut total = 0.0;
-    for (i, c) in clusters.iter().enumerate() {
-        for d in 0..days {
-            if skip == Some((c, d)) {
-                continue;
-            }
-            let set = cluster_set(c, d, 1.0 + i as f64 + d as f64 / 10.0);
-            total += set.total_cost();
-            let out = store
-                .put(&set, &meta(&set, c), &OverwritePolicy::default())
-                .await
-                .unwrap();
-            assert!(written(&out.decision), "{c} day {d}: {:?}", out.decision);
-        }
-    }
-    total
 }
 
 #[test]
@@ -290,103 +219,6 @@ fn federated_load_merges_clusters_and_names_the_gaps() {
     });
 }
 
-/// The overwrite policy holds in a bucket too: an empty build does not
-/// replace a good file, a build with more data does.
-async fn policy_holds(store: &EtlStore) {
-    let good = cluster_set("prod-eu", 0, 1.0);
-    let empty = AllocationSet::new(good.window());
-    let out = store
-        .put(
-            &empty,
-            &meta(&empty, "prod-eu"),
-            &OverwritePolicy::default(),
-        )
-        .await
-        .unwrap();
-    assert!(!written(&out.decision), "{:?}", out.decision);
-    let key = EtlKey::new("prod-eu", Resolution::Daily, good.window()).unwrap();
-    assert_eq!(store.get(&key).await.unwrap().unwrap().0, good);
-
-    // A repair with more data replaces the file (a conditional
-    // If-Match PUT against the version just read).
-    let more = cluster_set("prod-eu", 0, 3.0);
-    let out = store
-        .put(&more, &meta(&more, "prod-eu"), &OverwritePolicy::default())
-        .await
-        .unwrap();
-    assert!(written(&out.decision), "{:?}", out.decision);
-    assert_eq!(store.get(&key).await.unwrap().unwrap().0, more);
-}
-
-/// Two writers racing for a new file (day 7 of prod-eu): one wins, the
-/// other is told (If-None-Match), and nothing is silently overwritten.
-/// Returns the file's key.
-async fn racing_writers_one_wins(store: &EtlStore) -> EtlKey {
-    let fresh = cluster_set("prod-eu", 7, 1.0);
-    let rival = cluster_set("prod-eu", 7, 2.0);
-    let policy = OverwritePolicy::default();
-    let (fresh_meta, rival_meta) = (meta(&fresh, "prod-eu"), meta(&rival, "prod-eu"));
-    let (a, b) = futures::join!(
-        store.put(&fresh, &fresh_meta, &policy),
-        store.put(&rival, &rival_meta, &policy),
-    );
-    // Which interleaving happens depends on the server's timing: both
-    // read "no file" and race (one PUT loses with a conflict, nothing is
-    // overwritten), or one reads the other's file and the policy
-    // decides (the rival, with twice the CPU cost, is the better
-    // build). Either way exactly one writer created the file.
-    let conflicts = [&a, &b]
-        .iter()
-        .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
-        .count();
-    let created = [&a, &b]
-        .iter()
-        .filter(
-            |r| matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window"),
-        )
-        .count();
-    assert_eq!(created, 1, "{a:?} / {b:?}");
-    let winner = match (conflicts, &a) {
-        (1, Ok(_)) => &fresh,
-        (1, Err(_)) => &rival,
-        (0, _) => &rival,
-        _ => panic!("both writers conflicted: {a:?} / {b:?}"),
-    };
-    let key7 = EtlKey::new("prod-eu", Resolution::Daily, fresh.window()).unwrap();
-    assert_eq!(&store.get(&key7).await.unwrap().unwrap().0, winner);
-    key7
-}
-
-/// A zero-byte object (day 8 of prod-eu) is read whole (S3 refuses ranges
-/// of empty objects), listed as unreadable and replaced by a good build;
-/// then deleted.
-async fn zero_byte_object_is_replaced(store: &EtlStore, s3: &S3Server) {
-    let raw = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(s3.bucket())
-        .with_endpoint(s3.url())
-        .with_region(S3_REGION)
-        .with_access_key_id(S3_ACCESS_KEY_ID)
-        .with_secret_access_key(S3_SECRET_ACCESS_KEY)
-        .with_allow_http(true)
-        .build()
-        .unwrap();
-    let k8 = EtlKey::new(
-        "prod-eu",
-        Resolution::Daily,
-        cluster_set("prod-eu", 8, 1.0).window(),
-    )
-    .unwrap();
-    let object = object_store::path::Path::from(format!("fleet-a/{}", k8.path()));
-    object_store::ObjectStoreExt::put(&raw, &object, Vec::<u8>::new().into())
-        .await
-        .unwrap();
-    let listed = store.stored(Resolution::Daily).await.unwrap();
-    let (_, empty_meta) = listed.iter().find(|(k, _)| *k == k8).unwrap();
-    assert!(empty_meta.is_err(), "{empty_meta:?}");
-    good_build_replaces_unreadable(store, "prod-eu", 8).await;
-    store.delete(&k8).await.unwrap();
-}
-
 /// The store's TOML configuration of `s3`'s bucket under `prefix`.
 fn moto(s3: &S3Server, prefix: &str) -> StoreConfig {
     StoreConfig {
@@ -408,37 +240,17 @@ fn s3_bucket_holds_the_fleet_under_a_prefix() {
     let s3 = S3Server::start("costetl-etl").unwrap();
     let cfg = moto(&s3, "fleet-a");
     let store = EtlStore::open(&cfg).unwrap();
+    let raw = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(s3.bucket())
+        .with_endpoint(s3.url())
+        .with_region(S3_REGION)
+        .with_access_key_id(S3_ACCESS_KEY_ID)
+        .with_secret_access_key(S3_SECRET_ACCESS_KEY)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
     rt().block_on(async {
-        let total = write_fleet(&store, &["prod-eu", "prod-us"], 2, None).await;
-        assert_eq!(store.clusters().await.unwrap(), ["prod-eu", "prod-us"]);
-        assert_eq!(
-            store
-                .list("prod-us", Resolution::Daily)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
-        let range = Window::new(start(0), start(2)).unwrap();
-        let loaded = store.load(None, Resolution::Daily, range).await.unwrap();
-        assert!(loaded.missing.is_empty());
-        assert!((loaded.range.total_cost() - total).abs() < 1e-9 * total);
-
-        policy_holds(&store).await;
-        let key7 = racing_writers_one_wins(&store).await;
-        zero_byte_object_is_replaced(&store, &s3).await;
-
-        // Pruning deletes from a bucket too; the planner's listing reads
-        // every footer.
-        store.delete(&key7).await.unwrap();
-        let stored = store.stored(Resolution::Daily).await.unwrap();
-        assert_eq!(stored.len(), 4);
-        assert!(
-            stored
-                .iter()
-                .all(|(k, m)| k.window != key7.window && m.is_ok())
-        );
-
+        bucket_holds_the_fleet(&store, &raw, "fleet-a").await;
         // Another prefix of the same bucket is another store.
         let other = EtlStore::open(&moto(&s3, "fleet-b")).unwrap();
         assert!(other.clusters().await.unwrap().is_empty());

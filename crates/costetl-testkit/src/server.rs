@@ -27,6 +27,11 @@ impl Server {
         }
     }
 
+    /// The process, for the requests a server type sends after start.
+    pub(crate) fn process(&self) -> &ServerProcess {
+        &self.process
+    }
+
     /// Base URL: `http://127.0.0.1:<port>`, `https://` with TLS, plus the
     /// path prefix the server was started with, if any.
     pub fn url(&self) -> String {
