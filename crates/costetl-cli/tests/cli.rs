@@ -664,7 +664,7 @@ fn etl_sync_completes_a_window_a_crash_interrupted() {
     assert_eq!(code, Some(0), "{text}");
     let us_dir = store.join("allocations/resolution=1d/cluster=prod-us/day=2023-11-14");
     let us = us_dir.join("1699920000-1700006400.parquet");
-    let marker = us_dir.join("1699920000-1700006400.pending");
+    let marker = us_dir.join("_1699920000-1700006400.pending");
     assert!(us.exists() && !marker.exists(), "markers are cleared");
 
     // The crash: prod-us's file never written, its marker left.

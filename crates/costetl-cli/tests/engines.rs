@@ -96,7 +96,8 @@ fn store_and_costetl_totals(dir: &Path) -> (String, BTreeMap<String, f64>) {
 }
 
 /// Files no query of the docs may open: another cluster's partition on
-/// the day, and another day's partition of a cluster queried. Both sort
+/// the day, another day's partition of a cluster queried, and a staging
+/// file inside a queried partition. The first two sort
 /// after a real file: DuckDB binds the schema from the glob's first file,
 /// pruned or not.
 fn plant_garbage(store: &str) {
@@ -108,6 +109,15 @@ fn plant_garbage(store: &str) {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("0-86400.parquet"), b"not parquet at all").unwrap();
     }
+    // What a directory store leaves in a queried partition while it
+    // writes (or after a crash): hidden by its leading dot, so engines
+    // that read every file of a partition skip it.
+    let queried = Path::new(store).join("allocations/resolution=1d/cluster=prod-eu/day=2023-11-14");
+    std::fs::write(
+        queried.join(".1699920000-1700006400.parquet.costetl-staging"),
+        b"half a file",
+    )
+    .unwrap();
 }
 
 #[test]

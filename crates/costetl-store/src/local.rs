@@ -69,9 +69,10 @@ impl LocalDir {
             .parent()
             .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
         fs::create_dir_all(dir)?;
-        let mut staging = path.clone().into_os_string();
-        staging.push(STAGING_SUFFIX);
-        let staging = PathBuf::from(staging);
+        // `.<name>.costetl-staging`: the leading dot hides it from engines
+        // reading the partition directory while it is written.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let staging = dir.join(format!(".{name}{STAGING_SUFFIX}"));
         {
             let mut f = File::create(&staging)?;
             f.write_all(bytes)?;

@@ -46,6 +46,9 @@ const LEGACY_PIPELINE: &str = "etl/parquet/allocations";
 const EXTENSION: &str = ".parquet";
 /// Extension of a build's intent marker beside its file.
 const PENDING: &str = ".pending";
+/// Prefix of a marker's name: files starting with `_` or `.` are hidden
+/// from the engines that read whole partition directories.
+const HIDDEN: &str = "_";
 /// Longest escaped cluster segment accepted: a file name on common local
 /// file systems (255 bytes), well under object stores' 1024-byte keys.
 const MAX_SEGMENT_BYTES: usize = 255;
@@ -240,21 +243,25 @@ impl EtlKey {
         }
     }
 
-    /// `….pending` beside [`Self::path`]: a writer marks every cluster of a
-    /// window this way before writing any of their files, and clears each
-    /// mark once its file is stored, so a marker without its file is a
-    /// build that was interrupted (a crash, a failed write), found by the
-    /// next sync even where no other file of the cluster says it should
-    /// exist.
+    /// `_<startUnix>-<endUnix>.pending` beside [`Self::path`]: a writer
+    /// marks every cluster of a window this way before writing any of their
+    /// files, and clears each mark once its file is stored, so a marker
+    /// without its file is a build that was interrupted (a crash, a failed
+    /// write), found by the next sync even where no other file of the
+    /// cluster says it should exist. The leading `_` hides it from Hive,
+    /// Spark, Trino and Athena, which read every other file of a partition.
     pub fn pending_path(&self) -> String {
         let path = self.path();
-        format!("{}{PENDING}", &path[..path.len() - EXTENSION.len()])
+        let (dir, file) = path.rsplit_once('/').unwrap_or(("", &path));
+        let stem = &file[..file.len() - EXTENSION.len()];
+        format!("{dir}/{HIDDEN}{stem}{PENDING}")
     }
 
     /// The key a [`Self::pending_path`] names; `None` for any other path.
     pub fn parse_pending(path: &str) -> Option<Self> {
-        let stem = path.strip_suffix(PENDING)?;
-        Self::parse(&format!("{stem}{EXTENSION}"))
+        let (dir, file) = path.rsplit_once('/')?;
+        let stem = file.strip_prefix(HIDDEN)?.strip_suffix(PENDING)?;
+        Self::parse(&format!("{dir}/{stem}{EXTENSION}"))
     }
 
     /// The inverse of [`Self::path`]; `None` for any other path, including
@@ -627,11 +634,13 @@ mod tests {
         let p = key.pending_path();
         assert_eq!(
             p,
-            "allocations/resolution=1d/cluster=a%2Fb/day=2023-11-15/1700006400-1700092800.pending"
+            "allocations/resolution=1d/cluster=a%2Fb/day=2023-11-15/_1700006400-1700092800.pending"
         );
         assert_eq!(EtlKey::parse_pending(&p), Some(key.clone()));
         assert_eq!(EtlKey::parse(&p), None);
         assert_eq!(EtlKey::parse_pending(&key.path()), None);
+        let unhidden = p.replace("/_1700006400", "/1700006400");
+        assert_eq!(EtlKey::parse_pending(&unhidden), None);
     }
 
     #[test]
