@@ -9,11 +9,11 @@
 mod common;
 
 use costetl_core::Window;
-use costetl_core::etl::{OverwritePolicy, Resolution};
-use costetl_store::{AzureConfig, EtlStore, StoreConfig, StoreError};
+use costetl_core::etl::Resolution;
+use costetl_store::{AzureConfig, EtlStore, StoreConfig};
 use costetl_testkit::{AZURITE_ACCESS_KEY, AZURITE_ACCOUNT, AzuriteServer};
 
-use common::{bucket_holds_the_fleet, cluster_set, meta, rt, start, write_fleet};
+use common::{a_missing_bucket_is_named, bucket_holds_the_fleet, rt, start, write_fleet};
 
 /// The store's TOML configuration of `az`'s container under `prefix`.
 fn azurite(az: &AzuriteServer, prefix: &str) -> StoreConfig {
@@ -48,16 +48,7 @@ fn azure_container_holds_the_fleet_under_a_prefix() {
         let other = EtlStore::open(&azurite(&az, "fleet-b")).unwrap();
         assert!(other.clusters().await.unwrap().is_empty());
     });
-    // A container that does not exist is an error naming it.
-    let mut missing = cfg.clone();
-    missing.url = "az://no-such-container/x".into();
-    let store = EtlStore::open(&missing).unwrap();
-    let set = cluster_set("prod-eu", 0, 1.0);
-    let err = rt()
-        .block_on(store.put(&set, &meta(&set, "prod-eu"), &OverwritePolicy::default()))
-        .unwrap_err();
-    assert!(matches!(err, StoreError::ObjectStore { .. }), "{err}");
-    assert!(err.to_string().contains("no-such-container"), "{err}");
+    a_missing_bucket_is_named(&cfg, "az://no-such-container/x", "no-such-container");
 }
 
 /// Kubecost's `federated-store.yaml` of `type: AZURE` reaches the

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution};
 use costetl_core::testing::mock_set;
 use costetl_core::{AllocationSet, Window};
-use costetl_store::{EtlStore, StoreError};
+use costetl_store::{EtlStore, StoreConfig, StoreError};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
 
 pub fn start(day_index: i64) -> DateTime<Utc> {
@@ -240,4 +240,18 @@ pub async fn bucket_holds_the_fleet(store: &EtlStore, raw: &dyn ObjectStore, pre
             .iter()
             .all(|(k, m)| k.window != key7.window && m.is_ok())
     );
+}
+
+/// A store whose bucket (or container) does not exist fails its first
+/// write with an error naming it, not a panic or an empty answer.
+pub fn a_missing_bucket_is_named(cfg: &StoreConfig, url: &str, bucket: &str) {
+    let mut missing = cfg.clone();
+    missing.url = url.into();
+    let store = EtlStore::open(&missing).unwrap();
+    let set = cluster_set("prod-eu", 0, 1.0);
+    let err = rt()
+        .block_on(store.put(&set, &meta(&set, "prod-eu"), &OverwritePolicy::default()))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ObjectStore { .. }), "{err}");
+    assert!(err.to_string().contains(bucket), "{err}");
 }
