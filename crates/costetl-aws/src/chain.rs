@@ -26,6 +26,9 @@ pub struct ChainConfig {
     pub role_session_name: Option<String>,
     /// External ID the role's trust policy requires, if any.
     pub external_id: Option<String>,
+    /// STS endpoint URL (default: `AWS_ENDPOINT_URL_STS`, then
+    /// `AWS_ENDPOINT_URL`, then the region's).
+    pub sts_endpoint: Option<String>,
 }
 
 /// The outcome of one step of the chain.
@@ -40,6 +43,8 @@ pub(crate) enum Lookup {
 pub(crate) struct Context {
     pub(crate) env: AwsEnvironment,
     pub(crate) region: String,
+    /// The configured STS endpoint, before the environment's.
+    pub(crate) sts_endpoint: Option<String>,
     pub(crate) http: Http,
     pub(crate) clock: Clock,
 }
@@ -136,6 +141,7 @@ impl CredentialChain {
             ctx: Context {
                 env,
                 region: region.to_owned(),
+                sts_endpoint: non_empty(&config.sts_endpoint),
                 http: Http::new()?,
                 clock,
             },

@@ -56,7 +56,9 @@ pub struct CredentialsInfo {
     pub expires: Option<SystemTime>,
 }
 
-/// Credentials and where they came from.
+/// Credentials and where they came from (`Debug` shows no secret:
+/// `Credentials` redacts its own).
+#[derive(Debug)]
 pub struct Resolved {
     credentials: Credentials,
     /// e.g. `environment`, `profile "dev"`.

@@ -17,12 +17,14 @@ use crate::sign::sign_request;
 /// STS API version of the query protocol.
 const STS_VERSION: &str = "2011-06-15";
 
-/// The STS endpoint: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else the
-/// regional one.
+/// The STS endpoint: the configured one, `AWS_ENDPOINT_URL_STS`,
+/// `AWS_ENDPOINT_URL`, else the regional one.
 fn sts_endpoint(ctx: &Context) -> String {
     let env = &ctx.env;
-    if let Some(url) = env
-        .var("AWS_ENDPOINT_URL_STS")
+    if let Some(url) = ctx
+        .sts_endpoint
+        .clone()
+        .or_else(|| env.var("AWS_ENDPOINT_URL_STS"))
         .or_else(|| env.var("AWS_ENDPOINT_URL"))
     {
         return url.trim_end_matches('/').to_owned() + "/";

@@ -61,7 +61,7 @@ pub fn init(args: &OutputArgs) {
     // Our crates at the level asked for; dependencies one step quieter
     // unless RUST_LOG says otherwise.
     let default = format!(
-        "warn,costetl={level},costetl_core={level},costetl_prom={level},costetl_store={level}"
+        "warn,costetl={level},costetl_core={level},costetl_prom={level},costetl_store={level},costetl_aws={level}"
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -270,6 +270,7 @@ mod enabled {
             role_arn: config.role_arn.clone(),
             role_session_name: config.role_session_name.clone(),
             external_id: config.external_id.clone(),
+            sts_endpoint: None,
         }
     }
 

@@ -1,10 +1,11 @@
 //! [`StoreConfig`]: where the ETL store is and how to reach it, as one serde
 //! type (the CLI reads it from the `[store]` section of its TOML file).
 //!
-//! S3 settings not given here come from the standard AWS environment
-//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-//! `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA, the ECS and EC2
-//! metadata endpoints) through object_store's own credential chain.
+//! S3 credentials not given here come from costetl's AWS chain (the
+//! Prometheus adapter's: `AWS_ACCESS_KEY_ID`…, `AWS_PROFILE` and the shared
+//! files, web identity for IRSA, the container and EC2 metadata
+//! endpoints); other S3 settings not given here from object_store's
+//! `AWS_*` variables (`AWS_REGION`, `AWS_ENDPOINT_URL`).
 
 use std::fmt;
 
@@ -63,12 +64,22 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// Bucket region (default `AWS_REGION`, else `us-east-1`).
     pub region: Option<String>,
-    /// Static credentials; none: the AWS environment and metadata chain.
+    /// Static credentials; none: the AWS credential chain (environment,
+    /// profile, web identity, container, instance metadata).
     pub access_key_id: Option<String>,
     /// Secret of `access_key_id` (hidden in `Debug`).
     pub secret_access_key: Option<String>,
     /// Session token of temporary credentials (hidden in `Debug`).
     pub session_token: Option<String>,
+    /// Take credentials from this profile of the shared AWS files only
+    /// (without it, `AWS_PROFILE` or `default` is one step of the chain).
+    pub profile: Option<String>,
+    /// Assume this role (STS `AssumeRole`) with the chain's credentials,
+    /// e.g. a writer role in the account that owns a fleet's bucket.
+    pub role_arn: Option<String>,
+    /// STS endpoint for web identity and `role_arn` (default
+    /// `AWS_ENDPOINT_URL_STS`, else the region's).
+    pub sts_endpoint: Option<String>,
     /// Allow `http://` endpoints (a loopback test server, a cluster-local
     /// gateway).
     pub allow_http: bool,
@@ -106,6 +117,9 @@ impl fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &hidden(&self.secret_access_key))
             .field("session_token", &hidden(&self.session_token))
+            .field("profile", &self.profile)
+            .field("role_arn", &self.role_arn)
+            .field("sts_endpoint", &self.sts_endpoint)
             .field("allow_http", &self.allow_http)
             .field("virtual_hosted_style", &self.virtual_hosted_style)
             .field(

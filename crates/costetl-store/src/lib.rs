@@ -28,6 +28,7 @@
 //! All methods are `async` on [`object_store`], which needs a Tokio runtime;
 //! the caller owns it (the core picks none).
 
+mod aws;
 mod config;
 mod error;
 mod failpoint;

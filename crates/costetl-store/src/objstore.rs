@@ -185,7 +185,9 @@ fn s3(c: S3, prefix: &str) -> Result<StoreConfig, StoreError> {
             access_key_id: c.access_key.filter(|k| !k.is_empty()),
             secret_access_key: c.secret_key.filter(|k| !k.is_empty()),
             session_token: c.session_token.filter(|k| !k.is_empty()),
+            sts_endpoint: c.sts_endpoint.filter(|k| !k.is_empty()),
             allow_invalid_certificates: c.http_config.insecure_skip_verify,
+            ..S3Config::default()
         },
         ..StoreConfig::default()
     })

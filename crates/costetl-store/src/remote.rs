@@ -1,6 +1,7 @@
 //! The object stores behind `s3://`, `gs://` and `az://` URLs, built from
 //! a [`StoreConfig`]: settings the config gives, the rest from each
-//! cloud's standard environment (object_store's own credential chains).
+//! cloud's standard environment: for S3 credentials costetl's AWS chain
+//! (`crate::aws`), for GCS and Azure object_store's own chains.
 
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path;
 
+use costetl_aws::AwsEnvironment;
+
 use crate::Result;
+use crate::aws::ChainCredentials;
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 
@@ -71,6 +75,15 @@ fn s3(bucket: &str, cfg: &StoreConfig) -> Built {
     }
     if let Some(token) = &s3.session_token {
         b = b.with_token(token);
+    }
+    if s3.access_key_id.is_none() && s3.secret_access_key.is_none() {
+        let chain = ChainCredentials::new(s3, AwsEnvironment::process()).map_err(|e| {
+            object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            }
+        })?;
+        b = b.with_credentials(Arc::new(chain));
     }
     Ok(Arc::new(b.build()?))
 }
