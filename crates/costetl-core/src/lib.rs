@@ -48,7 +48,7 @@ pub use allocation::{
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use properties::{AggregationProperty, AllocationProperties, LabelConfig, MetadataMerge};
-pub use query::{AllocationQuery, Report};
+pub use query::{AllocationQuery, QueryRun, Report};
 pub use set::{Accumulate, AllocationSet, AllocationSetRange};
 pub use warning::{Warning, WarningKind};
 pub use window::Window;

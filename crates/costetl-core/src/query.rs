@@ -9,7 +9,8 @@
 //!
 //! What the filter removed is accumulated alongside, so every report says
 //! how much it left out. An embedding service calls [`AllocationQuery::run`]
-//! and gets what the CLI prints.
+//! and gets what the CLI prints; [`AllocationQuery::start`] takes the sets
+//! one at a time (a fleet read file by file).
 
 use crate::aggregate::{AggregationOptions, FILTERED};
 use crate::allocation::Allocation;
@@ -50,26 +51,114 @@ impl AllocationQuery {
     /// The aggregation's (invalid shared hourly costs) and the
     /// accumulation's (a set straddling a period boundary) errors.
     pub fn run(&self, sets: Vec<AllocationSet>) -> Result<Vec<Report>> {
-        let mut aggregated = Vec::new();
-        let mut filtered = Vec::new();
-        for set in sets.into_iter().filter(|s| self.selects(s.window())) {
-            let w = set.window();
-            let set = if self.include_idle {
-                set
-            } else {
-                without_idle(set)
-            };
-            let agg = set.aggregate_by(self.aggregate.as_deref(), &self.options)?;
-            // The filtered-out remainder rides along in a one-allocation
-            // set per window, so accumulation buckets it exactly like the
-            // sets (same windows in, same buckets out).
-            let mut f = AllocationSet::new(w);
-            f.insert(agg.filtered_out);
-            aggregated.push(agg.set);
-            filtered.push(f);
+        let mut run = self.start();
+        for set in sets {
+            run.push(set)?;
         }
-        let sets = AllocationSetRange::new(aggregated).accumulate(self.accumulate)?;
-        let filtered = AllocationSetRange::new(filtered).accumulate(self.accumulate)?;
+        run.finish()
+    }
+
+    /// Run the query on sets handed over one at a time: each is
+    /// aggregated when pushed and only its aggregate is kept, so a fleet's
+    /// files can be read one by one in bounded memory.
+    pub fn start(&self) -> QueryRun<'_> {
+        QueryRun {
+            query: self,
+            aggregated: Vec::new(),
+            filtered: Vec::new(),
+        }
+    }
+
+    /// Whether aggregating each cluster's part of a window on its own and
+    /// adding up the aggregates gives what aggregating the whole window
+    /// gives. Idle is shared per cluster (or node), so it is; shared
+    /// namespaces, labels and hourly costs are spread over every cluster's
+    /// allocations, so with any of them it is not.
+    pub fn per_cluster(&self) -> bool {
+        let o = &self.options;
+        o.share_namespaces.is_empty()
+            && o.share_labels.is_empty()
+            && o.shared_hourly_costs.is_empty()
+    }
+
+    /// Whether a set of window `w` lies inside the query's window.
+    fn selects(&self, w: Window) -> bool {
+        self.window
+            .is_none_or(|q| w.start() >= q.start() && w.end() <= q.end())
+    }
+}
+
+/// A query being run set by set; see [`AllocationQuery::start`].
+#[derive(Debug)]
+pub struct QueryRun<'q> {
+    query: &'q AllocationQuery,
+    /// One aggregated set per window, in the order pushed.
+    aggregated: Vec<AllocationSet>,
+    /// What the filter removed, in a one-allocation set per window, so
+    /// accumulation buckets it exactly like the sets.
+    filtered: Vec<AllocationSet>,
+}
+
+impl QueryRun<'_> {
+    /// Aggregate `set` (unless its window is outside the query's) and keep
+    /// the result as the next window's.
+    ///
+    /// # Errors
+    ///
+    /// The aggregation's.
+    pub fn push(&mut self, set: AllocationSet) -> Result<()> {
+        self.aggregate(set, false)
+    }
+
+    /// As [`QueryRun::push`] for one cluster's part of a window: added to
+    /// the aggregate of the set pushed before if that has the same window.
+    /// Exact when [`AllocationQuery::per_cluster`] holds; otherwise merge
+    /// the window's parts first and [`QueryRun::push`] it.
+    ///
+    /// # Errors
+    ///
+    /// The aggregation's.
+    pub fn push_part(&mut self, set: AllocationSet) -> Result<()> {
+        self.aggregate(set, true)
+    }
+
+    fn aggregate(&mut self, set: AllocationSet, part: bool) -> Result<()> {
+        let q = self.query;
+        let w = set.window();
+        if !q.selects(w) {
+            return Ok(());
+        }
+        let set = if q.include_idle {
+            set
+        } else {
+            without_idle(set)
+        };
+        let agg = set.aggregate_by(q.aggregate.as_deref(), &q.options)?;
+        drop(set);
+        let mut f = AllocationSet::new(w);
+        f.insert(agg.filtered_out);
+        match (self.aggregated.last_mut(), self.filtered.last_mut()) {
+            (Some(last), Some(last_f)) if part && last.window() == w => {
+                last.accumulate(&agg.set);
+                last_f.accumulate(&f);
+            }
+            _ => {
+                self.aggregated.push(agg.set);
+                self.filtered.push(f);
+            }
+        }
+        Ok(())
+    }
+
+    /// Accumulate the aggregates over time into the reports.
+    ///
+    /// # Errors
+    ///
+    /// The accumulation's (a set straddling a period boundary).
+    pub fn finish(self) -> Result<Vec<Report>> {
+        let by = self.query.accumulate;
+        let sets = AllocationSetRange::new(self.aggregated).accumulate(by)?;
+        let filtered = AllocationSetRange::new(self.filtered).accumulate(by)?;
         Ok(sets
             .sets
             .into_iter()
@@ -81,12 +170,6 @@ impl AllocationQuery {
                 Report { set, filtered_out }
             })
             .collect())
-    }
-
-    /// Whether a set of window `w` lies inside the query's window.
-    fn selects(&self, w: Window) -> bool {
-        self.window
-            .is_none_or(|q| w.start() >= q.start() && w.end() <= q.end())
     }
 }
 

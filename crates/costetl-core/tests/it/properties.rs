@@ -376,3 +376,57 @@ proptest! {
         prop_assert_eq!(visible(&on.set), visible(&off.set));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A window read cluster by cluster (a fleet's files one at a time,
+    /// `QueryRun::push_part`) gives what the merged window gives, key by
+    /// key and in what the filter removed, whenever the query says it may
+    /// (`per_cluster`: no cost shared across clusters); and the query says
+    /// it may not whenever costs are shared across allocations.
+    #[test]
+    fn a_window_pushed_cluster_by_cluster_is_the_whole_window(
+        set in arb_set(40),
+        options in arb_options(),
+        keys in arb_keys(),
+    ) {
+        let query = costetl_core::AllocationQuery {
+            include_idle: true,
+            aggregate: Some(keys),
+            options,
+            ..costetl_core::AllocationQuery::default()
+        };
+        let shares = !query.options.share_namespaces.is_empty()
+            || !query.options.shared_hourly_costs.is_empty();
+        prop_assert_eq!(query.per_cluster(), !shares);
+        prop_assume!(query.per_cluster());
+        let whole = query.run(vec![set.clone()]).unwrap();
+
+        let mut parts: BTreeMap<String, AllocationSet> = BTreeMap::new();
+        for a in set.iter() {
+            (parts.entry(a.properties.cluster.clone()))
+                .or_insert_with(|| AllocationSet::new(set.window()))
+                .insert(a.clone());
+        }
+        if parts.is_empty() {
+            parts.insert(String::new(), AllocationSet::new(set.window()));
+        }
+        let mut run = query.start();
+        for part in parts.into_values() {
+            run.push_part(part).unwrap();
+        }
+        let streamed = run.finish().unwrap();
+
+        prop_assert_eq!(whole.len(), 1);
+        prop_assert_eq!(streamed.len(), 1);
+        let (w, s) = (&whole[0], &streamed[0]);
+        let (wn, sn) = (by_name(&w.set), by_name(&s.set));
+        prop_assert_eq!(wn.keys().collect::<Vec<_>>(), sn.keys().collect::<Vec<_>>());
+        for (k, v) in &wn {
+            prop_assert!(close(*v, sn[k], 1e-9), "{}: whole {} streamed {}", k, v, sn[k]);
+        }
+        let (wf, sf) = (w.filtered_out.total_cost(), s.filtered_out.total_cost());
+        prop_assert!(close(wf, sf, 1e-9), "filtered out: whole {} streamed {}", wf, sf);
+    }
+}
