@@ -124,6 +124,18 @@ impl Scale {
         seed: 0x0060_0000,
     };
 
+    /// One cluster of a fleet read back from the store: 20 nodes, 300
+    /// pods, 600 containers, 30 namespaces (100 of them: 60,000
+    /// containers).
+    pub const FLEET_MEMBER: Scale = Scale {
+        nodes: 20,
+        gpu_nodes: 1,
+        pods: 300,
+        containers_per_pod: 2,
+        namespaces: 30,
+        seed: 0x00f1_ee70,
+    };
+
     /// A day small enough for unit tests: 10 nodes, 50 pods.
     pub const TINY: Scale = Scale {
         nodes: 10,

@@ -276,12 +276,11 @@ pub fn run(args: &AllocationArgs) -> Result<()> {
             .check(w)
             .map_err(|e| UsageError(format!("--accumulate: {e}; pass a shorter --window")))?;
     }
-    let sets = source.load(args.window)?;
     if source.is_metrics() {
-        // The engine computed exactly this window; nothing to select.
+        // The engine computes exactly this window; nothing to select.
         query.window = None;
     }
-    let reports = query.run(sets)?;
+    let reports = source.reports(args.window, &query)?;
     crate::report::warnings(reports.iter().flat_map(|r| &r.set.warnings));
     if let Some(why) = empty_result(&reports, args.window) {
         bail!("{why}");

@@ -16,7 +16,7 @@ use costetl_core::etl::Resolution;
 use costetl_core::json::{response_from_value, set_from_value};
 use costetl_core::plan::EngineConfig;
 use costetl_core::source::MetricsSource;
-use costetl_core::{AllocationSet, Warning, WarningKind, Window};
+use costetl_core::{AllocationQuery, AllocationSet, Report, Window};
 use costetl_fixtures::FixtureSource;
 use costetl_prom::PromSource;
 use costetl_store::StoreConfig;
@@ -98,7 +98,20 @@ impl Source {
                 let (window, engine) = replay_settings(&src, window, &settings.engine);
                 Ok(compute_from(&src, window, &engine)?.range.sets)
             }
-            Source::Store(cfg, resolution) => load_store(cfg, *resolution, window),
+            Source::Store(..) => bail!(UsageError(
+                "an ETL store is read by `costetl allocation --store`, for a query".into()
+            )),
+        }
+    }
+
+    /// The query's reports on what the source holds or computes for
+    /// `window`; a store is read file by file (`crate::fleet`).
+    pub fn reports(&self, window: Option<Window>, query: &AllocationQuery) -> Result<Vec<Report>> {
+        match self {
+            Source::Store(cfg, resolution) => {
+                crate::fleet::reports(cfg, *resolution, window, query)
+            }
+            _ => Ok(query.run(self.load(window)?)?),
         }
     }
 }
@@ -123,62 +136,6 @@ fn replay_settings(
         engine.resolution = c.resolution;
     }
     (window.or(Some(c.window)), engine)
-}
-
-/// The sets of the whole windows of `resolution` inside `window`, read
-/// from the store. A file missing for a cluster the store knows becomes a
-/// warning on its window's set, so a gap never passes for a cheap day.
-fn load_store(
-    cfg: &StoreConfig,
-    resolution: Resolution,
-    window: Option<Window>,
-) -> Result<Vec<AllocationSet>> {
-    let window = window.ok_or_else(|| UsageError("--window is required with --store".into()))?;
-    let Some(range) = resolution.inner(window) else {
-        bail!(
-            "--window {window} holds no whole {resolution} window to read from the store \
-             (try --etl-resolution hourly, or a window of whole UTC days)"
-        );
-    };
-    if range != window {
-        crate::report::note(&format!(
-            "note: reading the whole {resolution} windows inside --window: {range}"
-        ));
-    }
-    let store = crate::etl::open_store(cfg, crate::etl::Access::Read)?;
-    let loaded = crate::runtime()?
-        .block_on(store.load(None, resolution, range))
-        .with_context(|| format!("reading {range} from {}", store.description()))?;
-    if loaded.metas.is_empty() && loaded.damaged.is_empty() {
-        bail!(
-            "{} holds no {resolution} ETL file for {range} (is the store, its prefix or \
-             --window right?)",
-            store.description()
-        );
-    }
-    let mut sets = loaded.range.sets;
-    let gaps = (loaded.missing.iter()).map(|key| {
-        let text = format!(
-            "ETL store has no file for cluster {} in {}: its cost is missing here",
-            key.cluster, key.window
-        );
-        (key, Warning::new(WarningKind::MissingFile, text))
-    });
-    // Damaged files are left out by the store: named, never a cheap day.
-    let damaged = (loaded.damaged.iter()).map(|(key, why)| {
-        let text = format!(
-            "ETL file of cluster {} for {} does not decode, its cost is missing here \
-             (`costetl etl sync --verify` rebuilds it): {why}",
-            key.cluster, key.window
-        );
-        (key, Warning::new(WarningKind::DamagedFile, text))
-    });
-    for (key, warning) in gaps.chain(damaged) {
-        if let Some(set) = sets.iter_mut().find(|s| s.window() == key.window) {
-            set.warnings.push(warning.cluster(&key.cluster));
-        }
-    }
-    Ok(sets)
 }
 
 /// Run the engine on `src` for `window` on a small runtime of our own (the

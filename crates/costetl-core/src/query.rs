@@ -137,8 +137,13 @@ impl QueryRun<'_> {
         drop(set);
         let mut f = AllocationSet::new(w);
         f.insert(agg.filtered_out);
+        // A part is added to its window's aggregate; a window to the
+        // aggregate of its accumulation bucket, now rather than at
+        // `finish`, so that only one aggregate per bucket is kept.
         match (self.aggregated.last_mut(), self.filtered.last_mut()) {
-            (Some(last), Some(last_f)) if part && last.window() == w => {
+            (Some(last), Some(last_f))
+                if (part && last.window() == w) || q.accumulate.same_bucket(last.window(), w) =>
+            {
                 last.accumulate(&agg.set);
                 last_f.accumulate(&f);
             }

@@ -133,6 +133,20 @@ pub enum Accumulate {
 }
 
 impl Accumulate {
+    /// Whether a set of window `next` goes into the bucket of a set of
+    /// window `acc` (so the two may be added as soon as both are known):
+    /// always for `All`, never for `None`, else when `next` lies in one
+    /// period and that period is `acc`'s.
+    pub fn same_bucket(self, acc: Window, next: Window) -> bool {
+        match (self, self.period()) {
+            (Accumulate::All, _) => true,
+            (_, None) => false,
+            (_, Some(period)) => {
+                self.check(next).is_ok() && period.floor(acc.start()) == period.floor(next.start())
+            }
+        }
+    }
+
     /// The period a set must fit in, if any.
     fn period(self) -> Option<Period> {
         match self {

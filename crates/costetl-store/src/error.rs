@@ -29,6 +29,13 @@ pub enum StoreError {
         /// message, as above).
         error: costetl_core::Error,
     },
+    /// The query run on the files failed (an invalid shared hourly cost,
+    /// a window straddling an accumulation period).
+    #[error("ETL store query: {error}")]
+    Query {
+        /// The core's error.
+        error: costetl_core::Error,
+    },
     /// Another writer changed the file between our read and our write; the
     /// stored file is whatever that writer wrote. Building again decides
     /// afresh against it.

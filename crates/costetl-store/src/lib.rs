@@ -24,6 +24,8 @@
 //!   [`EtlStore::load`]: read one file, a cluster's files, the clusters, or
 //!   a federated range (one merged set per window across clusters, with the
 //!   files that are missing named).
+//! - [`EtlStore::query`]: an allocation query over a fleet's files, read
+//!   and aggregated file by file in bounded memory (`query`).
 //!
 //! All methods are `async` on [`object_store`], which needs a Tokio runtime;
 //! the caller owns it (the core picks none).
@@ -35,6 +37,7 @@ mod failpoint;
 mod local;
 mod migrate;
 mod objstore;
+mod query;
 mod remote;
 mod store;
 
@@ -43,7 +46,8 @@ pub use error::StoreError;
 pub use failpoint::{FAILPOINT_VAR, failpoint};
 pub use migrate::Migrated;
 pub use objstore::from_objstore_yaml;
-pub use store::{EtlStore, Loaded, PutOutcome};
+pub use query::FleetQuery;
+pub use store::{EtlStore, FileRead, Loaded, PutOutcome};
 
 /// Result with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

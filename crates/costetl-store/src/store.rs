@@ -653,6 +653,9 @@ impl EtlStore {
     ///
     /// A file that does not decode is left out and named in
     /// [`Loaded::damaged`]: one damaged file does not stop a fleet's read.
+    /// The whole range is held in memory: to aggregate a long range, read
+    /// it file by file with [`EtlStore::fleet_keys`] and
+    /// [`EtlStore::read_each`].
     ///
     /// # Errors
     ///
@@ -664,6 +667,54 @@ impl EtlStore {
         resolution: Resolution,
         range: Window,
     ) -> Result<Loaded> {
+        let wanted = self.fleet_keys(clusters, resolution, range).await?;
+        let mut merged: BTreeMap<Window, AllocationSet> = (resolution.windows(range))
+            .into_iter()
+            .flatten()
+            .map(|w| (w, AllocationSet::new(w)))
+            .collect();
+        let mut metas = Vec::new();
+        let mut missing = Vec::new();
+        let mut damaged = Vec::new();
+        let mut reads = std::pin::pin!(self.read_each(wanted));
+        while let Some((key, got)) = reads.try_next().await? {
+            match got {
+                FileRead::Missing => missing.push(key),
+                FileRead::Found(found) => {
+                    let (set, meta) = *found;
+                    if let Some(target) = merged.get_mut(&key.window) {
+                        target.accumulate(&set);
+                    }
+                    metas.push(meta);
+                }
+                FileRead::Damaged(why) => damaged.push((key, why)),
+            }
+        }
+        missing.sort();
+        Ok(Loaded {
+            range: AllocationSetRange::new(merged.into_values().collect()),
+            metas,
+            missing,
+            damaged,
+        })
+    }
+
+    /// The keys of every cluster's file for the windows of `range` at
+    /// `resolution` (`clusters`: only these; `None`: all in the store),
+    /// window by window (clusters in order within a window), whether the
+    /// files exist or not.
+    ///
+    /// # Errors
+    ///
+    /// - [`StoreError::LegacyLayout`] for a store of the old layout;
+    /// - [`StoreError::Format`] if `range` is not aligned to `resolution`;
+    /// - [`StoreError::ObjectStore`] for IO failures listing clusters.
+    pub async fn fleet_keys(
+        &self,
+        clusters: Option<&[String]>,
+        resolution: Resolution,
+        range: Window,
+    ) -> Result<Vec<EtlKey>> {
         self.refuse_legacy().await?;
         let windows = resolution
             .windows(range)
@@ -675,9 +726,9 @@ impl EtlStore {
             Some(c) => c.to_vec(),
             None => self.clusters().await?,
         };
-        let mut wanted = Vec::new();
-        for cluster in &clusters {
-            for w in &windows {
+        let mut wanted = Vec::with_capacity(windows.len() * clusters.len());
+        for w in &windows {
+            for cluster in &clusters {
                 let key = EtlKey::new(cluster.as_str(), resolution, *w).map_err(|source| {
                     StoreError::Format {
                         path: format!("{}/{cluster}", self.description),
@@ -687,53 +738,53 @@ impl EtlStore {
                 wanted.push(key);
             }
         }
-        // A file that does not decode is named and left out (its cost is
-        // missing, like a missing file's); IO failures stop the read.
-        let found: Vec<(EtlKey, Read)> =
-            futures::stream::iter(wanted.into_iter().map(|key| async move {
-                let got = match self.get(&key).await {
-                    Ok(got) => Ok(got),
-                    Err(StoreError::Format { path, error }) => Err(format!("{path}: {error}")),
-                    Err(e) => return Err(e),
-                };
-                Ok::<_, StoreError>((key, got))
-            }))
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        Ok(wanted)
+    }
 
-        let mut merged: BTreeMap<Window, AllocationSet> = windows
-            .iter()
-            .map(|w| (*w, AllocationSet::new(*w)))
-            .collect();
-        let mut metas = Vec::new();
-        let mut missing = Vec::new();
-        let mut damaged = Vec::new();
-        for (key, got) in found {
-            match got {
-                Ok(None) => missing.push(key),
-                Ok(Some((set, meta))) => {
-                    if let Some(target) = merged.get_mut(&key.window) {
-                        target.accumulate(&set);
-                    }
-                    metas.push(meta);
+    /// Read `keys` in their order: what each holds, is missing, or why it
+    /// does not decode (named and left out, like a missing file; never a
+    /// cheap day). Up to `READ_CONCURRENCY` files are fetched at once (as
+    /// bytes), but each is decoded only when the stream yields it, so one
+    /// decoded file is alive at a time besides what the caller keeps.
+    ///
+    /// # Errors
+    ///
+    /// Each item: [`StoreError::ObjectStore`] for IO failures, which stop
+    /// a read.
+    pub fn read_each(
+        &self,
+        keys: Vec<EtlKey>,
+    ) -> impl futures::Stream<Item = Result<(EtlKey, FileRead)>> + '_ {
+        futures::stream::iter(keys.into_iter().map(move |key| async move {
+            let location = self.path(&key.path());
+            let data = self.fetch(&location).await?.map(|(data, _)| data);
+            Ok::<_, StoreError>((key, location, data))
+        }))
+        .buffered(READ_CONCURRENCY)
+        .map_ok(move |(key, location, data)| {
+            let got = match data.map(|d| costetl_parquet::decode(&d)) {
+                None => FileRead::Missing,
+                Some(Ok(found)) => FileRead::Found(Box::new(found)),
+                Some(Err(error)) => {
+                    FileRead::Damaged(format!("{}: {error}", self.url_of(&location)))
                 }
-                Err(why) => damaged.push((key, why)),
-            }
-        }
-        missing.sort();
-        Ok(Loaded {
-            range: AllocationSetRange::new(merged.into_values().collect()),
-            metas,
-            missing,
-            damaged,
+            };
+            (key, got)
         })
     }
 }
 
-/// A file read for a fleet: nothing there, its set and meta, or why it
-/// does not decode.
-type Read = std::result::Result<Option<(AllocationSet, EtlMeta)>, String>;
+/// What one file of a fleet read holds.
+#[derive(Debug)]
+pub enum FileRead {
+    /// Its set and meta (boxed: the stream moves items, and the other
+    /// variants are small).
+    Found(Box<(AllocationSet, EtlMeta)>),
+    /// No file for this cluster and window.
+    Missing,
+    /// The file does not decode: why (its path and the format error).
+    Damaged(String),
+}
 
 /// A file written by a newer costetl: not damaged, and not to be replaced.
 fn is_newer(e: &CoreError) -> bool {

@@ -219,6 +219,74 @@ fn federated_load_merges_clusters_and_names_the_gaps() {
     });
 }
 
+/// `EtlStore::query` (file by file) gives what loading the range and
+/// running the query on it gives, with shared idle (per cluster) and with a
+/// shared namespace (merged per window first), accumulated or per day; a
+/// missing and a damaged file are warnings on their days, counted apart.
+#[test]
+fn a_fleet_query_read_file_by_file_is_the_loaded_query() {
+    use costetl_core::aggregate::AggregationOptions;
+    use costetl_core::{Accumulate, AggregationProperty, AllocationQuery};
+    let dir = tempfile::tempdir().unwrap();
+    let store = local(dir.path());
+    let clusters = ["a", "b", "c"];
+    rt().block_on(async {
+        write_fleet(&store, &clusters, 3, Some(("c", 1))).await;
+        let damaged = EtlKey::new("b", Resolution::Daily, day(start(2))).unwrap();
+        let path = dir.path().join(damaged.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let range = Window::new(start(0), start(3)).unwrap();
+        for (share_namespaces, accumulate) in [
+            (vec![], Accumulate::All),
+            (vec![], Accumulate::None),
+            (vec!["kube-system".to_owned()], Accumulate::All),
+        ] {
+            let query = AllocationQuery {
+                window: Some(range),
+                include_idle: true,
+                aggregate: Some(vec![AggregationProperty::Namespace]),
+                options: AggregationOptions {
+                    share_idle: true,
+                    share_namespaces,
+                    ..AggregationOptions::default()
+                },
+                accumulate,
+            };
+            let read = store
+                .query(None, Resolution::Daily, range, &query)
+                .await
+                .unwrap();
+            assert_eq!((read.files, read.missing, read.damaged), (8, 1, 1));
+            let loaded = store.load(None, Resolution::Daily, range).await.unwrap();
+            let want = query.run(loaded.range.sets).unwrap();
+            assert_eq!(read.reports.len(), want.len());
+            for (got, want) in read.reports.iter().zip(&want) {
+                assert_eq!(got.set.window(), want.set.window());
+                let names =
+                    |s: &AllocationSet| s.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+                assert_eq!(names(&got.set), names(&want.set));
+                for a in want.set.iter() {
+                    let g = got.set.get(&a.name).unwrap().total_cost();
+                    assert!(
+                        (g - a.total_cost()).abs() < 1e-9,
+                        "{}: {g} vs {}",
+                        a.name,
+                        a.total_cost()
+                    );
+                }
+            }
+            let kinds: Vec<WarningKind> = (read.reports.iter())
+                .flat_map(|r| &r.set.warnings)
+                .map(|w| w.kind)
+                .collect();
+            assert!(kinds.contains(&WarningKind::MissingFile), "{kinds:?}");
+            assert!(kinds.contains(&WarningKind::DamagedFile), "{kinds:?}");
+        }
+    });
+}
+
 /// The store's TOML configuration of `s3`'s bucket under `prefix`.
 fn moto(s3: &S3Server, prefix: &str) -> StoreConfig {
     StoreConfig {
