@@ -8,7 +8,7 @@
 //! at a varying one, follow-ups give Σ running × price (× q) and Σ excess ×
 //! price directly.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -101,14 +101,14 @@ pub(crate) struct Built {
 pub(crate) struct Containers {
     pub(crate) allocs: BTreeMap<String, Allocation>,
     /// Run hours of each (restart gaps excluded) for proportional splits.
-    pub(crate) run_hours: HashMap<String, f64>,
+    pub(crate) run_hours: JoinMap<String, f64>,
     /// Running steps of each.
-    pub(crate) steps: HashMap<String, f64>,
+    pub(crate) steps: JoinMap<String, f64>,
     /// The pod uid of each container allocation (names do not carry it).
-    pub(crate) uids: HashMap<String, String>,
+    pub(crate) uids: JoinMap<String, String>,
     /// Pod labels as kube-state-metrics reported them (before node labels
     /// were merged in), by (cluster, namespace, pod).
-    pub(crate) pod_labels: HashMap<(String, String, String), Labels>,
+    pub(crate) pod_labels: JoinMap<(String, String, String), Labels>,
 }
 
 /// The sub-step edges kube-state-metrics gives, to the millisecond.

@@ -1,7 +1,7 @@
 //! What an allocation says besides its numbers: pod and namespace labels
 //! and annotations, the controller, node labels and provider ids.
 
-use std::collections::HashMap;
+use super::keys::JoinMap;
 
 use crate::error::Result;
 use crate::plan::{EngineConfig, QueryId};
@@ -13,13 +13,13 @@ use super::results::Results;
 
 /// The metadata of one window, looked up per pod, namespace and node.
 pub(crate) struct Metadata {
-    pod_labels: HashMap<PodKey, Labels>,
-    pod_annotations: HashMap<PodKey, Labels>,
-    ns_labels: HashMap<PodKey, Labels>,
-    ns_annotations: HashMap<PodKey, Labels>,
-    owners: HashMap<PodKey, (String, String)>,
-    node_labels: HashMap<NodeKey, Labels>,
-    pub(crate) provider_ids: HashMap<NodeKey, String>,
+    pod_labels: JoinMap<PodKey, Labels>,
+    pod_annotations: JoinMap<PodKey, Labels>,
+    ns_labels: JoinMap<PodKey, Labels>,
+    ns_annotations: JoinMap<PodKey, Labels>,
+    owners: JoinMap<PodKey, (String, String)>,
+    node_labels: JoinMap<NodeKey, Labels>,
+    pub(crate) provider_ids: JoinMap<NodeKey, String>,
 }
 
 impl Metadata {
@@ -31,7 +31,7 @@ impl Metadata {
                 ..keys.pod(s)
             })
         };
-        let mut provider_ids = HashMap::new();
+        let mut provider_ids = JoinMap::default();
         for s in &results.get(QueryId::NodeInfo)?.series {
             if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
                 provider_ids.insert(keys.node(s), p.to_owned());
@@ -104,8 +104,8 @@ fn prefixed(
     r: &QueryResult,
     prefix: &str,
     key: impl Fn(&Series) -> Option<PodKey>,
-) -> HashMap<PodKey, Labels> {
-    let mut out: HashMap<PodKey, Labels> = HashMap::new();
+) -> JoinMap<PodKey, Labels> {
+    let mut out: JoinMap<PodKey, Labels> = JoinMap::default();
     for s in &r.series {
         let Some(k) = key(s) else { continue };
         let entry = out.entry(k).or_default();
@@ -120,13 +120,13 @@ fn prefixed(
 
 /// Node labels on the allow-list, under their sanitized names as
 /// kube-state-metrics writes them.
-fn node_labels(r: &QueryResult, keys: &Keys<'_>, cfg: &EngineConfig) -> HashMap<NodeKey, Labels> {
+fn node_labels(r: &QueryResult, keys: &Keys<'_>, cfg: &EngineConfig) -> JoinMap<NodeKey, Labels> {
     let allowed: Vec<String> = cfg
         .node_labels
         .iter()
         .map(|l| sanitize_label_name(l))
         .collect();
-    let mut out: HashMap<NodeKey, Labels> = HashMap::new();
+    let mut out: JoinMap<NodeKey, Labels> = JoinMap::default();
     for s in &r.series {
         let entry = out.entry(keys.node(s)).or_default();
         for (name, value) in &s.labels {
@@ -157,8 +157,8 @@ fn controllers(
     keys: &Keys<'_>,
     pod_owners: &QueryResult,
     rs_owners: &QueryResult,
-) -> HashMap<PodKey, (String, String)> {
-    let mut rs: HashMap<(String, String, String), (String, String)> = HashMap::new();
+) -> JoinMap<PodKey, (String, String)> {
+    let mut rs: JoinMap<(String, String, String), (String, String)> = JoinMap::default();
     for s in &rs_owners.series {
         rs.insert(
             (
@@ -169,7 +169,7 @@ fn controllers(
             (Keys::label(s, "owner_kind"), Keys::label(s, "owner_name")),
         );
     }
-    let mut out = HashMap::new();
+    let mut out = JoinMap::default();
     for s in &pod_owners.series {
         let pod = keys.pod(s);
         let kind = Keys::label(s, "owner_kind");

@@ -23,7 +23,7 @@ pub(crate) fn idle(
     cfg: &EngineConfig,
     nodes: &BTreeMap<NodeKey, Node>,
     mut allocated: BTreeMap<NodeKey, [f64; 6]>,
-    provider_ids: &std::collections::HashMap<NodeKey, String>,
+    provider_ids: &super::keys::JoinMap<NodeKey, String>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Allocation> {
     let r_hours = step_hours(cfg);
