@@ -292,15 +292,19 @@ pub fn share_idle() -> AggregationOptions {
 
 /// Aggregate a computed set by namespace with idle shared.
 pub fn aggregate_namespace_idle(set: &AllocationSet) -> costetl_core::Result<Aggregated> {
-    set.aggregate_by(Some(&[AggregationProperty::Namespace]), &share_idle())
+    set.aggregate_by(Some(&BY_NAMESPACE), &share_idle())
 }
 
+/// What the benchmarks aggregate by.
+const BY_NAMESPACE: [AggregationProperty; 1] = [AggregationProperty::Namespace];
+
 /// Bytes to namespace costs: decode both rounds, compute, aggregate by
-/// namespace with idle shared.
+/// namespace with idle shared (consuming the set, as a query does).
 pub fn end_to_end(day: &Day) -> costetl_core::Result<Aggregated> {
     let results = decode_all(&day.bodies)?;
     let set = engine::compute(day.window, &results, &day.cfg)?;
-    aggregate_namespace_idle(&set)
+    drop(results);
+    set.into_aggregate_by(Some(&BY_NAMESPACE), &share_idle())
 }
 
 /// Peak and current resident set size of this process, from

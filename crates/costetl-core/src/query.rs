@@ -133,8 +133,7 @@ impl QueryRun<'_> {
         } else {
             without_idle(set)
         };
-        let agg = set.aggregate_by(q.aggregate.as_deref(), &q.options)?;
-        drop(set);
+        let agg = set.into_aggregate_by(q.aggregate.as_deref(), &q.options)?;
         let mut f = AllocationSet::new(w);
         f.insert(agg.filtered_out);
         // A part is added to its window's aggregate; a window to the

@@ -47,7 +47,7 @@ pub(super) struct IdleTotals {
 /// of what passes the filter (shared allocations by the `weights` of step
 /// 2).
 pub(super) fn idle_totals(
-    parts: &Parts<'_>,
+    parts: &Parts,
     weights: &ShareWeights,
     opts: &AggregationOptions,
     warnings: &mut Vec<Warning>,

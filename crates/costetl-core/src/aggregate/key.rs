@@ -45,7 +45,7 @@ impl<'a> Keys<'a> {
 /// aggregated by.
 pub(super) fn filter_and_key(
     regular: Vec<Allocation>,
-    external: Vec<&Allocation>,
+    external: Vec<Allocation>,
     keys: Keys<'_>,
     out: &mut AllocationSet,
     filtered: &mut Allocation,
@@ -66,13 +66,12 @@ pub(super) fn filter_and_key(
         a.name = key;
         out.insert(a);
     }
-    for a in external {
+    for mut a in external {
         if opts.passes(&a.properties) {
-            let mut a = a.clone();
             a.name = keys.of(&a);
             out.insert(a);
         } else {
-            filtered.add_scaled(a, 1.0);
+            filtered.add_scaled(&a, 1.0);
         }
     }
     if let Some(by) = keys.by {

@@ -47,6 +47,8 @@ use crate::allocation::Allocation;
 use crate::error::Result;
 use crate::properties::AggregationProperty;
 use crate::set::AllocationSet;
+use crate::warning::Warning;
+use crate::window::Window;
 
 /// Key under which everything the filter rejects is collected.
 pub const FILTERED: &str = "__filtered__";
@@ -77,37 +79,67 @@ impl AllocationSet {
         opts: &AggregationOptions,
     ) -> Result<Aggregated> {
         opts.validate()?;
+        let unmatched = partition::unmatched_share_rules(self, opts);
+        let parts = partition::partition(self.iter().cloned(), self.window(), opts);
+        let notes = (self.warnings.clone(), self.errors.clone());
+        Ok(aggregate(self.window(), parts, notes, unmatched, by, opts))
+    }
+
+    /// As [`AllocationSet::aggregate_by`], consuming the set: its
+    /// allocations are moved into the aggregate rather than copied (a
+    /// query that no longer needs the set, e.g. a fleet read file by file).
+    pub fn into_aggregate_by(
+        mut self,
+        by: Option<&[AggregationProperty]>,
+        opts: &AggregationOptions,
+    ) -> Result<Aggregated> {
+        opts.validate()?;
+        let unmatched = partition::unmatched_share_rules(&self, opts);
         let window = self.window();
-        let mut out = AllocationSet::new(window);
-        out.metadata = opts.metadata;
-        out.warnings.clone_from(&self.warnings);
-        out.errors.clone_from(&self.errors);
-        let mut filtered = Allocation::new(FILTERED, window);
-        let keys = key::Keys::new(by, opts);
+        let notes = (
+            std::mem::take(&mut self.warnings),
+            std::mem::take(&mut self.errors),
+        );
+        let parts = partition::partition(self.into_iter(), window, opts);
+        Ok(aggregate(window, parts, notes, unmatched, by, opts))
+    }
+}
 
-        // 1. Partition.
-        let mut parts = partition::partition(self, opts);
-        out.warnings
-            .extend(partition::unmatched_share_rules(self, opts));
-        // 2. Shared-cost weights, before idle changes them.
-        let weights = shared::share_weights(&parts.regular, &parts.shared, keys, opts);
-        // 3. Idle totals.
-        let totals = idle::idle_totals(&parts, &weights, opts, &mut out.warnings);
-        // 4. Share idle.
-        if opts.share_idle {
-            idle::share_idle(&mut parts.regular, &mut parts.shared, &totals);
-        }
-        // 5. Filter, key, merge.
-        key::filter_and_key(parts.regular, parts.external, keys, &mut out, &mut filtered);
-        // 6. Shared cost.
-        shared::add_shared_cost(parts.shared, &weights, opts, &mut out, &mut filtered);
-        // 7. Leftover idle.
-        let keyed = by.is_some();
-        idle::leftover_idle(&parts.idle, &totals, keyed, opts, &mut out, &mut filtered);
+/// Steps 2 to 7 on the partitioned input of a set of `window`, whose
+/// warnings and errors (`notes`) the aggregate carries.
+fn aggregate(
+    window: Window,
+    mut parts: partition::Parts,
+    notes: (Vec<Warning>, Vec<String>),
+    unmatched: Vec<Warning>,
+    by: Option<&[AggregationProperty]>,
+    opts: &AggregationOptions,
+) -> Aggregated {
+    let mut out = AllocationSet::new(window);
+    out.metadata = opts.metadata;
+    (out.warnings, out.errors) = notes;
+    out.warnings.extend(unmatched);
+    let mut filtered = Allocation::new(FILTERED, window);
+    let keys = key::Keys::new(by, opts);
 
-        Ok(Aggregated {
-            set: out,
-            filtered_out: filtered,
-        })
+    // 2. Shared-cost weights, before idle changes them.
+    let weights = shared::share_weights(&parts.regular, &parts.shared, keys, opts);
+    // 3. Idle totals.
+    let totals = idle::idle_totals(&parts, &weights, opts, &mut out.warnings);
+    // 4. Share idle.
+    if opts.share_idle {
+        idle::share_idle(&mut parts.regular, &mut parts.shared, &totals);
+    }
+    // 5. Filter, key, merge.
+    key::filter_and_key(parts.regular, parts.external, keys, &mut out, &mut filtered);
+    // 6. Shared cost.
+    shared::add_shared_cost(parts.shared, &weights, opts, &mut out, &mut filtered);
+    // 7. Leftover idle.
+    let keyed = by.is_some();
+    idle::leftover_idle(&parts.idle, &totals, keyed, opts, &mut out, &mut filtered);
+
+    Aggregated {
+        set: out,
+        filtered_out: filtered,
     }
 }

@@ -9,15 +9,15 @@ use crate::properties::SHARED;
 use crate::properties::sanitize_label_name;
 use crate::set::AllocationSet;
 use crate::warning::{Warning, WarningKind};
+use crate::window::Window;
 
-/// The input, partitioned. Idle, shared and regular allocations are copies
-/// (idle sharing changes them); external ones are only filtered and
-/// renamed, so they are borrowed until then.
-pub(super) struct Parts<'a> {
+/// The input, partitioned (owned: idle sharing changes allocations, and
+/// keying renames them).
+pub(super) struct Parts {
     /// Idle allocations (`…/__idle__`).
     pub idle: Vec<Allocation>,
     /// External (out-of-cluster) allocations.
-    pub external: Vec<&'a Allocation>,
+    pub external: Vec<Allocation>,
     /// Allocations whose cost is shared out: shared namespaces and labels,
     /// then one `<name>/__shared__` per shared hourly cost.
     pub shared: Vec<Allocation>,
@@ -25,24 +25,28 @@ pub(super) struct Parts<'a> {
     pub regular: Vec<Allocation>,
 }
 
-/// Partition `set` by what the options make of each allocation.
-pub(super) fn partition<'a>(set: &'a AllocationSet, opts: &AggregationOptions) -> Parts<'a> {
-    let window = set.window();
+/// Partition the allocations of a set of `window` by what the options
+/// make of each (moved out of an owned set, or cloned from a borrowed one).
+pub(super) fn partition(
+    allocations: impl Iterator<Item = Allocation>,
+    window: Window,
+    opts: &AggregationOptions,
+) -> Parts {
     let mut parts = Parts {
         idle: Vec::new(),
         external: Vec::new(),
         shared: Vec::new(),
         regular: Vec::new(),
     };
-    for a in set.iter() {
+    for a in allocations {
         if a.is_idle() {
-            parts.idle.push(a.clone());
+            parts.idle.push(a);
         } else if a.is_external() {
             parts.external.push(a);
-        } else if opts.is_shared(a) {
-            parts.shared.push(a.clone());
+        } else if opts.is_shared(&a) {
+            parts.shared.push(a);
         } else {
-            parts.regular.push(a.clone());
+            parts.regular.push(a);
         }
     }
     for (name, rate) in &opts.shared_hourly_costs {

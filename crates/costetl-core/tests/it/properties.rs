@@ -430,3 +430,21 @@ proptest! {
         prop_assert!(close(wf, sf, 1e-9), "filtered out: whole {} streamed {}", wf, sf);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Aggregating a set by value (`into_aggregate_by`, which moves the
+    /// allocations) gives exactly what aggregating it by reference gives.
+    #[test]
+    fn aggregating_by_value_is_aggregating_by_reference(
+        set in arb_set(40),
+        options in arb_options(),
+        keys in arb_keys(),
+    ) {
+        let by_ref = set.aggregate_by(Some(&keys), &options).unwrap();
+        let by_value = set.clone().into_aggregate_by(Some(&keys), &options).unwrap();
+        prop_assert_eq!(&by_ref.set, &by_value.set);
+        prop_assert_eq!(&by_ref.filtered_out, &by_value.filtered_out);
+    }
+}
