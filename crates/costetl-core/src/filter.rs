@@ -1413,8 +1413,8 @@ mod tests {
                         controller_kind,
                         provider_id,
                         services,
-                        labels,
-                        annotations,
+                        labels: labels.into(),
+                        annotations: annotations.into(),
                         ..Default::default()
                     }
                 },

@@ -659,10 +659,10 @@ impl PropertiesJson {
             pod: p.pod.clone(),
             services: p.services.clone(),
             provider_id: p.provider_id.clone(),
-            labels: p.labels.clone(),
-            annotations: p.annotations.clone(),
-            namespace_labels: p.namespace_labels.clone(),
-            namespace_annotations: p.namespace_annotations.clone(),
+            labels: (*p.labels).clone(),
+            annotations: (*p.annotations).clone(),
+            namespace_labels: (*p.namespace_labels).clone(),
+            namespace_annotations: (*p.namespace_annotations).clone(),
         }
     }
 }
@@ -993,10 +993,10 @@ impl PropertiesJson {
             pod: self.pod,
             services,
             provider_id: self.provider_id,
-            labels: self.labels,
-            annotations: self.annotations,
-            namespace_labels: self.namespace_labels,
-            namespace_annotations: self.namespace_annotations,
+            labels: self.labels.into(),
+            annotations: self.annotations.into(),
+            namespace_labels: self.namespace_labels.into(),
+            namespace_annotations: self.namespace_annotations.into(),
         }
     }
 }
@@ -1075,7 +1075,7 @@ mod tests {
         Window::new(t("2021-01-01T00:00:00Z"), t("2021-01-02T00:00:00Z")).unwrap()
     }
 
-    fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(kv: &[(&str, &str)]) -> crate::properties::Labels {
         kv.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()

@@ -30,6 +30,7 @@ pub mod error;
 pub mod etl;
 pub mod filter;
 pub mod json;
+mod labels;
 pub mod plan;
 pub mod promjson;
 pub mod properties;

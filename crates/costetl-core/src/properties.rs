@@ -2,7 +2,6 @@
 //! map ([`LabelConfig`]), and the aggregation keys ([`AggregationProperty`])
 //! that turn properties into the names of aggregated allocations.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -19,8 +18,7 @@ pub const SHARED: &str = "__shared__";
 /// Name segment of external (out-of-cluster) allocations.
 pub const EXTERNAL: &str = "__external__";
 
-/// Label and annotation maps, ordered so output is deterministic.
-pub type Labels = BTreeMap<String, String>;
+pub use crate::labels::Labels;
 
 /// Kubernetes identity of an allocation, field for field with OpenCost's
 /// `AllocationProperties`. Empty strings mean "not known".
@@ -145,6 +143,10 @@ impl AllocationProperties {
 }
 
 fn merge_maps(a: &Labels, b: &Labels, metadata: MetadataMerge) -> Labels {
+    if Labels::same(a, b) {
+        // One shared map: every merge of it with itself is itself.
+        return a.clone();
+    }
     match metadata {
         MetadataMerge::Drop if a == b => a.clone(),
         MetadataMerge::Drop => Labels::new(),

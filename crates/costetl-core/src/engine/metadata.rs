@@ -65,6 +65,22 @@ impl Metadata {
         self.pod_labels.get(pod).cloned().unwrap_or_default()
     }
 
+    /// The pod's labels over the node's allow-listed ones (the pod wins a
+    /// clash): the pod's or the node's shared map when the other has none.
+    fn labels(&self, pod: &PodKey, node: &NodeKey) -> Labels {
+        let nonempty = |l: Option<&Labels>| l.filter(|l| !l.is_empty()).cloned();
+        match (
+            nonempty(self.node_labels.get(node)),
+            nonempty(self.pod_labels.get(pod)),
+        ) {
+            (Some(mut merged), Some(own)) => {
+                merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                merged
+            }
+            (one, other) => one.or(other).unwrap_or_default(),
+        }
+    }
+
     /// Properties of a container of `pod` on `node`: node labels on the
     /// allow-list merged under the pod's (the pod wins a clash).
     pub(crate) fn properties(
@@ -78,8 +94,6 @@ impl Metadata {
             ..pod.clone()
         };
         let (controller_kind, controller) = self.owners.get(pod).cloned().unwrap_or_default();
-        let mut labels = self.node_labels.get(node).cloned().unwrap_or_default();
-        labels.extend(self.pod_labels(pod));
         AllocationProperties {
             cluster: pod.cluster.clone(),
             node: node.node.clone(),
@@ -89,7 +103,7 @@ impl Metadata {
             controller,
             controller_kind,
             provider_id: self.provider_ids.get(node).cloned().unwrap_or_default(),
-            labels,
+            labels: self.labels(pod, node),
             annotations: self.pod_annotations.get(pod).cloned().unwrap_or_default(),
             namespace_labels: self.ns_labels.get(&ns).cloned().unwrap_or_default(),
             namespace_annotations: self.ns_annotations.get(&ns).cloned().unwrap_or_default(),
