@@ -156,8 +156,8 @@ fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
     // Two blocking threads (tokio's default is 512): object_store reads
     // and writes local files on them, and each thread that allocates
     // gets a glibc malloc arena of its own that keeps what it freed. A
-    // fleet read of 100 clusters × 30 days peaked at 38.9 MiB with the
-    // default, 24.7 MiB with two (benches/src/bin/fleet_readback.rs).
+    // fleet read of 100 clusters × 12 days peaked at 36.7-38.9 MiB with
+    // the default and 23.0 MiB with one (docs/benchmarks.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(2)
