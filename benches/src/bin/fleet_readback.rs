@@ -113,11 +113,7 @@ fn build(dir: &Path, clusters: usize, days: i64) {
     let results = costetl_benches::decode_all(&day.bodies).expect("bodies decode");
     let set = engine::compute(day.window, &results, &day.cfg).expect("compute");
     drop(results);
-    let store = EtlStore::open(&StoreConfig {
-        url: dir.to_str().expect("UTF-8 path").to_owned(),
-        ..StoreConfig::default()
-    })
-    .expect("a directory store");
+    let store = EtlStore::open(&config(dir)).expect("a directory store");
     let rt = runtime();
     let first = first_day();
     for d in 0..days {
@@ -183,6 +179,14 @@ fn bytes_under(dir: &Path, part: &str) -> u64 {
     total
 }
 
+/// The directory store at `dir`.
+fn config(dir: &Path) -> StoreConfig {
+    StoreConfig {
+        url: dir.to_str().expect("UTF-8 path").to_owned(),
+        ..StoreConfig::default()
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     // As the costetl binary's runtime (see its `main.rs`).
     tokio::runtime::Builder::new_current_thread()
@@ -206,11 +210,7 @@ fn measure(how: &str, dir: &Path, days: i64) {
             Accumulate::All
         },
     };
-    let store = EtlStore::open_existing(&StoreConfig {
-        url: dir.to_str().expect("UTF-8 path").to_owned(),
-        ..StoreConfig::default()
-    })
-    .expect("the store");
+    let store = EtlStore::open_existing(&config(dir)).expect("the store");
     let rt = runtime();
     let reset = reset_peak_rss();
     let before = rss().map_or(0, |(_, now)| now);
