@@ -50,7 +50,17 @@ pub struct Series {
 impl Series {
     /// The value of label `name`, if the series has it.
     pub fn label(&self, name: &str) -> Option<&str> {
-        // Labels are sorted by name (see `normalise_labels`).
+        // The engine's join series carry a handful of labels: a scan that
+        // compares lengths first does fewer string comparisons there than
+        // a binary search. Labels are sorted by name (see
+        // `normalise_labels`) for the long ones (metadata series).
+        if self.labels.len() <= 8 {
+            return self
+                .labels
+                .iter()
+                .find(|(k, _)| k.len() == name.len() && k == name)
+                .map(|(_, v)| v.as_str());
+        }
         self.labels
             .binary_search_by(|(k, _)| k.as_str().cmp(name))
             .ok()

@@ -324,6 +324,52 @@ fn small_scenario_matches_ground_truth_and_replays() {
     assert_eq!(recorded.stats, replayed.stats);
 }
 
+/// A pod name re-created on the same node (a StatefulSet replica, a Job
+/// pod name reused) is one allocation holding both runs' cost: the two
+/// incarnations are two containers of the join (different uids) with one
+/// name, and neither may replace the other.
+#[test]
+fn a_pod_name_recreated_on_its_node_is_one_allocation_of_both_runs() {
+    let mut s = scenario("small.json");
+    let pods = &mut s.clusters[0].pods;
+    let first = pods
+        .iter()
+        .find(|p| p.name == "migrate-4kd9z")
+        .expect("small.json has the migrate job")
+        .clone();
+    let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    pods.push(costetl_sim::Pod {
+        uid: None,
+        start: Some(at("2023-11-14T01:05:07.250Z")),
+        end: Some(at("2023-11-14T01:31:44Z")),
+        ..first.clone()
+    });
+    s.validate().unwrap();
+    let server = start(&s);
+    let w = s.window();
+    let c = compute(
+        &PromSource::new(&server.url()).unwrap(),
+        w,
+        TimeDelta::minutes(1),
+    );
+    let (got, want) = (whole(&c), s.expected_allocations(w).unwrap());
+    assert_conserved(&c, &s, w);
+    let name = format!("{}/{}/app/migrate-4kd9z/", s.clusters[0].name, first.node);
+    let mine = |set: &AllocationSet| -> f64 {
+        set.iter()
+            .filter(|a| a.name.starts_with(&name))
+            .map(|a| a.total_cost())
+            .sum()
+    };
+    let (g, wt) = (mine(&got), mine(&want));
+    // Each run is ~30 minutes: losing one halves the cost.
+    assert!(
+        wt > 0.0 && (g - wt).abs() <= 0.02 * wt,
+        "{name}: got {g}, want {wt}"
+    );
+    assert_pod_level("re-created pod", &got, &want, 0.02, (&s, w));
+}
+
 #[test]
 fn two_cluster_day_matches_ground_truth_at_1m_and_5m() {
     let s = scenario("two-clusters-day.json");

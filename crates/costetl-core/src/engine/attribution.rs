@@ -22,7 +22,7 @@ use crate::window::Window;
 
 use super::containers::Containers;
 use super::inputs::Inputs;
-use super::keys::{GIB, Keys, value};
+use super::keys::{GIB, JoinMap, Keys, PodName, value};
 use super::results::Results;
 
 /// Allocations for costs without a consumer, by (cluster, namespace);
@@ -53,16 +53,25 @@ fn label(s: &Series, name: &str) -> String {
     s.label(name).unwrap_or_default().to_owned()
 }
 
-/// Index of container names by a pod-level key.
-fn index<K: std::hash::Hash + Eq>(
-    allocs: &BTreeMap<String, Allocation>,
-    key: impl Fn(&str, &Allocation) -> K,
-) -> HashMap<K, Vec<String>> {
-    let mut out: HashMap<K, Vec<String>> = HashMap::new();
-    for (name, a) in allocs {
-        out.entry(key(name, a)).or_default().push(name.clone());
+/// The containers of each pod name, every incarnation, as indices into
+/// [`Inputs::containers`] (and [`Containers`]).
+struct Pods<'a> {
+    by_name: JoinMap<PodName<'a>, Vec<usize>>,
+}
+
+impl<'a> Pods<'a> {
+    fn new(inputs: &Inputs<'a>) -> Self {
+        let mut by_name: JoinMap<PodName<'a>, Vec<usize>> = JoinMap::default();
+        for (i, c) in inputs.containers.iter().enumerate() {
+            by_name.entry(c.key.pod_name()).or_default().push(i);
+        }
+        Self { by_name }
     }
-    out
+
+    /// The containers of `pod`, in every incarnation and on every node.
+    fn of(&self, pod: &PodName<'a>) -> &[usize] {
+        self.by_name.get(pod).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Add PV, LB and network costs to `c`; returns the `__unmounted__`
@@ -70,24 +79,26 @@ fn index<K: std::hash::Hash + Eq>(
 pub(crate) fn attribute(
     cx: &Ctx<'_>,
     shared: &[ClaimKey],
-    c: &mut Containers,
+    c: &mut Containers<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Allocation>> {
     let mut unmounted = Unmounted::default();
+    let pods = Pods::new(cx.inputs);
     let shares = claim_shares(cx.results, cx.keys, shared)?;
-    volumes(cx, &shares, c, &mut unmounted)?;
+    volumes(cx, &pods, &shares, c, &mut unmounted)?;
     load_balancers(cx, c, &mut unmounted)?;
-    network(cx, c, &mut unmounted, warnings)?;
+    network(cx, &pods, c, &mut unmounted, warnings)?;
     Ok(unmounted.by_ns.into_values().collect())
 }
 
 /// What every pod-level cost is read with: the window, the results, the
-/// keys and the step in hours.
+/// keys, the joined containers and the step in hours.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub(crate) window: Window,
     pub(crate) results: &'a Results,
     pub(crate) keys: &'a Keys<'a>,
+    pub(crate) inputs: &'a Inputs<'a>,
     pub(crate) r_hours: f64,
 }
 
@@ -97,8 +108,11 @@ pub(crate) type ClaimKey = (String, String, String);
 /// A volume: (cluster, name).
 type PvName = (String, String);
 
+/// A service: (cluster, namespace, name).
+type Service<'a> = (&'a str, &'a str, &'a str);
+
 /// A pod incarnation: (pod, uid).
-type PodUid = (String, String);
+type PodUid<'a> = (&'a str, &'a str);
 
 /// Claims that more than one running pod mounts during the window, with a
 /// selector for those pods: how a step is split among them depends on
@@ -113,14 +127,10 @@ pub(crate) fn shared_claims(
         .iter()
         .map(|c| (c.key.cluster, c.key.namespace, c.key.pod, c.key.uid))
         .collect();
-    let mut by_claim: BTreeMap<ClaimKey, BTreeSet<PodUid>> = BTreeMap::new();
+    let mut by_claim: BTreeMap<ClaimKey, BTreeSet<PodUid<'_>>> = BTreeMap::new();
     for s in &results.get(QueryId::Mounts)?.series {
-        let (cluster, ns, pod, uid) = (
-            keys.cluster_str(s),
-            s.label("namespace").unwrap_or_default(),
-            s.label("pod").unwrap_or_default(),
-            s.label("uid").unwrap_or_default(),
-        );
+        let (cluster, ns, pod) = keys.pod_name(s);
+        let uid = s.label("uid").unwrap_or_default();
         if running.contains(&(cluster, ns, pod, uid)) {
             by_claim
                 .entry((
@@ -129,7 +139,7 @@ pub(crate) fn shared_claims(
                     label(s, "persistentvolumeclaim"),
                 ))
                 .or_default()
-                .insert((pod.to_owned(), uid.to_owned()));
+                .insert((pod, uid));
         }
     }
     Ok(by_claim
@@ -139,7 +149,7 @@ pub(crate) fn shared_claims(
             let t = TermPods {
                 cluster: claim.0.clone(),
                 namespaces: [claim.1.clone()].into(),
-                pods: pods.into_iter().map(|(p, _)| p).collect(),
+                pods: pods.into_iter().map(|(p, _)| p.to_owned()).collect(),
                 ..TermPods::default()
             };
             (claim, t)
@@ -149,12 +159,12 @@ pub(crate) fn shared_claims(
 
 /// Per shared claim and mounting pod: its steps, each counted as
 /// 1 / (mounters running then).
-fn claim_shares(
-    results: &Results,
-    keys: &Keys<'_>,
+fn claim_shares<'a>(
+    results: &'a Results,
+    keys: &Keys<'a>,
     shared: &[ClaimKey],
-) -> Result<HashMap<ClaimKey, HashMap<PodUid, f64>>> {
-    let mut out: HashMap<ClaimKey, HashMap<PodUid, f64>> = HashMap::new();
+) -> Result<HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>> {
+    let mut out: HashMap<ClaimKey, HashMap<PodUid<'a>, f64>> = HashMap::new();
     if shared.is_empty() {
         return Ok(out);
     }
@@ -164,9 +174,11 @@ fn claim_shares(
             continue;
         };
         if keys.cluster_str(s) == claim.0 && s.label("namespace") == Some(claim.1.as_str()) {
+            let pod = s.label("pod").unwrap_or_default();
+            let uid = s.label("uid").unwrap_or_default();
             *out.entry(claim.clone())
                 .or_default()
-                .entry((label(s, "pod"), label(s, "uid")))
+                .entry((pod, uid))
                 .or_default() += v;
         }
     }
@@ -181,16 +193,18 @@ fn claim_shares(
 ///
 /// A claim one running pod mounts is its for the pod's running steps; one
 /// several pods mount is split by the `pv_shares` follow-up.
-fn volumes(
-    cx: &Ctx<'_>,
-    shares: &HashMap<ClaimKey, HashMap<PodUid, f64>>,
-    c: &mut Containers,
+fn volumes<'a>(
+    cx: &Ctx<'a>,
+    pods: &Pods<'a>,
+    shares: &HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>,
+    c: &mut Containers<'_>,
     unmounted: &mut Unmounted,
 ) -> Result<()> {
     let pvs = PvReadings::read(cx)?;
     let users = ClaimUsers {
-        mounters: mounters(cx, c)?,
+        mounters: mounters(cx, pods)?,
         shares,
+        inputs: cx.inputs,
     };
     for (pv, &pv_bytes) in &pvs.bytes {
         let Some(cost) = pvs.cost(pv, pv_bytes, cx.r_hours) else {
@@ -324,32 +338,27 @@ impl PvCost {
     }
 }
 
-/// A mounting pod and the names of its container allocations.
-type Mounter = (PodUid, Vec<String>);
+/// A mounting pod and its containers.
+type Mounter<'a> = (PodUid<'a>, Vec<usize>);
 
-/// Container allocations of the pods mounting each claim, by pod.
-fn mounters(cx: &Ctx<'_>, c: &Containers) -> Result<HashMap<ClaimKey, Vec<Mounter>>> {
-    let by_pod = index(&c.allocs, |name, a| {
-        (
-            a.properties.cluster.clone(),
-            a.properties.namespace.clone(),
-            a.properties.pod.clone(),
-            c.uids.get(name).cloned().unwrap_or_default(),
-        )
-    });
-    let mut mounters: HashMap<ClaimKey, Vec<Mounter>> = HashMap::new();
+/// The running containers of the pods mounting each claim, by pod.
+fn mounters<'a>(cx: &Ctx<'a>, pods: &Pods<'a>) -> Result<HashMap<ClaimKey, Vec<Mounter<'a>>>> {
+    let mut mounters: HashMap<ClaimKey, Vec<Mounter<'a>>> = HashMap::new();
     for s in &cx.results.get(QueryId::Mounts)?.series {
-        let pod = (
-            cx.keys.cluster(s),
-            label(s, "namespace"),
-            label(s, "pod"),
-            label(s, "uid"),
-        );
-        if let Some(names) = by_pod.get(&pod) {
+        let pod = cx.keys.pod_name(s);
+        let uid = s.label("uid").unwrap_or_default();
+        let mine: Vec<usize> = (pods.of(&pod).iter().copied())
+            .filter(|&i| cx.inputs.containers[i].key.uid == uid)
+            .collect();
+        if !mine.is_empty() {
             mounters
-                .entry((pod.0, pod.1, label(s, "persistentvolumeclaim")))
+                .entry((
+                    pod.0.to_owned(),
+                    pod.1.to_owned(),
+                    label(s, "persistentvolumeclaim"),
+                ))
                 .or_default()
-                .push(((pod.2, pod.3), names.clone()));
+                .push(((pod.2, uid), mine));
         }
     }
     Ok(mounters)
@@ -357,41 +366,40 @@ fn mounters(cx: &Ctx<'_>, c: &Containers) -> Result<HashMap<ClaimKey, Vec<Mounte
 
 /// Who uses each claim: the pods mounting it and, for a claim several
 /// running pods mount, each one's steps measured by `pv_shares`.
-struct ClaimUsers<'a> {
-    mounters: HashMap<ClaimKey, Vec<Mounter>>,
-    shares: &'a HashMap<ClaimKey, HashMap<PodUid, f64>>,
+struct ClaimUsers<'a, 'm> {
+    mounters: HashMap<ClaimKey, Vec<Mounter<'a>>>,
+    shares: &'m HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>,
+    inputs: &'m Inputs<'a>,
 }
 
-impl ClaimUsers<'_> {
+impl ClaimUsers<'_, '_> {
     /// Charges the pods mounting `claim` for their steps of its
     /// `claim_steps`, split evenly over each pod's containers; returns the
     /// steps they cover.
-    fn charge(&self, pv: &PvCost, claim: &ClaimKey, claim_steps: f64, c: &mut Containers) -> f64 {
+    fn charge(
+        &self,
+        pv: &PvCost,
+        claim: &ClaimKey,
+        claim_steps: f64,
+        c: &mut Containers<'_>,
+    ) -> f64 {
         let pods = self
             .mounters
             .get(claim)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let steps = self.pod_steps(claim, pods, claim_steps, c);
-        for ((_, names), steps) in pods.iter().zip(&steps) {
-            let share = steps / pv.steps / names.len() as f64;
-            for x in names {
-                if let Some(a) = c.allocs.get_mut(x) {
-                    pv.charge(a, share);
-                }
+        let steps = self.pod_steps(claim, pods, claim_steps);
+        for ((_, mine), steps) in pods.iter().zip(&steps) {
+            let share = steps / pv.steps / mine.len() as f64;
+            for &i in mine {
+                pv.charge(&mut c.allocs[i], share);
             }
         }
         steps.iter().sum()
     }
 
     /// The steps of `claim` each of its `pods` accounts for.
-    fn pod_steps(
-        &self,
-        claim: &ClaimKey,
-        pods: &[Mounter],
-        claim_steps: f64,
-        c: &Containers,
-    ) -> Vec<f64> {
+    fn pod_steps(&self, claim: &ClaimKey, pods: &[Mounter<'_>], claim_steps: f64) -> Vec<f64> {
         match self.shares.get(claim) {
             Some(measured) => pods
                 .iter()
@@ -401,10 +409,9 @@ impl ClaimUsers<'_> {
             // pod runs while any of its containers does.
             None => pods
                 .iter()
-                .map(|(_, names)| {
-                    names
-                        .iter()
-                        .map(|x| c.steps.get(x).copied().unwrap_or(0.0))
+                .map(|(_, mine)| {
+                    mine.iter()
+                        .map(|&i| self.inputs.containers[i].steps)
                         .fold(0.0, f64::max)
                         .min(claim_steps)
                 })
@@ -436,64 +443,22 @@ fn is_private(ip: &str) -> bool {
 
 /// Services per container, and LB cost split over the containers of the
 /// pods a service selects by their run hours.
-fn load_balancers(cx: &Ctx<'_>, c: &mut Containers, unmounted: &mut Unmounted) -> Result<()> {
+fn load_balancers(cx: &Ctx<'_>, c: &mut Containers<'_>, unmounted: &mut Unmounted) -> Result<()> {
+    let selected = select_services(cx, c)?;
     let Ctx {
         window,
         results,
         keys,
         r_hours,
+        ..
     } = *cx;
-    // (cluster, namespace) → [(service, selector)]
-    let mut services: BTreeMap<(String, String), Vec<(String, Labels)>> = BTreeMap::new();
-    for s in &results.get(QueryId::ServiceSelectors)?.series {
-        let selector: Labels = s
-            .labels
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("label_").map(|k| (k.to_owned(), v.clone())))
-            .collect();
-        services
-            .entry((keys.cluster(s), label(s, "namespace")))
-            .or_default()
-            .push((label(s, "service"), selector));
-    }
-    // Which containers each service selects.
-    let mut selected: HashMap<(String, String, String), Vec<String>> = HashMap::new();
-    for (name, a) in c.allocs.iter_mut() {
-        let p = &a.properties;
-        let ns_key = (p.cluster.clone(), p.namespace.clone());
-        let Some(list) = services.get(&ns_key) else {
-            continue;
-        };
-        let empty = Labels::new();
-        let pod_labels = c
-            .pod_labels
-            .get(&(p.cluster.clone(), p.namespace.clone(), p.pod.clone()))
-            .unwrap_or(&empty);
-        let mut mine: Vec<String> = list
-            .iter()
-            .filter(|(_, sel)| selects(sel, pod_labels))
-            .map(|(svc, _)| svc.clone())
-            .collect();
-        mine.sort();
-        mine.dedup();
-        for svc in &mine {
-            selected
-                .entry((ns_key.0.clone(), ns_key.1.clone(), svc.clone()))
-                .or_default()
-                .push(name.clone());
-        }
-        a.properties.services = mine;
-    }
-
-    let lb_key = |s: &Series| {
-        (
-            keys.cluster(s),
-            label(s, "namespace"),
-            label(s, "service_name"),
-            label(s, "ingress_ip"),
-        )
+    let lb_key = |s| {
+        let (cluster, namespace, _) = keys.pod_name(s);
+        let service = s.label("service_name").unwrap_or_default();
+        let ip = s.label("ingress_ip").unwrap_or_default();
+        (cluster, namespace, service, ip)
     };
-    let mut steps: HashMap<(String, String, String, String), f64> = HashMap::new();
+    let mut steps: JoinMap<(&str, &str, &str, &str), f64> = JoinMap::default();
     for s in &results.get(QueryId::LbSteps)?.series {
         if let Some(v) = value(s) {
             steps.insert(lb_key(s), v);
@@ -508,38 +473,82 @@ fn load_balancers(cx: &Ctx<'_>, c: &mut Containers, unmounted: &mut Unmounted) -
         let entry = |share: f64| LbAllocation {
             service: format!("{namespace}/{service}"),
             cost: cost * share,
-            private: is_private(&ip),
-            ip: ip.clone(),
+            private: is_private(ip),
+            ip: ip.to_owned(),
             hours,
         };
         let lb_name = format!("{cluster}/{namespace}/{service}");
-        let names = selected
-            .get(&(cluster.clone(), namespace.clone(), service.clone()))
-            .cloned()
-            .unwrap_or_default();
-        let total: f64 = names
-            .iter()
-            .map(|n| c.run_hours.get(n).copied().unwrap_or(0.0))
-            .sum();
+        let mine = selected
+            .get(&(cluster, namespace, service))
+            .map_or(&[][..], Vec::as_slice);
+        let total: f64 = mine.iter().map(|&i| c.run_hours[i]).sum();
         if total > 0.0 {
-            for n in &names {
-                let share = c.run_hours.get(n).copied().unwrap_or(0.0) / total;
-                if let Some(a) = c.allocs.get_mut(n) {
-                    a.load_balancer_cost += cost * share;
-                    add_lb(a, &lb_name, entry(share));
-                }
+            for &i in mine {
+                let share = c.run_hours[i] / total;
+                let a = &mut c.allocs[i];
+                a.load_balancer_cost += cost * share;
+                add_lb(a, &lb_name, entry(share));
             }
         } else {
-            let a = unmounted.get(window, &cluster, Some(&namespace));
+            let a = unmounted.get(window, cluster, Some(namespace));
             a.load_balancer_cost += cost;
             add_lb(a, &lb_name, entry(1.0));
-            if !a.properties.services.contains(&service) {
-                a.properties.services.push(service.clone());
+            if !a.properties.services.iter().any(|x| x == service) {
+                a.properties.services.push(service.to_owned());
                 a.properties.services.sort();
             }
         }
     }
     Ok(())
+}
+
+/// The services whose selector matches each container's pod: set on the
+/// container's properties, and returned as the containers of each
+/// (cluster, namespace, service).
+fn select_services<'a>(
+    cx: &Ctx<'a>,
+    c: &mut Containers<'_>,
+) -> Result<JoinMap<Service<'a>, Vec<usize>>> {
+    let mut services: JoinMap<(&str, &str), Vec<(&str, Labels)>> = JoinMap::default();
+    for s in &cx.results.get(QueryId::ServiceSelectors)?.series {
+        let selector: Labels = s
+            .labels
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("label_").map(|k| (k.to_owned(), v.clone())))
+            .collect();
+        let (cluster, namespace, _) = cx.keys.pod_name(s);
+        services
+            .entry((cluster, namespace))
+            .or_default()
+            .push((s.label("service").unwrap_or_default(), selector));
+    }
+    let mut selected: JoinMap<Service<'_>, Vec<usize>> = JoinMap::default();
+    if services.is_empty() {
+        return Ok(selected);
+    }
+    let empty = Labels::new();
+    for (i, a) in c.allocs.iter_mut().enumerate() {
+        let k = &cx.inputs.containers[i].key;
+        let Some(list) = services.get(&(k.cluster, k.namespace)) else {
+            continue;
+        };
+        let pod_labels = c.pod_labels.get(&k.pod_name()).unwrap_or(&empty);
+        let mut mine: Vec<&str> = list
+            .iter()
+            .filter(|(_, sel)| selects(sel, pod_labels))
+            .map(|(svc, _)| *svc)
+            .collect();
+        mine.sort_unstable();
+        mine.dedup();
+        for svc in &mine {
+            selected
+                .entry((k.cluster, k.namespace, svc))
+                .or_default()
+                .push(i);
+        }
+        a.properties.services = mine.into_iter().map(str::to_owned).collect();
+    }
+    Ok(selected)
 }
 
 fn add_lb(a: &mut Allocation, name: &str, part: LbAllocation) {
@@ -590,9 +599,10 @@ impl Egress {
 /// Bytes sent and received per pod (cAdvisor, by node) and priced egress
 /// (network-costs daemonset, by pod name), split evenly over the pod's
 /// containers.
-fn network(
-    cx: &Ctx<'_>,
-    c: &mut Containers,
+fn network<'a>(
+    cx: &Ctx<'a>,
+    pods: &Pods<'a>,
+    c: &mut Containers<'_>,
     unmounted: &mut Unmounted,
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
@@ -600,66 +610,49 @@ fn network(
         window,
         results,
         keys,
+        inputs,
         ..
     } = *cx;
-    let by_pod_node = index(&c.allocs, |_, a| {
-        (
-            a.properties.cluster.clone(),
-            a.properties.namespace.clone(),
-            a.properties.pod.clone(),
-            a.properties.node.clone(),
-        )
-    });
     for (id, transmit) in [(QueryId::NetTransfer, true), (QueryId::NetReceive, false)] {
         for s in &results.get(id)?.series {
             let Some(v) = value(s) else { continue };
-            let key = (
-                keys.cluster(s),
-                label(s, "namespace"),
-                label(s, "pod"),
-                label(s, "node"),
-            );
-            let Some(names) = by_pod_node.get(&key) else {
+            let node = s.label("node").unwrap_or_default();
+            let on_node = |i: &&usize| inputs.containers[**i].node == node;
+            let all = pods.of(&keys.pod_name(s));
+            let n = all.iter().filter(on_node).count();
+            if n == 0 {
                 continue;
-            };
+            }
             // Bytes over the window (`increase`).
-            let share = v / names.len() as f64;
-            for n in names {
-                if let Some(a) = c.allocs.get_mut(n) {
-                    if transmit {
-                        a.network_transfer_bytes += share;
-                    } else {
-                        a.network_receive_bytes += share;
-                    }
+            let share = v / n as f64;
+            for &i in all.iter().filter(on_node) {
+                let a = &mut c.allocs[i];
+                if transmit {
+                    a.network_transfer_bytes += share;
+                } else {
+                    a.network_receive_bytes += share;
                 }
             }
         }
     }
 
-    let mut prices: HashMap<(String, Egress), f64> = HashMap::new();
+    let mut prices: JoinMap<(&str, Egress), f64> = JoinMap::default();
     for s in &results.get(QueryId::NetPrices)?.series {
         if let (Some(class), Some(v)) = (s.label("class").and_then(Egress::named), value(s)) {
-            prices.insert((keys.cluster(s), class), v);
+            prices.insert((keys.cluster_str(s), class), v);
         }
     }
-    let by_pod = index(&c.allocs, |_, a| {
-        (
-            a.properties.cluster.clone(),
-            a.properties.namespace.clone(),
-            a.properties.pod.clone(),
-        )
-    });
     let mut unpriced: BTreeMap<String, f64> = BTreeMap::new();
     for s in &results.get(QueryId::NetEgress)?.series {
         let (Some(v), Some(class)) = (value(s), Egress::of(s)) else {
             continue;
         };
-        let cluster = keys.cluster(s);
-        let namespace = label(s, "namespace");
-        let pod = label(s, "pod_name");
+        let cluster = keys.cluster_str(s);
+        let namespace = s.label("namespace").unwrap_or_default();
+        let pod = s.label("pod_name").unwrap_or_default();
         let gib = v / GIB;
-        let Some(price) = prices.get(&(cluster.clone(), class)) else {
-            *unpriced.entry(cluster.clone()).or_default() += gib;
+        let Some(price) = prices.get(&(cluster, class)) else {
+            *unpriced.entry(cluster.to_owned()).or_default() += gib;
             continue;
         };
         let cost = gib * price;
@@ -672,18 +665,22 @@ fn network(
             }
             a.network_cost += part;
         };
-        match by_pod.get(&(cluster.clone(), namespace.clone(), pod.clone())) {
-            Some(names) => {
-                let share = 1.0 / names.len() as f64;
-                for n in names {
-                    if let Some(a) = c.allocs.get_mut(n) {
-                        add(a, share);
-                    }
+        match pods.of(&(cluster, namespace, pod)) {
+            [] => add(unmounted.get(window, cluster, Some(namespace)), 1.0),
+            mine => {
+                let share = 1.0 / mine.len() as f64;
+                for &i in mine {
+                    add(&mut c.allocs[i], share);
                 }
             }
-            None => add(unmounted.get(window, &cluster, Some(&namespace)), 1.0),
         }
     }
+    unpriced_warnings(unpriced, warnings);
+    Ok(())
+}
+
+/// Egress without a price, per cluster.
+fn unpriced_warnings(unpriced: BTreeMap<String, f64>, warnings: &mut Vec<Warning>) {
     for (cluster, gib) in unpriced {
         warnings.push(
             Warning::new(
@@ -696,7 +693,6 @@ fn network(
             .cluster(cluster.as_str()),
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]

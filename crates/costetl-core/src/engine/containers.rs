@@ -20,10 +20,12 @@ use crate::properties::Labels;
 use crate::window::Window;
 
 use super::inputs::{
-    Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, node_key, run_price_id, slot,
+    Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, run_price_id, slot,
     usage_price_id,
 };
-use super::keys::{ContainerKey, GIB, JoinMap, Keys, NodeKey, PodKey, maxima, step_hours, value};
+use super::keys::{
+    ContainerKey, GIB, JoinMap, Keys, NodeKey, NodeName, PodName, maxima, step_hours, value,
+};
 use super::metadata::Metadata;
 use super::results::Results;
 
@@ -96,19 +98,17 @@ pub(crate) struct Built {
     pub(crate) default_priced: BTreeMap<NodeKey, usize>,
 }
 
-/// Everything per container the attribution of pod-level costs needs.
-#[derive(Default)]
-pub(crate) struct Containers {
-    pub(crate) allocs: BTreeMap<String, Allocation>,
+/// One allocation per container of [`Inputs::containers`], at the same
+/// index (two incarnations of a pod name on one node are two entries until
+/// the set merges them by name), and what the attribution of pod-level
+/// costs needs besides.
+pub(crate) struct Containers<'s> {
+    pub(crate) allocs: Vec<Allocation>,
     /// Run hours of each (restart gaps excluded) for proportional splits.
-    pub(crate) run_hours: JoinMap<String, f64>,
-    /// Running steps of each.
-    pub(crate) steps: JoinMap<String, f64>,
-    /// The pod uid of each container allocation (names do not carry it).
-    pub(crate) uids: JoinMap<String, String>,
+    pub(crate) run_hours: Vec<f64>,
     /// Pod labels as kube-state-metrics reported them (before node labels
-    /// were merged in), by (cluster, namespace, pod).
-    pub(crate) pod_labels: JoinMap<(String, String, String), Labels>,
+    /// were merged in), by pod.
+    pub(crate) pod_labels: JoinMap<PodName<'s>, Labels>,
 }
 
 /// The sub-step edges kube-state-metrics gives, to the millisecond.
@@ -139,25 +139,28 @@ fn to_time(t: f64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64)
 }
 
-/// Build one allocation per running container into `out`.
-pub(crate) fn build(
+/// Build one allocation per running container.
+pub(crate) fn build<'s>(
     window: Window,
     cfg: &EngineConfig,
-    inputs: &Inputs<'_>,
+    inputs: &Inputs<'s>,
     extra: &FollowupSums,
     edges: &Edges<'_>,
-    meta: &Metadata,
-    out: &mut Containers,
-) -> Built {
+    meta: &Metadata<'_>,
+) -> (Containers<'s>, Built) {
     let step = cfg.resolution;
     let r_hours = step_hours(cfg);
-    let mut built = Built {
-        allocated: BTreeMap::new(),
-        default_priced: BTreeMap::new(),
+    let n = inputs.containers.len();
+    let mut out = Containers {
+        allocs: Vec::with_capacity(n),
+        run_hours: Vec::with_capacity(n),
+        pod_labels: JoinMap::default(),
     };
+    let mut allocated: JoinMap<NodeName<'s>, [f64; 6]> = JoinMap::default();
+    let mut default_priced: JoinMap<NodeName<'s>, usize> = JoinMap::default();
     for (i, c) in inputs.containers.iter().enumerate() {
         let k = &c.key;
-        let node = node_key(c);
+        let node = (k.cluster, c.node);
         let name = format!(
             "{}/{}/{}/{}/{}",
             k.cluster, c.node, k.namespace, k.pod, k.container
@@ -169,44 +172,12 @@ pub(crate) fn build(
         let counted_hours = c.steps * r_hours;
         // Edges are priced at the container's average rate over its steps.
         let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
-        let pod = PodKey {
-            cluster: k.cluster.to_owned(),
-            namespace: k.namespace.to_owned(),
-            pod: k.pod.to_owned(),
-        };
-        a.properties = meta.properties(&pod, &node, k.container);
-        let n = c.steps;
-        let [cpu, ram, gpu] = RESOURCES.map(|r| amounts(inputs, extra, i, c, r));
-        a.cpu_core_hours = cpu.0 * scale;
-        a.ram_byte_hours = ram.0 * scale;
-        a.gpu_hours = gpu.0 * scale;
-        a.cpu_core_request_average = c.request[0];
-        a.ram_bytes_request_average = c.request[1];
-        a.gpu_request_average = c.request[2];
-        a.cpu_core_usage_average = c.usage[0] / n;
-        a.ram_bytes_usage_average = c.usage[1] / n;
-        if c.usage_max.iter().any(Option::is_some) {
-            a.raw_allocation_only = Some(RawAllocationOnly {
-                cpu_core_usage_max: c.usage_max[0].unwrap_or(0.0),
-                ram_bytes_usage_max: c.usage_max[1].unwrap_or(0.0),
-            });
+        let pod = k.pod_name();
+        a.properties = meta.properties(&pod, c.node, k.container);
+        if price(extra, i, c, scale, &mut a, cfg) {
+            *default_priced.entry(node).or_default() += 1;
         }
-        match (cpu.1, ram.1, gpu.1) {
-            (Some(cc), Some(rc), Some(gc)) => {
-                a.cpu_cost = cc * scale;
-                a.ram_cost = rc * scale;
-                a.gpu_cost = gc * scale;
-            }
-            _ => {
-                let p = cfg.default_pricing;
-                a.cpu_cost = a.cpu_core_hours * p.cpu;
-                a.ram_cost = a.ram_byte_hours / GIB * p.ram_gib;
-                a.gpu_cost = a.gpu_hours * p.gpu;
-                a.default_priced = true;
-                *built.default_priced.entry(node.clone()).or_default() += 1;
-            }
-        }
-        let acc = built.allocated.entry(node).or_default();
+        let acc = allocated.entry(node).or_default();
         for (slot, v) in acc.iter_mut().zip([
             a.cpu_cost,
             a.ram_cost,
@@ -217,29 +188,74 @@ pub(crate) fn build(
         ]) {
             *slot += v;
         }
-        out.run_hours
-            .insert(a.name.clone(), counted_hours + edge_hours);
-        out.steps.insert(a.name.clone(), n);
-        out.uids.insert(a.name.clone(), k.uid.to_owned());
-        out.pod_labels.insert(
-            (pod.cluster.clone(), pod.namespace.clone(), pod.pod.clone()),
-            meta.pod_labels(&pod),
-        );
-        out.allocs.insert(a.name.clone(), a);
+        out.run_hours.push(counted_hours + edge_hours);
+        out.pod_labels
+            .entry(pod)
+            .or_insert_with(|| meta.pod_labels(&pod));
+        out.allocs.push(a);
     }
-    built
+    let owned = |(cluster, node): NodeName<'_>| NodeKey {
+        cluster: cluster.to_owned(),
+        node: node.to_owned(),
+    };
+    let built = Built {
+        allocated: allocated.into_iter().map(|(k, v)| (owned(k), v)).collect(),
+        default_priced: default_priced
+            .into_iter()
+            .map(|(k, v)| (owned(k), v))
+            .collect(),
+    };
+    (out, built)
+}
+
+/// The amounts, averages and costs of container `i` (`scale`: hours per
+/// step, edges included); whether it was priced with defaults.
+fn price(
+    extra: &FollowupSums,
+    i: usize,
+    c: &Container<'_>,
+    scale: f64,
+    a: &mut Allocation,
+    cfg: &EngineConfig,
+) -> bool {
+    let n = c.steps;
+    let [cpu, ram, gpu] = RESOURCES.map(|r| amounts(extra, i, c, r));
+    a.cpu_core_hours = cpu.0 * scale;
+    a.ram_byte_hours = ram.0 * scale;
+    a.gpu_hours = gpu.0 * scale;
+    a.cpu_core_request_average = c.request[0];
+    a.ram_bytes_request_average = c.request[1];
+    a.gpu_request_average = c.request[2];
+    a.cpu_core_usage_average = c.usage[0] / n;
+    a.ram_bytes_usage_average = c.usage[1] / n;
+    if c.usage_max.iter().any(Option::is_some) {
+        a.raw_allocation_only = Some(RawAllocationOnly {
+            cpu_core_usage_max: c.usage_max[0].unwrap_or(0.0),
+            ram_bytes_usage_max: c.usage_max[1].unwrap_or(0.0),
+        });
+    }
+    match (cpu.1, ram.1, gpu.1) {
+        (Some(cc), Some(rc), Some(gc)) => {
+            a.cpu_cost = cc * scale;
+            a.ram_cost = rc * scale;
+            a.gpu_cost = gc * scale;
+            false
+        }
+        _ => {
+            let p = cfg.default_pricing;
+            a.cpu_cost = a.cpu_core_hours * p.cpu;
+            a.ram_cost = a.ram_byte_hours / GIB * p.ram_gib;
+            a.gpu_cost = a.gpu_hours * p.gpu;
+            a.default_priced = true;
+            true
+        }
+    }
 }
 
 /// (Σ max(request, usage) over steps, Σ of that × price over steps when
 /// the node is priced) for one resource, in the resource's units (RAM
 /// cost per GiB).
-fn amounts(
-    inputs: &Inputs<'_>,
-    extra: &FollowupSums,
-    i: usize,
-    c: &Container<'_>,
-    r: Resource,
-) -> (f64, Option<f64>) {
+fn amounts(extra: &FollowupSums, i: usize, c: &Container<'_>, r: Resource) -> (f64, Option<f64>) {
     let s = slot(r);
     let q = c.request[s];
     let excess = if c.crosses(r) {
@@ -255,7 +271,7 @@ fn amounts(
         c.usage[s]
     };
     let per_unit = if r == Resource::Ram { 1.0 / GIB } else { 1.0 };
-    let cost = match inputs.price(c, r) {
+    let cost = match c.price(r) {
         None => None,
         Some(Price::Constant(p)) => Some(alloc * p * per_unit),
         Some(Price::Varying) => Some(

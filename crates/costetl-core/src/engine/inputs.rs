@@ -7,7 +7,7 @@
 //! namespace, pod, container, node); a pod name re-created on the same node
 //! within the window shares one cAdvisor series, split by running steps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
 
@@ -16,7 +16,7 @@ use crate::plan::{Followups, QueryId, Resource, Term, TermPods};
 use crate::promjson::Series;
 use crate::window::Window;
 
-use super::keys::{CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, maxima, sums, value};
+use super::keys::{CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, maxima, value};
 use super::results::Results;
 
 /// CPU, RAM, GPU.
@@ -52,9 +52,16 @@ pub(crate) struct Container<'s> {
     /// Σ usage over running steps and the largest step (CPU, RAM).
     pub(crate) usage: [f64; 2],
     pub(crate) usage_max: [Option<f64>; 2],
+    /// Its node's prices when the node is priced (`None`: default prices).
+    pub(crate) prices: Option<[Price; 3]>,
 }
 
 impl Container<'_> {
+    /// The node's price for `r`, when the node is priced.
+    pub(crate) fn price(&self, r: Resource) -> Option<Price> {
+        self.prices.map(|p| p[slot(r)])
+    }
+
     /// Usage crosses the request at some step: Σ max(request, usage)
     /// needs the excess follow-up.
     pub(crate) fn crosses(&self, r: Resource) -> bool {
@@ -124,7 +131,7 @@ impl<'s> Inputs<'s> {
         step: TimeDelta,
     ) -> Result<Self> {
         let steps = maxima(results.get(QueryId::RunSteps)?, |s| keys.container(s));
-        let nodes_by_uid = pod_nodes(results, keys)?;
+        let pod_nodes = PodNodes::read(results, keys)?;
         let all_steps = (window.duration().num_milliseconds() / step.num_milliseconds()) as f64;
         let secs = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis() as f64 / 1000.0;
         let whole = (secs(window.start()), secs(window.end() - step));
@@ -136,7 +143,7 @@ impl<'s> Inputs<'s> {
             .into_iter()
             .map(|(key, n)| Container {
                 key,
-                node: nodes_by_uid.get(&key).copied().unwrap_or_default(),
+                node: pod_nodes.node(&key).unwrap_or_default(),
                 steps: n,
                 first: (n >= all_steps).then_some(whole.0),
                 last: (n >= all_steps).then_some(whole.1),
@@ -153,10 +160,12 @@ impl<'s> Inputs<'s> {
             .into_iter()
             .collect();
         unjoined.extend(usage(results, keys, &cadvisor, step, &mut containers)?);
+        let nodes = nodes(results, keys)?;
+        set_prices(&nodes, &mut containers);
         Ok(Self {
             unjoined,
             containers,
-            nodes: nodes(results, keys)?,
+            nodes,
             cadvisor,
             index,
             all_steps,
@@ -207,12 +216,6 @@ impl<'s> Inputs<'s> {
             .collect()
     }
 
-    /// The node's price for `r`, when the node is priced.
-    pub(crate) fn price(&self, c: &Container<'_>, r: Resource) -> Option<Price> {
-        let n = self.nodes.get(&node_key(c))?;
-        n.is_priced().then_some(n.price[slot(r)])
-    }
-
     /// The follow-up terms this window needs, and for each (query, term)
     /// the containers it covers.
     pub(crate) fn followups(&self) -> (Followups, BTreeMap<(QueryId, usize), Vec<usize>>) {
@@ -220,7 +223,7 @@ impl<'s> Inputs<'s> {
         for (i, c) in self.containers.iter().enumerate() {
             for r in RESOURCES {
                 let s = slot(r);
-                let varying = self.price(c, r) == Some(Price::Varying);
+                let varying = c.price(r) == Some(Price::Varying);
                 let has_request = c.request[s] > 0.0;
                 let crosses = c.crosses(r);
                 let cluster = c.key.cluster.to_owned();
@@ -380,10 +383,16 @@ pub(crate) fn run_price_id(r: Resource) -> QueryId {
     }
 }
 
-pub(crate) fn node_key(c: &Container<'_>) -> NodeKey {
-    NodeKey {
-        cluster: c.key.cluster.to_owned(),
-        node: c.node.to_owned(),
+/// Each container's node prices, looked up once (the containers' nodes
+/// are borrowed names, the nodes' keys owned).
+fn set_prices(nodes: &BTreeMap<NodeKey, Node>, containers: &mut [Container<'_>]) {
+    let priced: JoinMap<NodeName<'_>, [Price; 3]> = nodes
+        .iter()
+        .filter(|(_, n)| n.is_priced())
+        .map(|(k, n)| ((k.cluster.as_str(), k.node.as_str()), n.price))
+        .collect();
+    for c in containers {
+        c.prices = priced.get(&(c.key.cluster, c.node)).copied();
     }
 }
 
@@ -397,42 +406,49 @@ fn cadvisor_key<'s>(c: &Container<'s>) -> CadvisorKey<'s> {
     }
 }
 
-/// The node of each container's pod uid. A container whose pod has no
-/// `kube_pod_info` with its uid (kube-state-metrics v1 put the uid on
-/// fewer series) takes the node of the only pod of that name.
-fn pod_nodes<'s>(
-    results: &'s Results,
-    keys: &Keys<'s>,
-) -> Result<JoinMap<ContainerKey<'s>, &'s str>> {
-    let info = results.get(QueryId::PodNode)?;
-    let steps = results.get(QueryId::RunSteps)?;
-    let mut by_uid: JoinMap<ContainerKey<'s>, &'s str> = JoinMap::default();
-    let mut by_name: JoinMap<ContainerKey<'s>, BTreeSet<&'s str>> = JoinMap::default();
-    for s in &info.series {
-        let k = ContainerKey {
-            container: "",
-            ..keys.container(s)
+/// The node of each pod uid. A container whose pod has no `kube_pod_info`
+/// with its uid (kube-state-metrics v1 put the uid on fewer series) takes
+/// the node of the only pod of that name.
+struct PodNodes<'s> {
+    /// By pod uid (a container key without container).
+    by_uid: JoinMap<ContainerKey<'s>, &'s str>,
+    /// By pod name (without uid and container): the node, `None` when the
+    /// name ran on several.
+    by_name: JoinMap<ContainerKey<'s>, Option<&'s str>>,
+}
+
+impl<'s> PodNodes<'s> {
+    fn read(results: &'s Results, keys: &Keys<'s>) -> Result<Self> {
+        let mut out = Self {
+            by_uid: JoinMap::default(),
+            by_name: JoinMap::default(),
         };
-        let node = s.label("node").unwrap_or_default();
-        by_uid.insert(k, node);
-        by_name
-            .entry(ContainerKey { uid: "", ..k })
-            .or_default()
-            .insert(node);
-    }
-    let mut out = JoinMap::default();
-    for s in &steps.series {
-        let c = keys.container(s);
-        let pod = ContainerKey { container: "", ..c };
-        let node = by_uid.get(&pod).copied().or_else(|| {
-            let names = by_name.get(&ContainerKey { uid: "", ..pod })?;
-            (names.len() == 1).then(|| *names.iter().next().expect("one"))
-        });
-        if let Some(n) = node {
-            out.insert(c, n);
+        for s in &results.get(QueryId::PodNode)?.series {
+            let k = ContainerKey {
+                container: "",
+                ..keys.container(s)
+            };
+            let node = s.label("node").unwrap_or_default();
+            out.by_uid.insert(k, node);
+            out.by_name
+                .entry(ContainerKey { uid: "", ..k })
+                .and_modify(|n| *n = n.filter(|n| *n == node))
+                .or_insert(Some(node));
         }
+        Ok(out)
     }
-    Ok(out)
+
+    fn node(&self, c: &ContainerKey<'s>) -> Option<&'s str> {
+        let pod = ContainerKey {
+            container: "",
+            ..*c
+        };
+        (self.by_uid.get(&pod).copied()).or_else(|| {
+            self.by_name
+                .get(&ContainerKey { uid: "", ..pod })
+                .copied()?
+        })
+    }
 }
 
 fn requests<'s>(
@@ -479,6 +495,9 @@ fn unjoined(
     (series > 0 && joined == 0 && !containers.is_empty()).then_some((id, series))
 }
 
+/// CPU and RAM usage per container, read straight off each cAdvisor
+/// series into the containers it belongs to (a key's series add up, and
+/// their peaks give its peak).
 fn usage<'s>(
     results: &'s Results,
     keys: &Keys<'s>,
@@ -492,33 +511,30 @@ fn usage<'s>(
         (0, QueryId::CpuUsage, QueryId::CpuMax),
         (1, QueryId::RamUsage, QueryId::RamMax),
     ] {
-        let total = sums(results.get(sum_id)?, |s| keys.cadvisor(s));
-        let peak = maxima(results.get(max_id)?, |s| keys.cadvisor(s));
-        for (id, map) in [(sum_id, &total), (max_id, &peak)] {
-            let joined = cadvisor.keys().filter(|k| map.contains_key(*k)).count();
-            lost.extend(unjoined(
-                id,
-                results.get(id)?.series.len(),
-                joined,
-                containers,
-            ));
-        }
-        for (k, idx) in cadvisor {
-            let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
-            for &i in idx {
-                let c = &mut containers[i];
-                // CPU is core-seconds (as core-steps), shared by running
-                // steps; RAM an average of the samples, held over running
-                // steps.
-                if let Some(v) = total.get(k) {
-                    c.usage[j] = if j == 0 {
-                        v / r_secs * c.steps / n
+        for (id, peak) in [(sum_id, false), (max_id, true)] {
+            let r = results.get(id)?;
+            let mut joined = 0;
+            for s in &r.series {
+                let (Some(v), Some(idx)) = (value(s), cadvisor.get(&keys.cadvisor(s))) else {
+                    continue;
+                };
+                joined += 1;
+                let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
+                for &i in idx {
+                    let c = &mut containers[i];
+                    if peak {
+                        c.usage_max[j] = Some(c.usage_max[j].map_or(v, |m| m.max(v)));
+                    } else if j == 0 {
+                        // CPU is core-seconds (as core-steps), shared by
+                        // running steps; RAM an average of the samples,
+                        // held over running steps.
+                        c.usage[j] += v / r_secs * c.steps / n;
                     } else {
-                        v * c.steps
-                    };
+                        c.usage[j] += v * c.steps;
+                    }
                 }
-                c.usage_max[j] = peak.get(k).copied();
             }
+            lost.extend(unjoined(id, r.series.len(), joined, containers));
         }
     }
     Ok(lost)

@@ -45,11 +45,18 @@ impl NodeKey {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct PodKey {
-    pub(crate) cluster: String,
-    pub(crate) namespace: String,
-    pub(crate) pod: String,
+/// A pod by name, borrowed from labels: (cluster, namespace, pod). A
+/// namespace is `(cluster, namespace, "")`.
+pub(crate) type PodName<'s> = (&'s str, &'s str, &'s str);
+
+/// A node, borrowed from labels: (cluster, node).
+pub(crate) type NodeName<'s> = (&'s str, &'s str);
+
+impl<'s> ContainerKey<'s> {
+    /// The pod (by name) the container belongs to.
+    pub(crate) fn pod_name(&self) -> PodName<'s> {
+        (self.cluster, self.namespace, self.pod)
+    }
 }
 
 /// Reads series labels with the configured cluster label and default.
@@ -111,12 +118,22 @@ impl<'a> Keys<'a> {
         }
     }
 
-    pub(crate) fn pod(&self, s: &Series) -> PodKey {
-        PodKey {
-            cluster: self.cluster(s),
-            namespace: Self::label(s, "namespace"),
-            pod: Self::label(s, "pod"),
-        }
+    pub(crate) fn pod_name<'s>(&self, s: &'s Series) -> PodName<'s>
+    where
+        'a: 's,
+    {
+        (
+            self.cluster_str(s),
+            s.label("namespace").unwrap_or_default(),
+            s.label("pod").unwrap_or_default(),
+        )
+    }
+
+    pub(crate) fn node_name<'s>(&self, s: &'s Series) -> NodeName<'s>
+    where
+        'a: 's,
+    {
+        (self.cluster_str(s), s.label("node").unwrap_or_default())
     }
 }
 
@@ -131,22 +148,6 @@ pub(crate) fn step_hours(cfg: &EngineConfig) -> f64 {
 /// The finite value of a series' last sample.
 pub(crate) fn value(s: &Series) -> Option<f64> {
     s.last_value().filter(|v| v.is_finite())
-}
-
-/// The last finite value of each series, keyed; values of one key add up
-/// (they arise from series the query kept apart by a label we do not key
-/// on, such as cAdvisor's cgroup `id` of a restarted container).
-pub(crate) fn sums<'r, K: std::hash::Hash + Eq>(
-    r: &'r QueryResult,
-    key: impl Fn(&'r Series) -> K,
-) -> JoinMap<K, f64> {
-    let mut out = JoinMap::with_capacity_and_hasher(r.series.len(), Default::default());
-    for s in &r.series {
-        if let Some(v) = value(s) {
-            *out.entry(key(s)).or_insert(0.0) += v;
-        }
-    }
-    out
 }
 
 /// The largest finite value per key.

@@ -8,33 +8,33 @@ use crate::plan::{EngineConfig, QueryId};
 use crate::promjson::{QueryResult, Series};
 use crate::properties::{AllocationProperties, Labels, sanitize_label_name};
 
-use super::keys::{Keys, NodeKey, PodKey};
+use super::keys::{Keys, NodeName, PodName};
 use super::results::Results;
 
-/// The metadata of one window, looked up per pod, namespace and node.
-pub(crate) struct Metadata {
-    pod_labels: JoinMap<PodKey, Labels>,
-    pod_annotations: JoinMap<PodKey, Labels>,
-    ns_labels: JoinMap<PodKey, Labels>,
-    ns_annotations: JoinMap<PodKey, Labels>,
-    owners: JoinMap<PodKey, (String, String)>,
-    node_labels: JoinMap<NodeKey, Labels>,
-    pub(crate) provider_ids: JoinMap<NodeKey, String>,
+/// The metadata of one window, looked up per pod, namespace and node by
+/// names borrowed from the results.
+pub(crate) struct Metadata<'s> {
+    pod_labels: JoinMap<PodName<'s>, Labels>,
+    pod_annotations: JoinMap<PodName<'s>, Labels>,
+    /// By `(cluster, namespace, "")`, as are the namespace annotations.
+    ns_labels: JoinMap<PodName<'s>, Labels>,
+    ns_annotations: JoinMap<PodName<'s>, Labels>,
+    owners: JoinMap<PodName<'s>, (String, &'s str)>,
+    node_labels: JoinMap<NodeName<'s>, Labels>,
+    pub(crate) provider_ids: JoinMap<NodeName<'s>, &'s str>,
 }
 
-impl Metadata {
-    pub(crate) fn read(results: &Results, keys: &Keys<'_>, cfg: &EngineConfig) -> Result<Self> {
-        let pod_key = |s: &Series| Some(keys.pod(s));
-        let ns_key = |s: &Series| {
-            Some(PodKey {
-                pod: String::new(),
-                ..keys.pod(s)
-            })
+impl<'s> Metadata<'s> {
+    pub(crate) fn read(results: &'s Results, keys: &Keys<'s>, cfg: &EngineConfig) -> Result<Self> {
+        let pod_key = |s: &'s Series| keys.pod_name(s);
+        let ns_key = |s: &'s Series| {
+            let (cluster, namespace, _) = keys.pod_name(s);
+            (cluster, namespace, "")
         };
         let mut provider_ids = JoinMap::default();
         for s in &results.get(QueryId::NodeInfo)?.series {
             if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
-                provider_ids.insert(keys.node(s), p.to_owned());
+                provider_ids.insert(keys.node_name(s), p);
             }
         }
         Ok(Self {
@@ -61,13 +61,13 @@ impl Metadata {
     }
 
     /// The pod's own labels, as kube-state-metrics reported them.
-    pub(crate) fn pod_labels(&self, pod: &PodKey) -> Labels {
+    pub(crate) fn pod_labels(&self, pod: &PodName<'_>) -> Labels {
         self.pod_labels.get(pod).cloned().unwrap_or_default()
     }
 
     /// The pod's labels over the node's allow-listed ones (the pod wins a
     /// clash): the pod's or the node's shared map when the other has none.
-    fn labels(&self, pod: &PodKey, node: &NodeKey) -> Labels {
+    fn labels(&self, pod: &PodName<'_>, node: &NodeName<'_>) -> Labels {
         let nonempty = |l: Option<&Labels>| l.filter(|l| !l.is_empty()).cloned();
         match (
             nonempty(self.node_labels.get(node)),
@@ -81,29 +81,38 @@ impl Metadata {
         }
     }
 
-    /// Properties of a container of `pod` on `node`: node labels on the
-    /// allow-list merged under the pod's (the pod wins a clash).
+    /// Properties of a container of `pod` on `node` (of the pod's
+    /// cluster): node labels on the allow-list merged under the pod's (the
+    /// pod wins a clash).
     pub(crate) fn properties(
         &self,
-        pod: &PodKey,
-        node: &NodeKey,
+        pod: &PodName<'_>,
+        node: &str,
         container: &str,
     ) -> AllocationProperties {
-        let ns = PodKey {
-            pod: String::new(),
-            ..pod.clone()
-        };
-        let (controller_kind, controller) = self.owners.get(pod).cloned().unwrap_or_default();
+        let &(cluster, namespace, name) = pod;
+        let ns = (cluster, namespace, "");
+        let node_name = (cluster, node);
+        let (controller_kind, controller) = self
+            .owners
+            .get(pod)
+            .map(|(kind, name)| (kind.clone(), (*name).to_owned()))
+            .unwrap_or_default();
+        let provider_id = self
+            .provider_ids
+            .get(&node_name)
+            .map(|p| (*p).to_owned())
+            .unwrap_or_default();
         AllocationProperties {
-            cluster: pod.cluster.clone(),
-            node: node.node.clone(),
-            namespace: pod.namespace.clone(),
-            pod: pod.pod.clone(),
+            cluster: cluster.to_owned(),
+            node: node.to_owned(),
+            namespace: namespace.to_owned(),
+            pod: name.to_owned(),
             container: container.to_owned(),
             controller,
             controller_kind,
-            provider_id: self.provider_ids.get(node).cloned().unwrap_or_default(),
-            labels: self.labels(pod, node),
+            provider_id,
+            labels: self.labels(pod, &node_name),
             annotations: self.pod_annotations.get(pod).cloned().unwrap_or_default(),
             namespace_labels: self.ns_labels.get(&ns).cloned().unwrap_or_default(),
             namespace_annotations: self.ns_annotations.get(&ns).cloned().unwrap_or_default(),
@@ -114,15 +123,14 @@ impl Metadata {
 
 /// Labels with a prefix (`label_`, `annotation_`) stripped, merged over all
 /// series of a key.
-fn prefixed(
-    r: &QueryResult,
+fn prefixed<'s>(
+    r: &'s QueryResult,
     prefix: &str,
-    key: impl Fn(&Series) -> Option<PodKey>,
-) -> JoinMap<PodKey, Labels> {
-    let mut out: JoinMap<PodKey, Labels> = JoinMap::default();
+    key: impl Fn(&'s Series) -> PodName<'s>,
+) -> JoinMap<PodName<'s>, Labels> {
+    let mut out: JoinMap<PodName<'s>, Labels> = JoinMap::default();
     for s in &r.series {
-        let Some(k) = key(s) else { continue };
-        let entry = out.entry(k).or_default();
+        let entry = out.entry(key(s)).or_default();
         for (name, value) in &s.labels {
             if let Some(stripped) = name.strip_prefix(prefix) {
                 entry.insert(stripped.to_owned(), value.clone());
@@ -134,15 +142,19 @@ fn prefixed(
 
 /// Node labels on the allow-list, under their sanitized names as
 /// kube-state-metrics writes them.
-fn node_labels(r: &QueryResult, keys: &Keys<'_>, cfg: &EngineConfig) -> JoinMap<NodeKey, Labels> {
+fn node_labels<'s>(
+    r: &'s QueryResult,
+    keys: &Keys<'s>,
+    cfg: &EngineConfig,
+) -> JoinMap<NodeName<'s>, Labels> {
     let allowed: Vec<String> = cfg
         .node_labels
         .iter()
         .map(|l| sanitize_label_name(l))
         .collect();
-    let mut out: JoinMap<NodeKey, Labels> = JoinMap::default();
+    let mut out: JoinMap<NodeName<'s>, Labels> = JoinMap::default();
     for s in &r.series {
-        let entry = out.entry(keys.node(s)).or_default();
+        let entry = out.entry(keys.node_name(s)).or_default();
         for (name, value) in &s.labels {
             if let Some(l) = name.strip_prefix("label_")
                 && allowed.iter().any(|a| a == l)
@@ -166,37 +178,33 @@ fn job_controller(name: &str) -> &str {
     name
 }
 
-/// Controllers per pod from `kube_pod_owner` and `kube_replicaset_owner`.
-fn controllers(
-    keys: &Keys<'_>,
-    pod_owners: &QueryResult,
-    rs_owners: &QueryResult,
-) -> JoinMap<PodKey, (String, String)> {
-    let mut rs: JoinMap<(String, String, String), (String, String)> = JoinMap::default();
+/// Controllers per pod from `kube_pod_owner` and `kube_replicaset_owner`:
+/// (kind, name).
+fn controllers<'s>(
+    keys: &Keys<'s>,
+    pod_owners: &'s QueryResult,
+    rs_owners: &'s QueryResult,
+) -> JoinMap<PodName<'s>, (String, &'s str)> {
+    let label = |s: &'s Series, name| s.label(name).unwrap_or_default();
+    let mut rs: JoinMap<PodName<'s>, (&'s str, &'s str)> = JoinMap::default();
     for s in &rs_owners.series {
+        let (cluster, namespace, _) = keys.pod_name(s);
         rs.insert(
-            (
-                keys.cluster(s),
-                Keys::label(s, "namespace"),
-                Keys::label(s, "replicaset"),
-            ),
-            (Keys::label(s, "owner_kind"), Keys::label(s, "owner_name")),
+            (cluster, namespace, label(s, "replicaset")),
+            (label(s, "owner_kind"), label(s, "owner_name")),
         );
     }
     let mut out = JoinMap::default();
     for s in &pod_owners.series {
-        let pod = keys.pod(s);
-        let kind = Keys::label(s, "owner_kind");
-        let name = Keys::label(s, "owner_name");
-        let controller = match kind.as_str() {
-            "ReplicaSet" => {
-                match rs.get(&(pod.cluster.clone(), pod.namespace.clone(), name.clone())) {
-                    Some((k, n)) if k == "Deployment" => ("deployment".to_owned(), n.clone()),
-                    Some((k, n)) if k == "Rollout" => ("rollout".to_owned(), n.clone()),
-                    _ => ("replicaset".to_owned(), name),
-                }
-            }
-            "Job" => ("job".to_owned(), job_controller(&name).to_owned()),
+        let pod = keys.pod_name(s);
+        let name = label(s, "owner_name");
+        let controller = match label(s, "owner_kind") {
+            "ReplicaSet" => match rs.get(&(pod.0, pod.1, name)) {
+                Some(&("Deployment", n)) => ("deployment".to_owned(), n),
+                Some(&("Rollout", n)) => ("rollout".to_owned(), n),
+                _ => ("replicaset".to_owned(), name),
+            },
+            "Job" => ("job".to_owned(), job_controller(name)),
             "" | "<none>" => continue,
             other => (other.to_ascii_lowercase(), name),
         };

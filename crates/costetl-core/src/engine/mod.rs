@@ -41,7 +41,7 @@ use crate::source::QuerySpec;
 use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
-use containers::{Containers, Edges, FollowupSums};
+use containers::{Edges, FollowupSums};
 use inputs::Inputs;
 use keys::Keys;
 use metadata::Metadata;
@@ -139,16 +139,16 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
     let meta = Metadata::read(results, &keys, cfg)?;
     let edges = Edges::read(results, &keys, &f)?;
-    let mut c = Containers::default();
-    let built = containers::build(window, cfg, &inputs, &extra, &edges, &meta, &mut c);
+    let (mut c, built) = containers::build(window, cfg, &inputs, &extra, &edges, &meta);
     let cx = attribution::Ctx {
         window,
         results,
         keys: &keys,
+        inputs: &inputs,
         r_hours: keys::step_hours(cfg),
     };
     let unmounted = attribution::attribute(&cx, &shared, &mut c, &mut set.warnings)?;
-    for a in c.allocs.into_values().chain(unmounted) {
+    for a in c.allocs.into_iter().chain(unmounted) {
         set.insert(a);
     }
     let pricing = cfg.default_pricing;

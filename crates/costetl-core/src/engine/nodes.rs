@@ -11,7 +11,7 @@ use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 use super::inputs::Node;
-use super::keys::{GIB, NodeKey, step_hours};
+use super::keys::{GIB, JoinMap, NodeKey, NodeName, step_hours};
 
 /// The idle allocation of every node with capacity, and warnings.
 ///
@@ -23,7 +23,7 @@ pub(crate) fn idle(
     cfg: &EngineConfig,
     nodes: &BTreeMap<NodeKey, Node>,
     mut allocated: BTreeMap<NodeKey, [f64; 6]>,
-    provider_ids: &super::keys::JoinMap<NodeKey, String>,
+    provider_ids: &JoinMap<NodeName<'_>, &str>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Allocation> {
     let r_hours = step_hours(cfg);
@@ -64,7 +64,10 @@ pub(crate) fn idle(
         let mut idle = Allocation::new(format!("{}/{}/{IDLE}", node.cluster, node.node), window);
         idle.properties.cluster = node.cluster.clone();
         idle.properties.node = node.node.clone();
-        idle.properties.provider_id = provider_ids.get(node).cloned().unwrap_or_default();
+        idle.properties.provider_id = provider_ids
+            .get(&(node.cluster.as_str(), node.node.as_str()))
+            .map(|p| (*p).to_owned())
+            .unwrap_or_default();
         idle.cpu_cost = cost[0] - used[0];
         idle.ram_cost = cost[1] - used[1];
         idle.gpu_cost = cost[2] - used[2];

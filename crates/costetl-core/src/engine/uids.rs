@@ -7,13 +7,13 @@
 //! how many; a pod name that ran with several uids cannot be told apart and
 //! is reported instead of guessed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::plan::QueryId;
 use crate::promjson::Series;
 use crate::warning::{Warning, WarningKind};
 
-use super::keys::{JoinMap, Keys};
+use super::keys::{JoinMap, Keys, PodName};
 use super::results::Results;
 
 /// The kube-state-metrics results joined per pod uid (the running series
@@ -26,24 +26,25 @@ const JOINED_BY_UID: &[QueryId] = &[
     QueryId::ContainerStarted,
 ];
 
-type PodName<'s> = (&'s str, &'s str, &'s str);
-
 /// `results` with the uids of [`JOINED_BY_UID`] series made those of the
 /// running series, and the warnings saying so; `None` when every uid
 /// already matches (the common case: nothing is copied).
 pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<Warning>)> {
     let running = results.get(QueryId::RunSteps).ok()?;
-    let mut uids: JoinMap<PodName<'_>, BTreeSet<&str>> = JoinMap::default();
+    // A pod name runs with one uid, rarely a few: a `Vec` beats a set.
+    let mut uids: JoinMap<PodName<'_>, Vec<&str>> = JoinMap::default();
     for s in &running.series {
-        uids.entry(pod_name(keys, s))
-            .or_default()
-            .insert(s.label("uid").unwrap_or_default());
+        let ran = uids.entry(keys.pod_name(s)).or_default();
+        let uid = s.label("uid").unwrap_or_default();
+        if !ran.contains(&uid) {
+            ran.push(uid);
+        }
     }
     let needed = JOINED_BY_UID.iter().any(|&id| {
         results.get(id).is_ok_and(|r| {
             r.series.iter().any(|s| {
-                uids.get(&pod_name(keys, s))
-                    .is_some_and(|u| !u.contains(s.label("uid").unwrap_or_default()))
+                uids.get(&keys.pod_name(s))
+                    .is_some_and(|u| !u.contains(&s.label("uid").unwrap_or_default()))
             })
         })
     });
@@ -56,15 +57,15 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
     for &id in JOINED_BY_UID {
         let Some(r) = out.get_mut(id) else { continue };
         for s in &mut r.series {
-            let Some(ran) = uids.get(&pod_name(keys, s)) else {
+            let Some(ran) = uids.get(&keys.pod_name(s)) else {
                 continue;
             };
             let uid = s.label("uid").unwrap_or_default();
-            if ran.contains(uid) {
+            if ran.contains(&uid) {
                 continue;
             }
-            match ran.iter().next() {
-                Some(only) if ran.len() == 1 => {
+            match ran.as_slice() {
+                [only] => {
                     set_label(s, "uid", only);
                     *joined.entry(id.as_str()).or_default() += 1;
                 }
@@ -92,14 +93,6 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
         ));
     }
     Some((out, warnings))
-}
-
-fn pod_name<'s>(keys: &Keys<'s>, s: &'s Series) -> PodName<'s> {
-    (
-        keys.cluster_str(s),
-        s.label("namespace").unwrap_or_default(),
-        s.label("pod").unwrap_or_default(),
-    )
 }
 
 /// Sets `name` to `value`, keeping the labels sorted by name.
