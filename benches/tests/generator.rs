@@ -109,7 +109,7 @@ fn check_labels(day: &Day) {
         let Some(expected) = expected else { continue };
         assert!(!r.series.is_empty() || q.id == "duplicates", "{}", q.id);
         for s in &r.series {
-            let got: BTreeSet<String> = s.labels.iter().map(|(k, _)| k.clone()).collect();
+            let got: BTreeSet<String> = s.labels.iter().map(|(k, _)| k.to_string()).collect();
             assert_eq!(got, expected, "{}: {:?}", q.id, s.labels);
         }
         let values = |name: &str| -> HashSet<String> {

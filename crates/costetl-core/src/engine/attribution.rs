@@ -514,7 +514,10 @@ fn select_services<'a>(
         let selector: Labels = s
             .labels
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix("label_").map(|k| (k.to_owned(), v.clone())))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("label_")
+                    .map(|k| (k.to_owned(), v.to_string()))
+            })
             .collect();
         let (cluster, namespace, _) = cx.keys.pod_name(s);
         services

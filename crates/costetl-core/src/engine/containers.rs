@@ -16,7 +16,7 @@ use crate::allocation::{Allocation, RawAllocationOnly};
 use crate::error::Result;
 use crate::plan::{EngineConfig, Followups, QueryId, Resource, TERM_LABEL};
 use crate::promjson::Series;
-use crate::properties::Labels;
+use crate::properties::{AllocationProperties, Labels};
 use crate::window::Window;
 
 use super::inputs::{
@@ -158,6 +158,8 @@ pub(crate) fn build<'s>(
     };
     let mut allocated: JoinMap<NodeName<'s>, [f64; 6]> = JoinMap::default();
     let mut default_priced: JoinMap<NodeName<'s>, usize> = JoinMap::default();
+    let mut pod_properties: JoinMap<(PodName<'s>, &'s str), AllocationProperties> =
+        JoinMap::default();
     for (i, c) in inputs.containers.iter().enumerate() {
         let k = &c.key;
         let node = (k.cluster, c.node);
@@ -173,7 +175,14 @@ pub(crate) fn build<'s>(
         // Edges are priced at the container's average rate over its steps.
         let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
         let pod = k.pod_name();
-        a.properties = meta.properties(&pod, c.node, k.container);
+        // A pod's containers share its properties (and their label maps).
+        let of_pod = pod_properties
+            .entry((pod, c.node))
+            .or_insert_with(|| meta.properties(&pod, c.node));
+        a.properties = AllocationProperties {
+            container: k.container.to_owned(),
+            ..of_pod.clone()
+        };
         if price(extra, i, c, scale, &mut a, cfg) {
             *default_priced.entry(node).or_default() += 1;
         }

@@ -81,15 +81,10 @@ impl<'s> Metadata<'s> {
         }
     }
 
-    /// Properties of a container of `pod` on `node` (of the pod's
-    /// cluster): node labels on the allow-list merged under the pod's (the
-    /// pod wins a clash).
-    pub(crate) fn properties(
-        &self,
-        pod: &PodName<'_>,
-        node: &str,
-        container: &str,
-    ) -> AllocationProperties {
+    /// Properties of `pod` on `node` (of the pod's cluster), every field
+    /// but the container: node labels on the allow-list merged under the
+    /// pod's (the pod wins a clash).
+    pub(crate) fn properties(&self, pod: &PodName<'_>, node: &str) -> AllocationProperties {
         let &(cluster, namespace, name) = pod;
         let ns = (cluster, namespace, "");
         let node_name = (cluster, node);
@@ -108,7 +103,6 @@ impl<'s> Metadata<'s> {
             node: node.to_owned(),
             namespace: namespace.to_owned(),
             pod: name.to_owned(),
-            container: container.to_owned(),
             controller,
             controller_kind,
             provider_id,
@@ -133,7 +127,7 @@ fn prefixed<'s>(
         let entry = out.entry(key(s)).or_default();
         for (name, value) in &s.labels {
             if let Some(stripped) = name.strip_prefix(prefix) {
-                entry.insert(stripped.to_owned(), value.clone());
+                entry.insert(stripped.to_owned(), value.to_string());
             }
         }
     }
@@ -159,7 +153,7 @@ fn node_labels<'s>(
             if let Some(l) = name.strip_prefix("label_")
                 && allowed.iter().any(|a| a == l)
             {
-                entry.insert(l.to_owned(), value.clone());
+                entry.insert(l.to_owned(), value.to_string());
             }
         }
     }

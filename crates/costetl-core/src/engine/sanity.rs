@@ -59,7 +59,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| Series {
-                    labels: vec![("node".into(), format!("n{i}"))],
+                    labels: vec![("node".into(), format!("n{i}").into())],
                     samples: vec![(0.0, v)],
                 })
                 .collect(),

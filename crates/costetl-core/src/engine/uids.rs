@@ -97,8 +97,8 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
 
 /// Sets `name` to `value`, keeping the labels sorted by name.
 fn set_label(s: &mut Series, name: &str, value: &str) {
-    match s.labels.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
-        Ok(i) => s.labels[i].1 = value.to_owned(),
-        Err(i) => s.labels.insert(i, (name.to_owned(), value.to_owned())),
+    match s.labels.binary_search_by(|(k, _)| (**k).cmp(name)) {
+        Ok(i) => s.labels[i].1 = value.into(),
+        Err(i) => s.labels.insert(i, (name.into(), value.into())),
     }
 }
