@@ -9,8 +9,10 @@
 //! price directly.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use rayon::prelude::*;
 
 use crate::allocation::{Allocation, RawAllocationOnly};
 use crate::error::Result;
@@ -139,7 +141,33 @@ fn to_time(t: f64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64)
 }
 
-/// Build one allocation per running container.
+/// Containers per parallel task of [`build`], rounded up to whole pods.
+/// Fixed rather than derived from the thread count, so that per-node sums
+/// add up in the same order on any machine.
+const CHUNK: usize = 4096;
+
+/// What [`build`] needs besides the containers.
+struct BuildCtx<'a, 's> {
+    window: Window,
+    cfg: &'a EngineConfig,
+    inputs: &'a Inputs<'s>,
+    extra: &'a FollowupSums,
+    edges: &'a Edges<'a>,
+    meta: &'a Metadata<'a>,
+}
+
+/// One chunk's allocations and sums, merged by [`build`] in chunk order.
+#[derive(Default)]
+struct Part<'s> {
+    allocs: Vec<Allocation>,
+    run_hours: Vec<f64>,
+    pod_labels: Vec<(PodName<'s>, Labels)>,
+    allocated: JoinMap<NodeName<'s>, [f64; 6]>,
+    default_priced: JoinMap<NodeName<'s>, usize>,
+}
+
+/// Build one allocation per running container, chunks of whole pods in
+/// parallel.
 pub(crate) fn build<'s>(
     window: Window,
     cfg: &EngineConfig,
@@ -148,60 +176,37 @@ pub(crate) fn build<'s>(
     edges: &Edges<'_>,
     meta: &Metadata<'_>,
 ) -> (Containers<'s>, Built) {
-    let step = cfg.resolution;
-    let r_hours = step_hours(cfg);
+    let cx = BuildCtx {
+        window,
+        cfg,
+        inputs,
+        extra,
+        edges,
+        meta,
+    };
+    let parts: Vec<Part<'s>> = pod_chunks(&inputs.containers, CHUNK)
+        .into_par_iter()
+        .map(|range| build_chunk(&cx, range))
+        .collect();
     let n = inputs.containers.len();
     let mut out = Containers {
         allocs: Vec::with_capacity(n),
         run_hours: Vec::with_capacity(n),
         pod_labels: JoinMap::default(),
     };
-    let mut allocated: JoinMap<NodeName<'s>, [f64; 6]> = JoinMap::default();
-    let mut default_priced: JoinMap<NodeName<'s>, usize> = JoinMap::default();
-    let mut pod_properties: JoinMap<(PodName<'s>, &'s str), AllocationProperties> =
-        JoinMap::default();
-    for (i, c) in inputs.containers.iter().enumerate() {
-        let k = &c.key;
-        let node = (k.cluster, c.node);
-        let name = format!(
-            "{}/{}/{}/{}/{}",
-            k.cluster, c.node, k.namespace, k.pod, k.container
-        );
-        let mut a = Allocation::new(name, window);
-        let (edge_hours, start, end) = place(window, step, c, edges);
-        a.start = start;
-        a.end = end;
-        let counted_hours = c.steps * r_hours;
-        // Edges are priced at the container's average rate over its steps.
-        let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
-        let pod = k.pod_name();
-        // A pod's containers share its properties (and their label maps).
-        let of_pod = pod_properties
-            .entry((pod, c.node))
-            .or_insert_with(|| meta.properties(&pod, c.node));
-        a.properties = AllocationProperties {
-            container: k.container.to_owned(),
-            ..of_pod.clone()
-        };
-        if price(extra, i, c, scale, &mut a, cfg) {
-            *default_priced.entry(node).or_default() += 1;
+    let mut allocated: BTreeMap<NodeName<'s>, [f64; 6]> = BTreeMap::new();
+    let mut default_priced: BTreeMap<NodeName<'s>, usize> = BTreeMap::new();
+    for part in parts {
+        out.allocs.extend(part.allocs);
+        out.run_hours.extend(part.run_hours);
+        out.pod_labels.extend(part.pod_labels);
+        for (node, sums) in part.allocated {
+            let acc = allocated.entry(node).or_default();
+            acc.iter_mut().zip(sums).for_each(|(a, v)| *a += v);
         }
-        let acc = allocated.entry(node).or_default();
-        for (slot, v) in acc.iter_mut().zip([
-            a.cpu_cost,
-            a.ram_cost,
-            a.gpu_cost,
-            a.cpu_core_hours,
-            a.ram_byte_hours,
-            a.gpu_hours,
-        ]) {
-            *slot += v;
+        for (node, count) in part.default_priced {
+            *default_priced.entry(node).or_default() += count;
         }
-        out.run_hours.push(counted_hours + edge_hours);
-        out.pod_labels
-            .entry(pod)
-            .or_insert_with(|| meta.pod_labels(&pod));
-        out.allocs.push(a);
     }
     let owned = |(cluster, node): NodeName<'_>| NodeKey {
         cluster: cluster.to_owned(),
@@ -215,6 +220,85 @@ pub(crate) fn build<'s>(
             .collect(),
     };
     (out, built)
+}
+
+/// `containers` (sorted by key, so a pod's are adjacent) cut into ranges of
+/// about `size`, each ending at a pod's last container.
+fn pod_chunks(containers: &[Container<'_>], size: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < containers.len() {
+        let mut end = (start + size).min(containers.len());
+        while end < containers.len()
+            && containers[end].key.pod_name() == containers[end - 1].key.pod_name()
+        {
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+/// The allocations of `range`'s containers, with their per-node sums.
+fn build_chunk<'s>(cx: &BuildCtx<'_, 's>, range: Range<usize>) -> Part<'s> {
+    let r_hours = step_hours(cx.cfg);
+    let mut out = Part {
+        allocs: Vec::with_capacity(range.len()),
+        run_hours: Vec::with_capacity(range.len()),
+        ..Part::default()
+    };
+    // A pod's containers are adjacent and share its properties (and their
+    // label maps): the template of the pod at hand.
+    let mut template: Option<((PodName<'s>, &'s str), AllocationProperties)> = None;
+    for i in range {
+        let c = &cx.inputs.containers[i];
+        let k = &c.key;
+        let node = (k.cluster, c.node);
+        let name = format!(
+            "{}/{}/{}/{}/{}",
+            k.cluster, c.node, k.namespace, k.pod, k.container
+        );
+        let mut a = Allocation::new(name, cx.window);
+        let (edge_hours, start, end) = place(cx.window, cx.cfg.resolution, c, cx.edges);
+        a.start = start;
+        a.end = end;
+        let counted_hours = c.steps * r_hours;
+        // Edges are priced at the container's average rate over its steps.
+        let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
+        let pod = k.pod_name();
+        let of_pod = match &template {
+            Some((at, props)) if *at == (pod, c.node) => props,
+            _ => {
+                if out.pod_labels.last().is_none_or(|(p, _)| *p != pod) {
+                    out.pod_labels.push((pod, cx.meta.pod_labels(&pod)));
+                }
+                let props = cx.meta.properties(&pod, c.node);
+                &template.insert(((pod, c.node), props)).1
+            }
+        };
+        a.properties = AllocationProperties {
+            container: k.container.to_owned(),
+            ..of_pod.clone()
+        };
+        if price(cx.extra, i, c, scale, &mut a, cx.cfg) {
+            *out.default_priced.entry(node).or_default() += 1;
+        }
+        let acc = out.allocated.entry(node).or_default();
+        for (slot, v) in acc.iter_mut().zip([
+            a.cpu_cost,
+            a.ram_cost,
+            a.gpu_cost,
+            a.cpu_core_hours,
+            a.ram_byte_hours,
+            a.gpu_hours,
+        ]) {
+            *slot += v;
+        }
+        out.run_hours.push(counted_hours + edge_hours);
+        out.allocs.push(a);
+    }
+    out
 }
 
 /// The amounts, averages and costs of container `i` (`scale`: hours per

@@ -122,7 +122,12 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     input_warnings(results, cfg, &mut set.warnings)?;
     sanity::warnings(results, &mut set.warnings);
 
-    let mut inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
+    // Labels and owners do not depend on the join: read them beside it.
+    let (inputs, meta) = rayon::join(
+        || Inputs::read(results, &keys, window, cfg.resolution),
+        || Metadata::read(results, &keys, cfg),
+    );
+    let (mut inputs, meta) = (inputs?, meta?);
     for (id, n) in &inputs.unjoined {
         set.warnings.push(Warning::new(
             WarningKind::Unjoined,
@@ -137,7 +142,6 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
     inputs.read_edges(results, &keys, &f)?;
     inputs.read_node_prices(results, &keys, &f)?;
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
-    let meta = Metadata::read(results, &keys, cfg)?;
     let edges = Edges::read(results, &keys, &f)?;
     let (mut c, built) = containers::build(window, cfg, &inputs, &extra, &edges, &meta);
     let cx = attribution::Ctx {
