@@ -570,7 +570,7 @@ impl Allocation {
             _ => None,
         };
         self.default_priced |= other.default_priced;
-        self.properties = self.properties.intersect(&other.properties, metadata);
+        self.properties.intersect_with(&other.properties, metadata);
     }
 
     /// Add `scale ×` every additive quantity of `other` (hours, bytes,

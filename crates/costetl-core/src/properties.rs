@@ -2,6 +2,7 @@
 //! map ([`LabelConfig`]), and the aggregation keys ([`AggregationProperty`])
 //! that turn properties into the names of aggregated allocations.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -81,54 +82,56 @@ impl AllocationProperties {
     /// merge order (it is not associative), so a container's controller is
     /// resolved over the whole window before allocations are built instead.
     pub fn intersect(&self, other: &Self, metadata: MetadataMerge) -> Self {
-        fn same(a: &str, b: &str) -> String {
-            if a == b { a.to_owned() } else { String::new() }
+        let mut out = self.clone();
+        out.intersect_with(other, metadata);
+        out
+    }
+
+    /// [`Self::intersect`] in place. Aggregation merges every member into
+    /// its key's allocation: what both sides share is kept as it is, so a
+    /// merge allocates only where a map loses some of its entries.
+    pub fn intersect_with(&mut self, other: &Self, metadata: MetadataMerge) {
+        fn keep_same(a: &mut String, b: &str) {
+            if a != b {
+                a.clear();
+            }
         }
-        let mut out = Self {
-            cluster: same(&self.cluster, &other.cluster),
-            node: same(&self.node, &other.node),
-            container: same(&self.container, &other.container),
-            controller: same(&self.controller, &other.controller),
-            controller_kind: same(&self.controller_kind, &other.controller_kind),
-            namespace: same(&self.namespace, &other.namespace),
-            pod: same(&self.pod, &other.pod),
-            provider_id: same(&self.provider_id, &other.provider_id),
-            ..Self::default()
-        };
+        keep_same(&mut self.cluster, &other.cluster);
+        keep_same(&mut self.node, &other.node);
+        keep_same(&mut self.container, &other.container);
+        keep_same(&mut self.controller, &other.controller);
+        keep_same(&mut self.controller_kind, &other.controller_kind);
+        keep_same(&mut self.namespace, &other.namespace);
+        keep_same(&mut self.pod, &other.pod);
+        keep_same(&mut self.provider_id, &other.provider_id);
         // Namespace metadata only describes a single namespace.
-        if !out.namespace.is_empty() {
-            out.namespace_labels =
-                merge_maps(&self.namespace_labels, &other.namespace_labels, metadata);
-            out.namespace_annotations = merge_maps(
-                &self.namespace_annotations,
+        if self.namespace.is_empty() {
+            self.namespace_labels = Labels::new();
+            self.namespace_annotations = Labels::new();
+        } else {
+            merge_maps(
+                &mut self.namespace_labels,
+                &other.namespace_labels,
+                metadata,
+            );
+            merge_maps(
+                &mut self.namespace_annotations,
                 &other.namespace_annotations,
                 metadata,
             );
         }
-        out.labels = merge_maps(&self.labels, &other.labels, metadata);
-        out.annotations = merge_maps(&self.annotations, &other.annotations, metadata);
-        out.services = match metadata {
-            MetadataMerge::Drop if self.services == other.services => self.services.clone(),
-            MetadataMerge::Drop => Vec::new(),
-            MetadataMerge::Intersect => self
-                .services
-                .iter()
-                .filter(|s| other.services.contains(s))
-                .cloned()
-                .collect(),
+        merge_maps(&mut self.labels, &other.labels, metadata);
+        merge_maps(&mut self.annotations, &other.annotations, metadata);
+        match metadata {
+            MetadataMerge::Drop if self.services == other.services => {}
+            MetadataMerge::Drop => self.services.clear(),
+            MetadataMerge::Intersect => self.services.retain(|s| other.services.contains(s)),
             MetadataMerge::Union => {
-                let mut all: Vec<String> = self
-                    .services
-                    .iter()
-                    .chain(&other.services)
-                    .cloned()
-                    .collect();
-                all.sort();
-                all.dedup();
-                all
+                self.services.extend(other.services.iter().cloned());
+                self.services.sort();
+                self.services.dedup();
             }
-        };
-        out
+        }
     }
 
     /// The value of an aggregation alias (department, team, …): the first
@@ -142,31 +145,35 @@ impl AllocationProperties {
     }
 }
 
-fn merge_maps(a: &Labels, b: &Labels, metadata: MetadataMerge) -> Labels {
+/// `a` merged with `b` as `metadata` says, changed (and so copied, if
+/// shared) only where the merge changes it.
+fn merge_maps(a: &mut Labels, b: &Labels, metadata: MetadataMerge) {
     if Labels::same(a, b) {
         // One shared map: every merge of it with itself is itself.
-        return a.clone();
+        return;
     }
     match metadata {
-        MetadataMerge::Drop if a == b => a.clone(),
-        MetadataMerge::Drop => Labels::new(),
-        MetadataMerge::Intersect => a
-            .iter()
-            .filter(|(k, v)| b.get(*k) == Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        MetadataMerge::Union => {
-            let mut out = a.clone();
-            for (k, v) in b {
-                out.entry(k.clone())
-                    .and_modify(|cur| {
-                        if v > cur {
-                            cur.clone_from(v);
-                        }
-                    })
-                    .or_insert_with(|| v.clone());
+        MetadataMerge::Drop if *a == *b => {}
+        MetadataMerge::Drop => *a = Labels::new(),
+        MetadataMerge::Intersect => {
+            if a.iter().any(|(k, v)| b.get(k) != Some(v)) {
+                a.retain(|k, v| b.get(k) == Some(v));
             }
-            out
+        }
+        MetadataMerge::Union => {
+            let changes = |(k, v): (&String, &String)| a.get(k).is_none_or(|cur| v > cur);
+            if b.iter().any(changes) {
+                let map: &mut BTreeMap<String, String> = a;
+                for (k, v) in b {
+                    map.entry(k.clone())
+                        .and_modify(|cur| {
+                            if v > cur {
+                                cur.clone_from(v);
+                            }
+                        })
+                        .or_insert_with(|| v.clone());
+                }
+            }
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use rayon::prelude::*;
+
 use crate::allocation::Allocation;
 use crate::error::{Error, Result};
 use crate::properties::MetadataMerge;
@@ -51,6 +53,32 @@ impl AllocationSet {
                 self.allocations.insert(alloc.name.clone(), alloc);
             }
         }
+    }
+
+    /// [`Self::insert`] each of `allocs`, in order. Into an empty set the
+    /// by-name index is built in one pass from the allocations sorted by
+    /// name, instead of a tree insert (and its comparisons of long names
+    /// that share their cluster and node prefix) per allocation; the merges
+    /// of equal names happen in the same order either way.
+    pub fn insert_all(&mut self, allocs: impl IntoIterator<Item = Allocation>) {
+        if !self.allocations.is_empty() {
+            allocs.into_iter().for_each(|a| self.insert(a));
+            return;
+        }
+        let mut allocs: Vec<Option<Allocation>> = allocs.into_iter().map(Some).collect();
+        let name = |i: usize| allocs[i].as_ref().map(|a| a.name.as_str());
+        let mut order: Vec<usize> = (0..allocs.len()).collect();
+        // Ties keep their insertion order: the index decides them.
+        order.par_sort_unstable_by(|&i, &j| name(i).cmp(&name(j)).then(i.cmp(&j)));
+        let mut sorted: Vec<(String, Allocation)> = Vec::with_capacity(order.len());
+        for i in order {
+            let Some(a) = allocs[i].take() else { continue };
+            match sorted.last_mut() {
+                Some((_, last)) if last.name == a.name => last.add(&a, self.metadata),
+                _ => sorted.push((a.name.clone(), a)),
+            }
+        }
+        self.allocations = sorted.into_iter().collect();
     }
 
     /// The allocation called `name`.

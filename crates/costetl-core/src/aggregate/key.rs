@@ -58,10 +58,8 @@ pub(super) fn filter_and_key(
             continue;
         }
         let key = keys.of(&a);
-        if keys.by.is_some() {
-            first_member
-                .entry(key.clone())
-                .or_insert_with(|| a.properties.clone());
+        if keys.by.is_some() && !first_member.contains_key(&key) {
+            first_member.insert(key.clone(), a.properties.clone());
         }
         a.name = key;
         out.insert(a);

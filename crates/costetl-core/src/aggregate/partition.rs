@@ -36,7 +36,8 @@ pub(super) fn partition(
         idle: Vec::new(),
         external: Vec::new(),
         shared: Vec::new(),
-        regular: Vec::new(),
+        // Almost everything is regular: one allocation, not log2(n) copies.
+        regular: Vec::with_capacity(allocations.size_hint().0),
     };
     for a in allocations {
         if a.is_idle() {

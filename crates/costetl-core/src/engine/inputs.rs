@@ -10,13 +10,16 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
+use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::plan::{Followups, QueryId, Resource, Term, TermPods};
 use crate::promjson::Series;
 use crate::window::Window;
 
-use super::keys::{CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, maxima, value};
+use super::keys::{
+    CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, maxima, resolve, value,
+};
 use super::results::Results;
 
 /// CPU, RAM, GPU.
@@ -138,9 +141,10 @@ impl<'s> Inputs<'s> {
 
         let mut running: Vec<(ContainerKey<'s>, f64)> =
             steps.into_iter().filter(|(_, n)| *n > 0.0).collect();
-        running.sort_by(|a, b| a.0.cmp(&b.0));
+        // Keys of a map: unique, so an unstable sort is deterministic.
+        running.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut containers: Vec<Container<'s>> = running
-            .into_iter()
+            .into_par_iter()
             .map(|(key, n)| Container {
                 key,
                 node: pod_nodes.node(&key).unwrap_or_default(),
@@ -460,19 +464,14 @@ fn requests<'s>(
     // The largest request in the window: an in-place resize is charged at
     // its larger value (docs/engine.md, known gaps).
     let r = results.get(QueryId::RequestMax)?;
-    let mut joined = 0;
-    for s in &r.series {
-        let (Some(res), Some(v)) = (resource_of(s), value(s)) else {
-            continue;
-        };
+    let found = resolve(r, |s, v| {
         // A negative request is an exporter's fault (`sanity` reports it).
-        if v < 0.0 {
-            continue;
-        }
-        if let Some(&i) = index.get(&keys.container(s)) {
-            containers[i].request[slot(res)] = v;
-            joined += 1;
-        }
+        let res = resource_of(s).filter(|_| v >= 0.0)?;
+        Some((*index.get(&keys.container(s))?, res, v))
+    });
+    let joined = found.len();
+    for (i, res, v) in found {
+        containers[i].request[slot(res)] = v;
     }
     Ok(unjoined(
         QueryId::RequestMax,
@@ -513,12 +512,9 @@ fn usage<'s>(
     ] {
         for (id, peak) in [(sum_id, false), (max_id, true)] {
             let r = results.get(id)?;
-            let mut joined = 0;
-            for s in &r.series {
-                let (Some(v), Some(idx)) = (value(s), cadvisor.get(&keys.cadvisor(s))) else {
-                    continue;
-                };
-                joined += 1;
+            let found = resolve(r, |s, v| Some((v, cadvisor.get(&keys.cadvisor(s))?)));
+            let joined = found.len();
+            for (v, idx) in found {
                 let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
                 for &i in idx {
                     let c = &mut containers[i];

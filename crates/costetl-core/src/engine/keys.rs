@@ -4,13 +4,17 @@
 use crate::warning::{Warning, WarningKind};
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::plan::EngineConfig;
 use crate::promjson::{QueryResult, Series};
 
-/// The join maps hash with foldhash (seeded, hashbrown's default): keys
-/// come from the cluster, not from an attacker on the request path, and
-/// foldhash hashes them several times faster than std's SipHash.
-pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// The join maps hash with foldhash: keys come from the cluster, not from
+/// an attacker on the request path, and foldhash hashes them several times
+/// faster than std's SipHash. Its fixed seed keeps a map's iteration order
+/// the same from run to run, so sums taken in that order (and the ETL
+/// files written from them) are the same to the last bit.
+pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// One container of one pod incarnation, borrowed from the series' labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,6 +152,20 @@ pub(crate) fn step_hours(cfg: &EngineConfig) -> f64 {
 /// The finite value of a series' last sample.
 pub(crate) fn value(s: &Series) -> Option<f64> {
     s.last_value().filter(|v| v.is_finite())
+}
+
+/// What `find` makes of each series of `r` with a finite value, in series
+/// order. The finds (label reads and join-map lookups: the join's cost)
+/// run in parallel; what the caller then does with them is cheap and stays
+/// serial, in series order, so sums do not depend on the thread count.
+pub(crate) fn resolve<'r, T: Send>(
+    r: &'r QueryResult,
+    find: impl Fn(&'r Series, f64) -> Option<T> + Sync,
+) -> Vec<T> {
+    r.series
+        .par_iter()
+        .filter_map(|s| find(s, value(s)?))
+        .collect()
 }
 
 /// The largest finite value per key.

@@ -152,9 +152,6 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         r_hours: keys::step_hours(cfg),
     };
     let unmounted = attribution::attribute(&cx, &shared, &mut c, &mut set.warnings)?;
-    for a in c.allocs.into_iter().chain(unmounted) {
-        set.insert(a);
-    }
     let pricing = cfg.default_pricing;
     for (node, count) in &built.default_priced {
         set.warnings.push(node.warn(
@@ -166,16 +163,15 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             ),
         ));
     }
-    for idle in nodes::idle(
+    let idle = nodes::idle(
         window,
         cfg,
         &inputs.nodes,
         built.allocated,
         &meta.provider_ids,
         &mut set.warnings,
-    ) {
-        set.insert(idle);
-    }
+    );
+    set.insert_all(c.allocs.into_iter().chain(unmounted).chain(idle));
     Ok(set)
 }
 
