@@ -10,7 +10,7 @@
 //! claims), so Σ allocations = Σ PV + LB + network cost, like OpenCost's
 //! `__unmounted__` but without losing the namespace.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::allocation::{Allocation, LbAllocation, PvAllocation, PvKey};
 use crate::error::Result;
@@ -22,7 +22,7 @@ use crate::window::Window;
 
 use super::containers::Containers;
 use super::inputs::Inputs;
-use super::keys::{GIB, JoinMap, Keys, PodName, value};
+use super::keys::{GIB, JoinMap, JoinSet, Keys, PodName, value};
 use super::results::Results;
 
 /// Allocations for costs without a consumer, by (cluster, namespace);
@@ -122,7 +122,7 @@ pub(crate) fn shared_claims(
     keys: &Keys<'_>,
     inputs: &Inputs<'_>,
 ) -> Result<Vec<(ClaimKey, TermPods)>> {
-    let running: HashSet<(&str, &str, &str, &str)> = inputs
+    let running: JoinSet<(&str, &str, &str, &str)> = inputs
         .containers
         .iter()
         .map(|c| (c.key.cluster, c.key.namespace, c.key.pod, c.key.uid))
@@ -163,8 +163,8 @@ fn claim_shares<'a>(
     results: &'a Results,
     keys: &Keys<'a>,
     shared: &[ClaimKey],
-) -> Result<HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>> {
-    let mut out: HashMap<ClaimKey, HashMap<PodUid<'a>, f64>> = HashMap::new();
+) -> Result<JoinMap<ClaimKey, JoinMap<PodUid<'a>, f64>>> {
+    let mut out: JoinMap<ClaimKey, JoinMap<PodUid<'a>, f64>> = JoinMap::default();
     if shared.is_empty() {
         return Ok(out);
     }
@@ -196,7 +196,7 @@ fn claim_shares<'a>(
 fn volumes<'a>(
     cx: &Ctx<'a>,
     pods: &Pods<'a>,
-    shares: &HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>,
+    shares: &JoinMap<ClaimKey, JoinMap<PodUid<'a>, f64>>,
     c: &mut Containers<'_>,
     unmounted: &mut Unmounted,
 ) -> Result<()> {
@@ -234,23 +234,23 @@ fn volumes<'a>(
 /// What the plan's PV queries measured, by volume.
 struct PvReadings {
     /// Σ capacity bytes over steps.
-    bytes: HashMap<PvName, f64>,
+    bytes: JoinMap<PvName, f64>,
     /// Steps with a capacity.
-    steps: HashMap<PvName, f64>,
+    steps: JoinMap<PvName, f64>,
     /// Σ $/GiB-h over steps.
-    prices: HashMap<PvName, f64>,
-    provider: HashMap<PvName, String>,
+    prices: JoinMap<PvName, f64>,
+    provider: JoinMap<PvName, String>,
     /// Claims bound to each volume (namespace, claim), with the steps they
     /// were bound.
-    claims: HashMap<PvName, Vec<(String, String, f64)>>,
+    claims: JoinMap<PvName, Vec<(String, String, f64)>>,
 }
 
 impl PvReadings {
     fn read(cx: &Ctx<'_>) -> Result<Self> {
         let Ctx { results, keys, .. } = *cx;
         let pv_label = |s: &Series, name: &str| (keys.cluster(s), label(s, name));
-        let read = |id: QueryId, name: &str| -> Result<HashMap<PvName, f64>> {
-            let mut m = HashMap::new();
+        let read = |id: QueryId, name: &str| -> Result<JoinMap<PvName, f64>> {
+            let mut m = JoinMap::default();
             for s in &results.get(id)?.series {
                 if let Some(v) = value(s) {
                     m.insert(pv_label(s, name), v);
@@ -261,13 +261,13 @@ impl PvReadings {
         let bytes = read(QueryId::PvBytes, "persistentvolume")?;
         let steps = read(QueryId::PvSteps, "persistentvolume")?;
         let prices = read(QueryId::PvPrice, "volumename")?;
-        let mut provider = HashMap::new();
+        let mut provider = JoinMap::default();
         for s in &results.get(QueryId::PvInfo)?.series {
             if let Some(p) = s.label("provider_id").filter(|p| !p.is_empty()) {
                 provider.insert(pv_label(s, "volumename"), p.to_owned());
             }
         }
-        let mut claims: HashMap<PvName, Vec<(String, String, f64)>> = HashMap::new();
+        let mut claims: JoinMap<PvName, Vec<(String, String, f64)>> = JoinMap::default();
         for s in &results.get(QueryId::Claims)?.series {
             if let Some(v) = value(s) {
                 claims.entry(pv_label(s, "volumename")).or_default().push((
@@ -342,8 +342,8 @@ impl PvCost {
 type Mounter<'a> = (PodUid<'a>, Vec<usize>);
 
 /// The running containers of the pods mounting each claim, by pod.
-fn mounters<'a>(cx: &Ctx<'a>, pods: &Pods<'a>) -> Result<HashMap<ClaimKey, Vec<Mounter<'a>>>> {
-    let mut mounters: HashMap<ClaimKey, Vec<Mounter<'a>>> = HashMap::new();
+fn mounters<'a>(cx: &Ctx<'a>, pods: &Pods<'a>) -> Result<JoinMap<ClaimKey, Vec<Mounter<'a>>>> {
+    let mut mounters: JoinMap<ClaimKey, Vec<Mounter<'a>>> = JoinMap::default();
     for s in &cx.results.get(QueryId::Mounts)?.series {
         let pod = cx.keys.pod_name(s);
         let uid = s.label("uid").unwrap_or_default();
@@ -367,8 +367,8 @@ fn mounters<'a>(cx: &Ctx<'a>, pods: &Pods<'a>) -> Result<HashMap<ClaimKey, Vec<M
 /// Who uses each claim: the pods mounting it and, for a claim several
 /// running pods mount, each one's steps measured by `pv_shares`.
 struct ClaimUsers<'a, 'm> {
-    mounters: HashMap<ClaimKey, Vec<Mounter<'a>>>,
-    shares: &'m HashMap<ClaimKey, HashMap<PodUid<'a>, f64>>,
+    mounters: JoinMap<ClaimKey, Vec<Mounter<'a>>>,
+    shares: &'m JoinMap<ClaimKey, JoinMap<PodUid<'a>, f64>>,
     inputs: &'m Inputs<'a>,
 }
 

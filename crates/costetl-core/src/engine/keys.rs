@@ -2,7 +2,7 @@
 //! default cluster.
 
 use crate::warning::{Warning, WarningKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -15,6 +15,9 @@ use crate::promjson::{QueryResult, Series};
 /// the same from run to run, so sums taken in that order (and the ETL
 /// files written from them) are the same to the last bit.
 pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// A set hashed as [`JoinMap`]s are.
+pub(crate) type JoinSet<K> = HashSet<K, foldhash::fast::FixedState>;
 
 /// One container of one pod incarnation, borrowed from the series' labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
