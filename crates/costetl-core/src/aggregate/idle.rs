@@ -3,7 +3,7 @@
 //! puts what was not shared in `__idle__`, the part that belongs to what
 //! the filter rejected in the filtered-out report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::AggregationOptions;
 use super::partition::Parts;
@@ -34,12 +34,12 @@ pub(super) struct IdleTotals {
     /// sharing is linear in them, so each allocation takes its share of
     /// the sum once instead of a share of every node's idle (which made
     /// sharing a cluster's idle O(allocations × nodes)).
-    summed: BTreeMap<String, Allocation>,
+    summed: HashMap<String, Allocation>,
     /// Cost per resource of the regular and shared allocations.
-    total: BTreeMap<String, PerResource>,
+    total: HashMap<String, PerResource>,
     /// The part of `total` that passes the filter: a shared allocation's
     /// cost passes by the fraction of it that goes to visible keys.
-    passing: BTreeMap<String, PerResource>,
+    passing: HashMap<String, PerResource>,
 }
 
 /// Step 3: group the idle allocations by idle id, and add up per idle id
@@ -56,9 +56,9 @@ pub(super) fn idle_totals(
     let mut totals = IdleTotals {
         by_node,
         members: BTreeMap::new(),
-        summed: BTreeMap::new(),
-        total: BTreeMap::new(),
-        passing: BTreeMap::new(),
+        summed: HashMap::new(),
+        total: HashMap::new(),
+        passing: HashMap::new(),
     };
     for (i, a) in parts.idle.iter().enumerate() {
         if by_node && a.properties.node.is_empty() {
