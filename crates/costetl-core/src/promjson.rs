@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use serde::Deserializer;
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, Result};
 
@@ -51,8 +52,12 @@ pub struct Series {
     pub labels: Vec<(Arc<str>, Arc<str>)>,
     /// Samples as (Unix time in seconds, value), in the backend's order
     /// (ascending time for Prometheus). Values may be NaN or infinite.
-    pub samples: Vec<(f64, f64)>,
+    pub samples: SampleVec,
 }
+
+/// A series' samples: one inline (an instant vector's, which is every
+/// series of the plan: no allocation per series), more on the heap.
+pub type SampleVec = SmallVec<[(f64, f64); 1]>;
 
 impl Series {
     /// The value of label `name`, if the series has it.
@@ -308,7 +313,7 @@ impl RawResult {
             ResultType::Scalar => match (self.series.is_empty(), self.bare.as_slice()) {
                 (true, [Bare::Number(t), Bare::Str(Some(v))]) => Ok(vec![Series {
                     labels: Vec::new(),
-                    samples: vec![(*t, *v)],
+                    samples: smallvec![(*t, *v)],
                 }]),
                 _ => Err("scalar result must be [<time>, \"<value>\"]".to_owned()),
             },
@@ -580,7 +585,7 @@ impl<'de> Visitor<'de> for ResultElement<'_> {
                     let Sample(t, v) = map.next_value()?;
                     // Assign, not push: a repeated key must not make a
                     // vector series hold two samples.
-                    series.samples = vec![(t, v)];
+                    series.samples = smallvec![(t, v)];
                     has_value = true;
                 }
                 Key::Values => {
@@ -754,8 +759,8 @@ impl<'de> Deserialize<'de> for Sample {
     }
 }
 
-/// A `values` array, read straight into the series' sample `Vec`.
-struct Samples(Vec<(f64, f64)>);
+/// A `values` array, read straight into the series' samples.
+struct Samples(SampleVec);
 
 impl<'de> Deserialize<'de> for Samples {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
@@ -769,7 +774,7 @@ impl<'de> Deserialize<'de> for Samples {
                 self,
                 mut seq: A,
             ) -> std::result::Result<Samples, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                let mut out = SampleVec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(Sample(t, v)) = seq.next_element()? {
                     out.push((t, v));
                 }
@@ -881,7 +886,7 @@ mod tests {
         assert_eq!(s.label("job"), Some("prometheus"));
         assert_eq!(s.label("__name__"), Some("up"));
         assert_eq!(s.label("pod"), None);
-        assert_eq!(s.samples, [(1435781451.781, 1.0)]);
+        assert_eq!(s.samples[..], [(1435781451.781, 1.0)]);
         assert_eq!(r.series[1].labels, []);
         assert_eq!(r.series[1].last_value(), Some(0.5));
         assert!(r.warnings.is_empty() && r.infos.is_empty());
@@ -896,7 +901,7 @@ mod tests {
         );
         assert_eq!(r.result_type, ResultType::Matrix);
         assert_eq!(
-            r.series[0].samples,
+            r.series[0].samples[..],
             [(1.0, 1.0), (61.5, 2000.0), (121.0, -0.25)]
         );
         assert_eq!(
@@ -912,7 +917,7 @@ mod tests {
         let r = ok(
             r#"{"data":{"result":[{"value":[1,"2"],"metric":{"a":"b"}}],"resultType":"vector"},"status":"success"}"#,
         );
-        assert_eq!(r.series[0].samples, [(1.0, 2.0)]);
+        assert_eq!(r.series[0].samples[..], [(1.0, 2.0)]);
         assert_eq!(r.series[0].label("a"), Some("b"));
     }
 
@@ -926,7 +931,7 @@ mod tests {
             r.series,
             [Series {
                 labels: vec![],
-                samples: vec![(1700000000.5, 42.0)]
+                samples: smallvec![(1700000000.5, 42.0)]
             }]
         );
     }
@@ -1127,7 +1132,7 @@ mod tests {
             s.labels,
             [("a".into(), "q\"uoéte".into()), ("z".into(), "2".into())]
         );
-        assert_eq!(s.samples, [(1.0, 1.0)]);
+        assert_eq!(s.samples[..], [(1.0, 1.0)]);
     }
 
     proptest! {

@@ -60,7 +60,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, &v)| Series {
                     labels: vec![("node".into(), format!("n{i}").into())],
-                    samples: vec![(0.0, v)],
+                    samples: smallvec::smallvec![(0.0, v)],
                 })
                 .collect(),
             warnings: vec![],
