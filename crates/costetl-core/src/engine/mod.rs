@@ -171,7 +171,9 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
         &meta.provider_ids,
         &mut set.warnings,
     );
-    set.insert_all(c.allocs.into_iter().chain(unmounted).chain(idle));
+    // Into the containers' own vector: `insert_all` sorts it in place.
+    c.allocs.extend(unmounted.into_iter().chain(idle));
+    set.insert_all(c.allocs);
     Ok(set)
 }
 

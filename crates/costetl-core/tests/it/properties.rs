@@ -448,3 +448,33 @@ proptest! {
         prop_assert_eq!(&by_ref.filtered_out, &by_value.filtered_out);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Building a set in bulk (`insert_all`: sorted in place, equal names
+    /// merged) gives exactly the set that inserting one by one gives,
+    /// merges in the same order, to the last bit.
+    #[test]
+    fn inserting_all_at_once_is_inserting_one_by_one(
+        allocs in prop::collection::vec((arb_container(test_day()), 0..6usize), 0..60),
+        metadata in prop_oneof![Just(MetadataMerge::Drop), Just(MetadataMerge::Intersect), Just(MetadataMerge::Union)],
+    ) {
+        // Few names, so that many allocations share one.
+        let allocs: Vec<Allocation> = (allocs.into_iter())
+            .map(|(mut a, k)| {
+                a.name = format!("cluster/node/ns/pod-{k}");
+                a
+            })
+            .collect();
+        let mut one_by_one = AllocationSet::new(test_day());
+        one_by_one.metadata = metadata;
+        for a in allocs.clone() {
+            one_by_one.insert(a);
+        }
+        let mut bulk = AllocationSet::new(test_day());
+        bulk.metadata = metadata;
+        bulk.insert_all(allocs);
+        prop_assert_eq!(bulk, one_by_one);
+    }
+}
