@@ -134,8 +134,8 @@ impl AllocationSet {
 }
 
 /// Sort `allocs` by name, ties in their order: the order is found on
-/// indices (in parallel), then applied by swaps along its cycles, so each
-/// allocation moves about once and no second buffer is allocated.
+/// indices (in parallel, comparing names, not moving allocations), then
+/// applied by swaps along its cycles: no second buffer is allocated.
 fn sort_by_name(allocs: &mut [Allocation]) {
     let mut order: Vec<usize> = (0..allocs.len()).collect();
     let name = |i: usize| allocs[i].name.as_str();
