@@ -134,7 +134,11 @@ pub async fn racing_writers_one_wins(store: &EtlStore) -> EtlKey {
     // read "no file" and race (one PUT loses with a conflict, nothing is
     // overwritten), or one reads the other's file and the policy
     // decides (the rival, with twice the CPU cost, is the better
-    // build). Either way exactly one writer created the file.
+    // build). Either way exactly one writer created the file. On a loaded
+    // server a third: the fresh writer's PUT lands but its answer is
+    // lost, the rival reads that file and replaces it (If-Match, by the
+    // policy), and the fresh writer's retry conflicts with a file that is
+    // no longer its own: it is told, and nobody reports the creation.
     let conflicts = [&a, &b]
         .iter()
         .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
@@ -145,7 +149,13 @@ pub async fn racing_writers_one_wins(store: &EtlStore) -> EtlKey {
             |r| matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window"),
         )
         .count();
-    assert_eq!(created, 1, "{a:?} / {b:?}");
+    let replaced_lost_creation = conflicts == 1
+        && matches!(&b, Ok(o) if written(&o.decision)
+            && o.decision.reason() != "no file is stored for this window");
+    assert!(
+        created == 1 || replaced_lost_creation,
+        "one writer creates the file: {a:?} / {b:?}"
+    );
     let winner = match (conflicts, &a) {
         (1, Ok(_)) => &fresh,
         (1, Err(_)) => &rival,
