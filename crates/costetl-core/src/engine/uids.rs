@@ -51,25 +51,33 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
     if !needed {
         return None;
     }
+    // Only the results with a series to fix are copied (`Results` shares
+    // the others with the input).
     let mut out = results.clone();
     let mut joined: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ambiguous: BTreeMap<&str, usize> = BTreeMap::new();
     for &id in JOINED_BY_UID {
-        let Some(r) = out.get_mut(id) else { continue };
-        for s in &mut r.series {
+        let Ok(r) = results.get(id) else { continue };
+        let mut fixes: Vec<(usize, &str)> = Vec::new();
+        for (i, s) in r.series.iter().enumerate() {
             let Some(ran) = uids.get(&keys.pod_name(s)) else {
                 continue;
             };
-            let uid = s.label("uid").unwrap_or_default();
-            if ran.contains(&uid) {
+            if ran.contains(&s.label("uid").unwrap_or_default()) {
                 continue;
             }
             match ran.as_slice() {
-                [only] => {
-                    set_label(s, "uid", only);
-                    *joined.entry(id.as_str()).or_default() += 1;
-                }
+                [only] => fixes.push((i, only)),
                 _ => *ambiguous.entry(id.as_str()).or_default() += 1,
+            }
+        }
+        if fixes.is_empty() {
+            continue;
+        }
+        *joined.entry(id.as_str()).or_default() += fixes.len();
+        if let Some(r) = out.get_mut(id) {
+            for (i, uid) in fixes {
+                set_label(&mut r.series[i], "uid", uid);
             }
         }
     }
@@ -100,5 +108,63 @@ fn set_label(s: &mut Series, name: &str, value: &str) {
     match s.labels.binary_search_by(|(k, _)| (**k).cmp(name)) {
         Ok(i) => s.labels[i].1 = value.into(),
         Err(i) => s.labels.insert(i, (name.into(), value.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::EngineConfig;
+    use crate::promjson::{QueryResult, ResultType};
+
+    fn result(series: &[&[(&str, &str)]]) -> QueryResult {
+        QueryResult {
+            result_type: ResultType::Vector,
+            series: (series.iter())
+                .map(|labels| {
+                    let mut s = Series {
+                        labels: (labels.iter())
+                            .map(|&(k, v)| (k.into(), v.into()))
+                            .collect(),
+                        samples: smallvec::smallvec![(0.0, 1.0)],
+                    };
+                    s.labels.sort();
+                    s
+                })
+                .collect(),
+            warnings: vec![],
+            infos: vec![],
+        }
+    }
+
+    /// A kube-state-metrics v1 request (no uid) takes the uid its pod ran
+    /// with, and the fixed results share every result they did not change
+    /// with the input: a mixed-version fleet's day is not copied whole.
+    #[test]
+    fn only_the_changed_results_are_copied() {
+        let pod = [("namespace", "ns"), ("pod", "p")];
+        let mut r = Results::default();
+        r.insert(
+            QueryId::RunSteps.as_str(),
+            result(&[&[pod[0], pod[1], ("uid", "u1")]]),
+        );
+        r.insert(QueryId::RequestMax.as_str(), result(&[&pod]));
+        r.insert(QueryId::CpuUsage.as_str(), result(&[&pod]));
+        r.insert(
+            QueryId::PodNode.as_str(),
+            result(&[&[pod[0], pod[1], ("uid", "u1")]]),
+        );
+        let cfg = EngineConfig::default();
+        let (fixed, warnings) = normalise(&r, &Keys { cfg: &cfg }).expect("a uid to fix");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let request = &fixed.get(QueryId::RequestMax).unwrap().series[0];
+        assert_eq!(request.label("uid"), Some("u1"));
+        assert!(!Results::shares(&r, &fixed, QueryId::RequestMax));
+        assert!(Results::shares(&r, &fixed, QueryId::RunSteps));
+        assert!(Results::shares(&r, &fixed, QueryId::CpuUsage));
+        assert!(
+            Results::shares(&r, &fixed, QueryId::PodNode),
+            "joined by uid, nothing to fix"
+        );
     }
 }
