@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use costetl_core::etl::{Decision, EtlKey, EtlMeta, OverwritePolicy, Resolution};
 use costetl_core::testing::mock_set;
 use costetl_core::{AllocationSet, Window};
-use costetl_store::{EtlStore, StoreConfig, StoreError};
+use costetl_store::{EtlStore, PutOutcome, StoreConfig, StoreError};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
 
 pub fn start(day_index: i64) -> DateTime<Utc> {
@@ -139,19 +139,17 @@ pub async fn racing_writers_one_wins(store: &EtlStore) -> EtlKey {
     // lost, the rival reads that file and replaces it (If-Match, by the
     // policy), and the fresh writer's retry conflicts with a file that is
     // no longer its own: it is told, and nobody reports the creation.
+    let creates = |o: &PutOutcome| o.decision.reason() == "no file is stored for this window";
     let conflicts = [&a, &b]
         .iter()
         .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
         .count();
     let created = [&a, &b]
         .iter()
-        .filter(
-            |r| matches!(r, Ok(o) if o.decision.reason() == "no file is stored for this window"),
-        )
+        .filter(|r| matches!(r, Ok(o) if creates(o)))
         .count();
-    let replaced_lost_creation = conflicts == 1
-        && matches!(&b, Ok(o) if written(&o.decision)
-            && o.decision.reason() != "no file is stored for this window");
+    let replaced_lost_creation =
+        conflicts == 1 && matches!(&b, Ok(o) if written(&o.decision) && !creates(o));
     assert!(
         created == 1 || replaced_lost_creation,
         "one writer creates the file: {a:?} / {b:?}"
