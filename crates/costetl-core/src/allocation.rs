@@ -9,6 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::properties::{AllocationProperties, EXTERNAL, IDLE, MetadataMerge, SHARED, UNMOUNTED};
+use crate::small_map::SmallMap;
 use crate::window::Window;
 
 /// Identifies a persistent volume: cluster and PV name. Serialised in JSON
@@ -228,9 +229,9 @@ pub struct Allocation {
     /// Reconciliation adjustment to the LB cost.
     pub load_balancer_cost_adjustment: f64,
     /// Per-LB breakdown, keyed `cluster/namespace/service`.
-    pub load_balancers: BTreeMap<String, LbAllocation>,
+    pub load_balancers: SmallMap<String, LbAllocation>,
     /// Per-PV breakdown.
-    pub pvs: BTreeMap<PvKey, PvAllocation>,
+    pub pvs: SmallMap<PvKey, PvAllocation>,
     /// Reconciliation adjustment to the PV cost.
     pub pv_cost_adjustment: f64,
     /// RAM byte-hours charged (max of request and usage).
@@ -354,8 +355,8 @@ impl Allocation {
             network_cost_adjustment: 0.0,
             load_balancer_cost: 0.0,
             load_balancer_cost_adjustment: 0.0,
-            load_balancers: BTreeMap::new(),
-            pvs: BTreeMap::new(),
+            load_balancers: SmallMap::new(),
+            pvs: SmallMap::new(),
             pv_cost_adjustment: 0.0,
             ram_byte_hours: 0.0,
             ram_bytes_request_average: 0.0,
@@ -610,7 +611,7 @@ impl Allocation {
             unmounted_pv_cost,
         );
         for (k, pv) in &other.pvs {
-            let mine = self.pvs.entry(k.clone()).or_insert_with(|| PvAllocation {
+            let mine = self.pvs.get_or_insert_with(k, || PvAllocation {
                 provider_id: pv.provider_id.clone(),
                 ..PvAllocation::default()
             });
@@ -625,15 +626,12 @@ impl Allocation {
             }
         }
         for (k, lb) in &other.load_balancers {
-            let mine = self
-                .load_balancers
-                .entry(k.clone())
-                .or_insert_with(|| LbAllocation {
-                    service: lb.service.clone(),
-                    private: lb.private,
-                    ip: lb.ip.clone(),
-                    ..LbAllocation::default()
-                });
+            let mine = self.load_balancers.get_or_insert_with(k, || LbAllocation {
+                service: lb.service.clone(),
+                private: lb.private,
+                ip: lb.ip.clone(),
+                ..LbAllocation::default()
+            });
             mine.cost += lb.cost * scale;
             mine.hours += lb.hours * scale;
         }

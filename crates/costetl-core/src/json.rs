@@ -971,7 +971,10 @@ impl AllocationJson {
 
 /// A nullable map (OpenCost's nil maps are `null`) with its values
 /// converted.
-fn values_into<T, U>(m: Option<BTreeMap<String, T>>, f: impl Fn(T) -> U) -> BTreeMap<String, U> {
+fn values_into<T, U, M: FromIterator<(String, U)>>(
+    m: Option<BTreeMap<String, T>>,
+    f: impl Fn(T) -> U,
+) -> M {
     m.unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, f(v)))

@@ -36,6 +36,7 @@ pub mod promjson;
 pub mod properties;
 pub mod query;
 pub mod set;
+pub mod small_map;
 pub mod source;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

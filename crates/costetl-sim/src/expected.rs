@@ -291,9 +291,9 @@ fn unmounted_allocation(
     a.start = at(span.start);
     a.end = at(span.end);
     a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
-    a.pvs = u.pvs;
+    a.pvs = u.pvs.into();
     a.load_balancer_cost = u.load_balancer_cost;
-    a.load_balancers = u.load_balancers;
+    a.load_balancers = u.load_balancers.into();
     a.properties = AllocationProperties {
         cluster,
         namespace,
@@ -540,9 +540,9 @@ impl Scenario {
             cpu_core_usage_max: acc.cpu_max,
             ram_bytes_usage_max: acc.ram_max,
         });
-        a.pvs = acc.pvs;
+        a.pvs = acc.pvs.into();
         a.load_balancer_cost = acc.load_balancer_cost;
-        a.load_balancers = acc.load_balancers;
+        a.load_balancers = acc.load_balancers.into();
         a.network_transfer_bytes = acc.network_transfer_bytes;
         a.network_receive_bytes = acc.network_receive_bytes;
         a.network_cross_zone_cost = acc.network_cross_zone_cost;

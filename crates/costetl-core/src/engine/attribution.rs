@@ -421,7 +421,7 @@ impl ClaimUsers<'_, '_> {
 }
 
 fn add_pv(a: &mut Allocation, key: &PvKey, part: PvAllocation) {
-    let e = a.pvs.entry(key.clone()).or_default();
+    let e = a.pvs.get_or_insert_with(key, PvAllocation::default);
     e.byte_hours += part.byte_hours;
     e.cost += part.cost;
     if e.provider_id.is_empty() {

@@ -27,6 +27,7 @@ use crate::allocation::{
 };
 use crate::error::{Error, Result};
 use crate::properties::AllocationProperties;
+use crate::small_map::SmallMap;
 use crate::window::Window;
 
 /// One allocation as a row of a version-2 ETL file (and, read with the
@@ -460,8 +461,8 @@ fn raw_maxima(
 }
 
 /// The PV breakdown by key; a PV may appear once.
-fn pvs(rows: &[PvRowV1]) -> Result<BTreeMap<PvKey, PvAllocation>, String> {
-    let mut pvs = BTreeMap::new();
+fn pvs(rows: &[PvRowV1]) -> Result<SmallMap<PvKey, PvAllocation>, String> {
+    let mut pvs = SmallMap::new();
     for pv in rows {
         let key = PvKey {
             cluster: pv.cluster.clone(),
@@ -480,8 +481,8 @@ fn pvs(rows: &[PvRowV1]) -> Result<BTreeMap<PvKey, PvAllocation>, String> {
 }
 
 /// The load balancer breakdown by key; a key may appear once.
-fn load_balancers(rows: &[LbRowV1]) -> Result<BTreeMap<String, LbAllocation>, String> {
-    let mut load_balancers = BTreeMap::new();
+fn load_balancers(rows: &[LbRowV1]) -> Result<SmallMap<String, LbAllocation>, String> {
+    let mut load_balancers = SmallMap::new();
     for lb in rows {
         let value = LbAllocation {
             service: lb.service.clone(),
