@@ -179,13 +179,7 @@ impl QueryRun<'_> {
 
 /// `set` without its idle allocations.
 fn without_idle(mut set: AllocationSet) -> AllocationSet {
-    let idle: Vec<String> = (set.iter())
-        .filter(|a| a.is_idle())
-        .map(|a| a.name.clone())
-        .collect();
-    for name in idle {
-        set.remove(&name);
-    }
+    set.retain(|a| !a.is_idle());
     set
 }
 

@@ -74,7 +74,7 @@ pub(super) fn filter_and_key(
     }
     if let Some(by) = keys.by {
         for (key, from) in &first_member {
-            if let Some(a) = out.allocations_mut().get_mut(key) {
+            if let Some(a) = out.get_mut(key) {
                 restore_key_properties(&mut a.properties, from, by, &opts.label_config);
             }
         }

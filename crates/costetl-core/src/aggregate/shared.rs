@@ -74,7 +74,6 @@ pub(super) fn add_shared_cost(
     if shared.is_empty() {
         return;
     }
-    let window = out.window();
     let total_weight: f64 = weights.0.values().sum();
     if total_weight > 0.0 {
         for (key, w) in &weights.0 {
@@ -82,11 +81,9 @@ pub(super) fn add_shared_cost(
             let target = if key == FILTERED {
                 &mut *filtered
             } else {
-                // Every share key was inserted by step 5; the entry API
+                // Every share key was inserted by step 5; inserting
                 // just avoids a panic path.
-                out.allocations_mut()
-                    .entry(key.clone())
-                    .or_insert_with(|| Allocation::new(key.clone(), window))
+                out.get_or_insert_empty(key)
             };
             let breakdown = opts.include_shared_cost_breakdown && key != FILTERED;
             for s in &shared {

@@ -190,7 +190,11 @@ pub(crate) fn build<'s>(
         .collect();
     let n = inputs.containers.len();
     let mut out = Containers {
-        allocs: Vec::with_capacity(n),
+        // Room for what the compute appends before sorting in place: an
+        // idle and an unmounted allocation per node at most (per cluster
+        // when idle is by cluster). Growing a fleet's 40 MiB vector then
+        // would copy it into freshly faulted pages.
+        allocs: Vec::with_capacity(n + 2 * inputs.nodes.len()),
         run_hours: Vec::with_capacity(n),
         pod_labels: JoinMap::default(),
     };

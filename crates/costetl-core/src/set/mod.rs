@@ -2,7 +2,8 @@
 //! window, by name) and [`AllocationSetRange`] (consecutive sets), with
 //! insertion-as-merge and accumulation over time.
 
-use std::collections::BTreeMap;
+mod by_name;
+
 use std::str::FromStr;
 
 use rayon::prelude::*;
@@ -13,12 +14,15 @@ use crate::properties::MetadataMerge;
 use crate::warning::Warning;
 use crate::window::{Period, Window};
 
+use by_name::ByName;
+pub use by_name::IntoValues;
+
 /// Every allocation of one window, keyed by name. Inserting a name that is
 /// already present merges the two ([`Allocation::add`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AllocationSet {
     window: Window,
-    allocations: BTreeMap<String, Allocation>,
+    allocations: ByName,
     /// How label-like metadata survives merges on insert.
     pub metadata: MetadataMerge,
     /// Things the producer of this set wants a reader to know (missing
@@ -33,7 +37,7 @@ impl AllocationSet {
     pub fn new(window: Window) -> Self {
         Self {
             window,
-            allocations: BTreeMap::new(),
+            allocations: ByName::default(),
             metadata: MetadataMerge::default(),
             warnings: Vec::new(),
             errors: Vec::new(),
@@ -47,12 +51,7 @@ impl AllocationSet {
 
     /// Insert, merging into an existing allocation of the same name.
     pub fn insert(&mut self, alloc: Allocation) {
-        match self.allocations.get_mut(&alloc.name) {
-            Some(existing) => existing.add(&alloc, self.metadata),
-            None => {
-                self.allocations.insert(alloc.name.clone(), alloc);
-            }
-        }
+        self.allocations.insert(alloc, self.metadata);
     }
 
     /// [`Self::insert`] each of `allocs`, in order. Into an empty set the
@@ -77,7 +76,7 @@ impl AllocationSet {
             }
             same
         });
-        self.allocations = allocs.into_iter().map(|a| (a.name.clone(), a)).collect();
+        self.allocations = ByName::from_sorted(allocs);
     }
 
     /// The allocation called `name`.
@@ -92,18 +91,32 @@ impl AllocationSet {
 
     /// Allocations in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Allocation> {
-        self.allocations.values()
+        self.allocations.iter()
     }
 
     /// Allocations in name order, mutably. Renaming through this breaks
     /// the by-name index: use [`Self::remove`] and [`Self::insert`].
     pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = &mut Allocation> {
-        self.allocations.values_mut()
+        self.allocations.iter_mut()
     }
 
-    /// The by-name map, for crate code that must update in place.
-    pub(crate) fn allocations_mut(&mut self) -> &mut BTreeMap<String, Allocation> {
-        &mut self.allocations
+    /// The allocation called `name`, mutably. Renaming it breaks the
+    /// by-name index.
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Allocation> {
+        self.allocations.get_mut(name)
+    }
+
+    /// The allocation called `name`, an empty one of the set's window
+    /// inserted first if there is none.
+    pub(crate) fn get_or_insert_empty(&mut self, name: &str) -> &mut Allocation {
+        let window = self.window;
+        self.allocations
+            .get_or_insert_with(name, || Allocation::new(name, window))
+    }
+
+    /// Keep only the allocations `keep` says yes to.
+    pub fn retain(&mut self, keep: impl FnMut(&Allocation) -> bool) {
+        self.allocations.retain(keep);
     }
 
     /// Number of allocations.
@@ -163,7 +176,7 @@ fn permute<T>(v: &mut [T], order: &mut [usize]) {
 
 impl IntoIterator for AllocationSet {
     type Item = Allocation;
-    type IntoIter = std::collections::btree_map::IntoValues<String, Allocation>;
+    type IntoIter = IntoValues;
     fn into_iter(self) -> Self::IntoIter {
         self.allocations.into_values()
     }
