@@ -14,13 +14,47 @@ use crate::properties::{AllocationProperties, IDLE};
 use crate::set::AllocationSet;
 use crate::warning::{Warning, WarningKind};
 
-/// Which idle an allocation shares: its cluster's, or its node's
-/// (`cluster/node`) with `idle_by_node`.
-fn idle_id(p: &AllocationProperties, by_node: bool) -> String {
-    if by_node {
-        format!("{}/{}", p.cluster, p.node)
-    } else {
-        p.cluster.clone()
+/// Which idle an allocation shares: its cluster's, or its node's with
+/// `idle_by_node` (the node empty otherwise).
+fn idle_id(p: &AllocationProperties, by_node: bool) -> (&str, &str) {
+    (&p.cluster, if by_node { &p.node } else { "" })
+}
+
+/// A value per idle id, looked up by an allocation's properties without
+/// building a key (every allocation is looked up, twice with `share_idle`).
+struct ByIdleId<T> {
+    by_node: bool,
+    /// By cluster, then by node (`""` unless idle is by node).
+    map: HashMap<String, HashMap<String, T>>,
+}
+
+impl<T: Default> ByIdleId<T> {
+    fn new(by_node: bool) -> Self {
+        Self {
+            by_node,
+            map: HashMap::new(),
+        }
+    }
+
+    fn get(&self, p: &AllocationProperties) -> Option<&T> {
+        let (cluster, node) = idle_id(p, self.by_node);
+        self.map.get(cluster)?.get(node)
+    }
+
+    fn entry(&mut self, p: &AllocationProperties) -> &mut T {
+        let (cluster, node) = idle_id(p, self.by_node);
+        if !self.map.contains_key(cluster) {
+            self.map.insert(cluster.to_owned(), HashMap::new());
+        }
+        let nodes = self.map.get_mut(cluster).expect("inserted above");
+        if !nodes.contains_key(node) {
+            nodes.insert(node.to_owned(), T::default());
+        }
+        nodes.get_mut(node).expect("inserted above")
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
@@ -28,18 +62,18 @@ fn idle_id(p: &AllocationProperties, by_node: bool) -> String {
 /// allocations that share it.
 pub(super) struct IdleTotals {
     by_node: bool,
-    /// Indices of the idle allocations of each idle id.
-    members: BTreeMap<String, Vec<usize>>,
+    /// Indices of the idle allocations of each idle id (cluster, node).
+    members: BTreeMap<(String, String), Vec<usize>>,
     /// The idle resources of each idle id's idle allocations, added up:
     /// sharing is linear in them, so each allocation takes its share of
     /// the sum once instead of a share of every node's idle (which made
     /// sharing a cluster's idle O(allocations × nodes)).
-    summed: HashMap<String, Allocation>,
+    summed: ByIdleId<Option<Allocation>>,
     /// Cost per resource of the regular and shared allocations.
-    total: HashMap<String, PerResource>,
+    total: ByIdleId<PerResource>,
     /// The part of `total` that passes the filter: a shared allocation's
     /// cost passes by the fraction of it that goes to visible keys.
-    passing: HashMap<String, PerResource>,
+    passing: ByIdleId<PerResource>,
 }
 
 /// Step 3: group the idle allocations by idle id, and add up per idle id
@@ -56,9 +90,9 @@ pub(super) fn idle_totals(
     let mut totals = IdleTotals {
         by_node,
         members: BTreeMap::new(),
-        summed: HashMap::new(),
-        total: HashMap::new(),
-        passing: HashMap::new(),
+        summed: ByIdleId::new(by_node),
+        total: ByIdleId::new(by_node),
+        passing: ByIdleId::new(by_node),
     };
     for (i, a) in parts.idle.iter().enumerate() {
         if by_node && a.properties.node.is_empty() {
@@ -71,10 +105,11 @@ pub(super) fn idle_totals(
                 ),
             ));
         }
-        let id = idle_id(&a.properties, by_node);
-        let sum =
-            (totals.summed.entry(id.clone())).or_insert_with(|| Allocation::new(IDLE, a.window));
+        let sum = (totals.summed.entry(&a.properties))
+            .get_or_insert_with(|| Allocation::new(IDLE, a.window));
         add_idle_share(sum, a, PerResource::all(1.0), false);
+        let (cluster, node) = idle_id(&a.properties, by_node);
+        let id = (cluster.to_owned(), node.to_owned());
         totals.members.entry(id).or_default().push(i);
     }
     if parts.idle.is_empty() {
@@ -91,11 +126,10 @@ pub(super) fn idle_totals(
         .map(|a| (a, if opts.passes(&a.properties) { 1.0 } else { 0.0 }))
         .chain(parts.shared.iter().map(|a| (a, visible_shared)));
     for (a, passing) in tagged {
-        let id = idle_id(&a.properties, by_node);
         let r = PerResource::of(a);
-        totals.total.entry(id.clone()).or_default().add(r);
+        totals.total.entry(&a.properties).add(r);
         if passing != 0.0 {
-            totals.passing.entry(id).or_default().add(r.scaled(passing));
+            totals.passing.entry(&a.properties).add(r.scaled(passing));
         }
     }
     totals
@@ -112,8 +146,10 @@ pub(super) fn share_idle(
         return;
     }
     for a in regular.iter_mut().chain(shared.iter_mut()) {
-        let id = idle_id(&a.properties, totals.by_node);
-        let (Some(total), Some(idle)) = (totals.total.get(&id), totals.summed.get(&id)) else {
+        let (Some(total), Some(Some(idle))) = (
+            totals.total.get(&a.properties),
+            totals.summed.get(&a.properties),
+        ) else {
             continue;
         };
         let frac = PerResource::of(a).ratio(*total);
@@ -133,11 +169,15 @@ pub(super) fn leftover_idle(
     out: &mut AllocationSet,
     filtered: &mut Allocation,
 ) {
-    for (id, members) in &totals.members {
-        let total = totals.total.get(id).copied().unwrap_or_default();
-        let pass = totals.passing.get(id).copied().unwrap_or_default();
+    for ((cluster, node), members) in &totals.members {
         for &i in members {
             let a = &idle[i];
+            let total = totals.total.get(&a.properties).copied().unwrap_or_default();
+            let pass = totals
+                .passing
+                .get(&a.properties)
+                .copied()
+                .unwrap_or_default();
             let keep_self = opts.passes(&a.properties);
             let (keep, drop) = leftover_fractions(total, pass, keep_self, opts);
             filtered.add_scaled(&idle_part(a, drop, !keep_self), 1.0);
@@ -147,7 +187,8 @@ pub(super) fn leftover_idle(
             }
             kept.name = match (keyed, opts.split_idle) {
                 (false, _) => a.name.clone(),
-                (true, true) => format!("{id}/{IDLE}"),
+                (true, true) if totals.by_node => format!("{cluster}/{node}/{IDLE}"),
+                (true, true) => format!("{cluster}/{IDLE}"),
                 (true, false) => IDLE.to_owned(),
             };
             out.insert(kept);
@@ -230,6 +271,26 @@ mod tests {
             set.insert(x);
         }
         set
+    }
+
+    #[test]
+    fn split_idle_by_node_is_named_by_cluster_and_node() {
+        let by = [AggregationProperty::Namespace];
+        let run = |idle_by_node| {
+            let opts = AggregationOptions {
+                split_idle: true,
+                idle_by_node,
+                ..AggregationOptions::default()
+            };
+            let out = one_node().aggregate_by(Some(&by), &opts).unwrap();
+            out.set
+                .iter()
+                .filter(|a| a.is_idle())
+                .map(|a| (a.name.clone(), a.total_cost()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(true), [(format!("c/n/{IDLE}"), 30.0)]);
+        assert_eq!(run(false), [(format!("c/{IDLE}"), 30.0)]);
     }
 
     #[test]
