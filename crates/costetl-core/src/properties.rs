@@ -2,6 +2,7 @@
 //! map ([`LabelConfig`]), and the aggregation keys ([`AggregationProperty`])
 //! that turn properties into the names of aggregated allocations.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -385,67 +386,60 @@ impl AggregationProperty {
     /// Append this key's segment(s) for an allocation to `out`. Aliases
     /// yield one segment per configured label; `unmounted` allocations key
     /// as `__unmounted__` by service.
-    pub fn key_segments(
+    pub fn key_segments<'p>(
         &self,
-        props: &AllocationProperties,
+        props: &'p AllocationProperties,
         unmounted: bool,
-        labels: &LabelConfig,
-        out: &mut Vec<String>,
+        labels: &'p LabelConfig,
+        out: &mut impl Extend<Cow<'p, str>>,
     ) {
-        let or_unallocated = |v: &str| {
-            if v.is_empty() {
-                UNALLOCATED.to_owned()
-            } else {
-                v.to_owned()
-            }
-        };
+        let or_unallocated = |v: &'p str| Cow::Borrowed(if v.is_empty() { UNALLOCATED } else { v });
         let controller_named = |kind: &str| {
-            if props.controller_kind == kind && !props.controller.is_empty() {
-                props.controller.clone()
-            } else {
-                UNALLOCATED.to_owned()
-            }
+            Cow::Borrowed(
+                if props.controller_kind == kind && !props.controller.is_empty() {
+                    props.controller.as_str()
+                } else {
+                    UNALLOCATED
+                },
+            )
         };
+        let field = |v: &'p String| Cow::Borrowed(v.as_str());
         match self {
-            Self::Cluster => out.push(props.cluster.clone()),
-            Self::Node => out.push(props.node.clone()),
-            Self::Namespace => out.push(props.namespace.clone()),
-            Self::Pod => out.push(props.pod.clone()),
-            Self::Container => out.push(props.container.clone()),
-            Self::ProviderId => out.push(props.provider_id.clone()),
-            Self::ControllerKind => out.push(or_unallocated(&props.controller_kind)),
-            Self::Controller => out.push(if props.controller.is_empty() {
-                UNALLOCATED.to_owned()
+            Self::Cluster => out.extend([field(&props.cluster)]),
+            Self::Node => out.extend([field(&props.node)]),
+            Self::Namespace => out.extend([field(&props.namespace)]),
+            Self::Pod => out.extend([field(&props.pod)]),
+            Self::Container => out.extend([field(&props.container)]),
+            Self::ProviderId => out.extend([field(&props.provider_id)]),
+            Self::ControllerKind => out.extend([or_unallocated(&props.controller_kind)]),
+            Self::Controller => out.extend([if props.controller.is_empty() {
+                Cow::Borrowed(UNALLOCATED)
             } else if props.controller_kind.is_empty() {
-                props.controller.clone()
+                field(&props.controller)
             } else {
-                format!("{}:{}", props.controller_kind, props.controller)
-            }),
-            Self::Deployment => out.push(controller_named("deployment")),
-            Self::StatefulSet => out.push(controller_named("statefulset")),
-            Self::DaemonSet => out.push(controller_named("daemonset")),
-            Self::Job => out.push(controller_named("job")),
-            Self::Service => out.push(if unmounted {
-                UNMOUNTED.to_owned()
+                Cow::Owned(format!("{}:{}", props.controller_kind, props.controller))
+            }]),
+            Self::Deployment => out.extend([controller_named("deployment")]),
+            Self::StatefulSet => out.extend([controller_named("statefulset")]),
+            Self::DaemonSet => out.extend([controller_named("daemonset")]),
+            Self::Job => out.extend([controller_named("job")]),
+            Self::Service => out.extend([Cow::Borrowed(if unmounted {
+                UNMOUNTED
             } else {
-                props
-                    .services
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| UNALLOCATED.to_owned())
-            }),
-            Self::Label(name) => out.push(or_unallocated(
+                props.services.first().map_or(UNALLOCATED, String::as_str)
+            })]),
+            Self::Label(name) => out.extend([or_unallocated(
                 props
                     .labels
                     .get(&sanitize_label_name(name))
                     .map_or("", String::as_str),
-            )),
-            Self::Annotation(name) => out.push(or_unallocated(
+            )]),
+            Self::Annotation(name) => out.extend([or_unallocated(
                 props
                     .annotations
                     .get(&sanitize_label_name(name))
                     .map_or("", String::as_str),
-            )),
+            )]),
             Self::Alias(alias) => out.extend(
                 labels
                     .alias_values(props, *alias)
@@ -487,11 +481,42 @@ pub fn generate_key(
     by: &[AggregationProperty],
     labels: &LabelConfig,
 ) -> String {
-    let mut segments = Vec::with_capacity(by.len());
+    let mut key = String::new();
+    write_key(props, unmounted, by, labels, &mut key);
+    key
+}
+
+/// [`generate_key`] into `key` (cleared first), so that aggregating a set
+/// can look each allocation's key up without allocating one.
+pub fn write_key(
+    props: &AllocationProperties,
+    unmounted: bool,
+    by: &[AggregationProperty],
+    labels: &LabelConfig,
+    key: &mut String,
+) {
+    key.clear();
+    let mut joined = Joined { key, first: true };
     for p in by {
-        p.key_segments(props, unmounted, labels, &mut segments);
+        p.key_segments(props, unmounted, labels, &mut joined);
     }
-    segments.join("/")
+}
+
+/// Segments appended to a key, `/` between them.
+struct Joined<'k> {
+    key: &'k mut String,
+    first: bool,
+}
+
+impl<'p> Extend<Cow<'p, str>> for Joined<'_> {
+    fn extend<I: IntoIterator<Item = Cow<'p, str>>>(&mut self, segments: I) {
+        for segment in segments {
+            if !std::mem::take(&mut self.first) {
+                self.key.push('/');
+            }
+            self.key.push_str(&segment);
+        }
+    }
 }
 
 #[cfg(test)]

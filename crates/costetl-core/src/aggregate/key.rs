@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use super::AggregationOptions;
 use crate::allocation::Allocation;
 use crate::properties::{
-    AggregationProperty, AllocationProperties, LabelConfig, UNALLOCATED, generate_key,
-    sanitize_label_name,
+    AggregationProperty, AllocationProperties, LabelConfig, UNALLOCATED, sanitize_label_name,
+    write_key,
 };
 use crate::set::AllocationSet;
 
@@ -28,14 +28,27 @@ impl<'a> Keys<'a> {
 
     /// The key `a` is aggregated under.
     pub(super) fn of(&self, a: &Allocation) -> String {
+        let mut key = String::new();
+        self.write(a, &mut key);
+        key
+    }
+
+    /// [`Self::of`] into `key`, reusing its buffer.
+    pub(super) fn write(&self, a: &Allocation, key: &mut String) {
         let Some(by) = self.by else {
-            return a.name.clone();
+            key.clone_from(&a.name);
+            return;
         };
-        let key = generate_key(&a.properties, a.is_unmounted(), by, &self.opts.label_config);
+        write_key(
+            &a.properties,
+            a.is_unmounted(),
+            by,
+            &self.opts.label_config,
+            key,
+        );
         if self.opts.merge_unallocated && key.contains(UNALLOCATED) {
-            UNALLOCATED.to_owned()
-        } else {
-            key
+            key.clear();
+            key.push_str(UNALLOCATED);
         }
     }
 }
@@ -52,17 +65,26 @@ pub(super) fn filter_and_key(
 ) {
     let opts = keys.opts;
     let mut first_member: HashMap<String, AllocationProperties> = HashMap::new();
+    let metadata = out.metadata;
+    // One key buffer: most allocations merge into a key already there, and
+    // need no key of their own.
+    let mut key = String::new();
     for mut a in regular {
         if !opts.passes(&a.properties) {
             filtered.add_scaled(&a, 1.0);
             continue;
         }
-        let key = keys.of(&a);
+        keys.write(&a, &mut key);
         if keys.by.is_some() && !first_member.contains_key(&key) {
             first_member.insert(key.clone(), a.properties.clone());
         }
-        a.name = key;
-        out.insert(a);
+        match out.get_mut(&key) {
+            Some(existing) => existing.add(&a, metadata),
+            None => {
+                a.name.clone_from(&key);
+                out.insert(a);
+            }
+        }
     }
     for mut a in external {
         if opts.passes(&a.properties) {
