@@ -14,43 +14,49 @@ use crate::properties::{AllocationProperties, IDLE};
 use crate::set::AllocationSet;
 use crate::warning::{Warning, WarningKind};
 
-/// Which idle an allocation shares: its cluster's, or its node's with
-/// `idle_by_node` (the node empty otherwise).
-fn idle_id(p: &AllocationProperties, by_node: bool) -> (&str, &str) {
-    (&p.cluster, if by_node { &p.node } else { "" })
+/// Idle ids are the set's own cluster and node names: foldhash, as the
+/// engine's join maps.
+type JoinMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// `f` of the idle id of `p`, which idle it shares: its cluster's, or its
+/// node's (`cluster/node`) with `idle_by_node`.
+fn with_id<R>(by_node: bool, p: &AllocationProperties, f: impl FnOnce(&str) -> R) -> R {
+    if by_node {
+        f(&format!("{}/{}", p.cluster, p.node))
+    } else {
+        f(&p.cluster)
+    }
 }
 
 /// A value per idle id, looked up by an allocation's properties without
-/// building a key (every allocation is looked up, twice with `share_idle`).
+/// building a key when idle is by cluster, the default (every allocation
+/// is looked up, twice with `share_idle`).
 struct ByIdleId<T> {
     by_node: bool,
-    /// By cluster, then by node (`""` unless idle is by node).
-    map: HashMap<String, HashMap<String, T>>,
+    /// By cluster, or by `cluster/node`.
+    map: JoinMap<String, T>,
 }
 
 impl<T: Default> ByIdleId<T> {
     fn new(by_node: bool) -> Self {
         Self {
             by_node,
-            map: HashMap::new(),
+            map: JoinMap::default(),
         }
     }
 
     fn get(&self, p: &AllocationProperties) -> Option<&T> {
-        let (cluster, node) = idle_id(p, self.by_node);
-        self.map.get(cluster)?.get(node)
+        with_id(self.by_node, p, |id| self.map.get(id))
     }
 
     fn entry(&mut self, p: &AllocationProperties) -> &mut T {
-        let (cluster, node) = idle_id(p, self.by_node);
-        if !self.map.contains_key(cluster) {
-            self.map.insert(cluster.to_owned(), HashMap::new());
-        }
-        let nodes = self.map.get_mut(cluster).expect("inserted above");
-        if !nodes.contains_key(node) {
-            nodes.insert(node.to_owned(), T::default());
-        }
-        nodes.get_mut(node).expect("inserted above")
+        let map = &mut self.map;
+        with_id(self.by_node, p, move |id| {
+            if !map.contains_key(id) {
+                map.insert(id.to_owned(), T::default());
+            }
+            map.get_mut(id).expect("inserted above")
+        })
     }
 
     fn is_empty(&self) -> bool {
@@ -61,9 +67,8 @@ impl<T: Default> ByIdleId<T> {
 /// Per idle id, its idle allocations and the resource costs of the
 /// allocations that share it.
 pub(super) struct IdleTotals {
-    by_node: bool,
-    /// Indices of the idle allocations of each idle id (cluster, node).
-    members: BTreeMap<(String, String), Vec<usize>>,
+    /// Indices of the idle allocations of each idle id.
+    members: BTreeMap<String, Vec<usize>>,
     /// The idle resources of each idle id's idle allocations, added up:
     /// sharing is linear in them, so each allocation takes its share of
     /// the sum once instead of a share of every node's idle (which made
@@ -88,7 +93,6 @@ pub(super) fn idle_totals(
 ) -> IdleTotals {
     let by_node = opts.idle_by_node;
     let mut totals = IdleTotals {
-        by_node,
         members: BTreeMap::new(),
         summed: ByIdleId::new(by_node),
         total: ByIdleId::new(by_node),
@@ -108,8 +112,7 @@ pub(super) fn idle_totals(
         let sum = (totals.summed.entry(&a.properties))
             .get_or_insert_with(|| Allocation::new(IDLE, a.window));
         add_idle_share(sum, a, PerResource::all(1.0), false);
-        let (cluster, node) = idle_id(&a.properties, by_node);
-        let id = (cluster.to_owned(), node.to_owned());
+        let id = with_id(by_node, &a.properties, str::to_owned);
         totals.members.entry(id).or_default().push(i);
     }
     if parts.idle.is_empty() {
@@ -169,7 +172,7 @@ pub(super) fn leftover_idle(
     out: &mut AllocationSet,
     filtered: &mut Allocation,
 ) {
-    for ((cluster, node), members) in &totals.members {
+    for (id, members) in &totals.members {
         for &i in members {
             let a = &idle[i];
             let total = totals.total.get(&a.properties).copied().unwrap_or_default();
@@ -187,8 +190,7 @@ pub(super) fn leftover_idle(
             }
             kept.name = match (keyed, opts.split_idle) {
                 (false, _) => a.name.clone(),
-                (true, true) if totals.by_node => format!("{cluster}/{node}/{IDLE}"),
-                (true, true) => format!("{cluster}/{IDLE}"),
+                (true, true) => format!("{id}/{IDLE}"),
                 (true, false) => IDLE.to_owned(),
             };
             out.insert(kept);
