@@ -296,15 +296,19 @@ fn decode_unguarded(bytes: &[u8]) -> Result<(AllocationSet, EtlMeta)> {
         found: meta.schema_version,
         supported: SCHEMA_VERSION,
     })?;
-    decode_rows(builder, meta, &expected)
+    // Room for the rows the footer announces, bounded by the bytes: a
+    // damaged footer must not reserve more than the file could hold.
+    let room = usize::try_from(meta.allocations).map_or(0, |n| n.min(bytes.len() / 16));
+    decode_rows(builder, meta, &expected, room)
 }
 
 /// The rows of a file with the columns of `expected`, checked against its
-/// meta.
+/// meta, into a set with `room` for them.
 fn decode_rows(
     builder: ParquetRecordBatchReaderBuilder<Bytes>,
     meta: EtlMeta,
     expected: &Schema,
+    room: usize,
 ) -> Result<(AllocationSet, EtlMeta)> {
     let indices = column_indices(builder.schema(), expected)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
@@ -315,6 +319,7 @@ fn decode_rows(
         .map_err(|e| not_parquet(&e))?;
 
     let mut set = AllocationSet::new(meta.window);
+    set.reserve(room);
     let mut rows_seen: u64 = 0;
     // Folded value by value in file order from 0.0, exactly as
     // `AllocationSet::total_cost` folds them when the meta is described:

@@ -17,8 +17,6 @@
 //! SQL users; on read they are checked or ignored and the model recomputes
 //! them.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +24,7 @@ use crate::allocation::{
     Allocation, AllocationKind, LbAllocation, PvAllocation, PvKey, RawAllocationOnly,
 };
 use crate::error::{Error, Result};
-use crate::properties::AllocationProperties;
+use crate::properties::{AllocationProperties, Labels};
 use crate::small_map::SmallMap;
 use crate::window::Window;
 
@@ -75,13 +73,17 @@ pub struct AllocationRowV2 {
     /// Services selecting the pod, sorted.
     pub services: Vec<String>,
     /// Pod labels.
-    pub labels: BTreeMap<String, String>,
+    #[serde(with = "as_map")]
+    pub labels: Labels,
     /// Pod annotations.
-    pub annotations: BTreeMap<String, String>,
+    #[serde(with = "as_map")]
+    pub annotations: Labels,
     /// Labels of the pod's namespace.
-    pub namespace_labels: BTreeMap<String, String>,
+    #[serde(with = "as_map")]
+    pub namespace_labels: Labels,
     /// Annotations of the pod's namespace.
-    pub namespace_annotations: BTreeMap<String, String>,
+    #[serde(with = "as_map")]
+    pub namespace_annotations: Labels,
 
     /// Derived: average CPU cores charged.
     pub cpu_cores: f64,
@@ -210,6 +212,24 @@ pub struct LbRowV1 {
     pub hours: f64,
 }
 
+/// A label map in a row: the file holds the map itself; the row shares
+/// the allocation's (the model's [`Labels`] is not `Serialize`).
+mod as_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::properties::Labels;
+
+    pub(super) fn serialize<S: Serializer>(labels: &Labels, s: S) -> Result<S::Ok, S::Error> {
+        (**labels).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(Labels::from)
+    }
+}
+
 impl AllocationRowV2 {
     /// `a`'s row in a file built at `built_at`, `complete` or not (the
     /// meta's values). Proportional asset resource costs and the
@@ -234,10 +254,11 @@ impl AllocationRowV2 {
             pod: p.pod.clone(),
             provider_id: p.provider_id.clone(),
             services: p.services.clone(),
-            labels: (*p.labels).clone(),
-            annotations: (*p.annotations).clone(),
-            namespace_labels: (*p.namespace_labels).clone(),
-            namespace_annotations: (*p.namespace_annotations).clone(),
+            // Shared, not copied: a row is written and dropped at once.
+            labels: p.labels.clone(),
+            annotations: p.annotations.clone(),
+            namespace_labels: p.namespace_labels.clone(),
+            namespace_annotations: p.namespace_annotations.clone(),
             cpu_cores: a.cpu_cores(),
             cpu_core_hours: a.cpu_core_hours,
             cpu_core_request_average: a.cpu_core_request_average,
@@ -397,10 +418,10 @@ impl TryFrom<AllocationRowV2> for Allocation {
             pod: r.pod,
             services,
             provider_id: r.provider_id,
-            labels: r.labels.into(),
-            annotations: r.annotations.into(),
-            namespace_labels: r.namespace_labels.into(),
-            namespace_annotations: r.namespace_annotations.into(),
+            labels: r.labels,
+            annotations: r.annotations,
+            namespace_labels: r.namespace_labels,
+            namespace_annotations: r.namespace_annotations,
         };
         a.start = r.running_start;
         a.end = r.running_end;

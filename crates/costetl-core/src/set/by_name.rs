@@ -106,6 +106,12 @@ impl ByName {
         }
     }
 
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        if let Self::Sorted(v) = self {
+            v.reserve(additional);
+        }
+    }
+
     /// Keep the allocations `keep` says yes to, in one pass.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Allocation) -> bool) {
         match self {
@@ -155,9 +161,13 @@ impl ByName {
 pub type IntoValues =
     Either<std::vec::IntoIter<Allocation>, btree_map::IntoValues<String, Allocation>>;
 
-/// Where `name` is (`Ok`) or would go (`Err`).
+/// Where `name` is (`Ok`) or would go (`Err`); a name past the last one
+/// (appending in order) without a search.
 fn position(v: &[Allocation], name: &str) -> Result<usize, usize> {
-    v.binary_search_by(|a| a.name.as_str().cmp(name))
+    match v.last() {
+        Some(last) if last.name.as_str() < name => Err(v.len()),
+        _ => v.binary_search_by(|a| a.name.as_str().cmp(name)),
+    }
 }
 
 impl PartialEq for ByName {

@@ -114,6 +114,12 @@ impl AllocationSet {
             .get_or_insert_with(name, || Allocation::new(name, window))
     }
 
+    /// Make room for `additional` allocations inserted in name order (a
+    /// file read back) without growing the set's vector on the way.
+    pub fn reserve(&mut self, additional: usize) {
+        self.allocations.reserve(additional);
+    }
+
     /// Keep only the allocations `keep` says yes to.
     pub fn retain(&mut self, keep: impl FnMut(&Allocation) -> bool) {
         self.allocations.retain(keep);
