@@ -530,12 +530,11 @@ fn select_services<'a>(
         return Ok(selected);
     }
     let empty = Labels::new();
-    for (i, a) in c.allocs.iter_mut().enumerate() {
-        let k = &cx.inputs.containers[i].key;
-        let Some(list) = services.get(&(k.cluster, k.namespace)) else {
-            continue;
+    let of_pod = |pod: &PodName<'_>| -> Vec<&str> {
+        let Some(list) = services.get(&(pod.0, pod.1)) else {
+            return Vec::new();
         };
-        let pod_labels = c.pod_labels.get(&k.pod_name()).unwrap_or(&empty);
+        let pod_labels = c.pod_labels.get(pod).unwrap_or(&empty);
         let mut mine: Vec<&str> = list
             .iter()
             .filter(|(_, sel)| selects(sel, pod_labels))
@@ -543,13 +542,24 @@ fn select_services<'a>(
             .collect();
         mine.sort_unstable();
         mine.dedup();
-        for svc in &mine {
+        mine
+    };
+    // A pod's containers are adjacent: its services are found once.
+    let mut last: Option<(PodName<'_>, Vec<&str>)> = None;
+    for (i, a) in c.allocs.iter_mut().enumerate() {
+        let k = &cx.inputs.containers[i].key;
+        let pod = k.pod_name();
+        if last.as_ref().is_none_or(|(p, _)| *p != pod) {
+            last = Some((pod, of_pod(&pod)));
+        }
+        let Some((_, mine)) = &last else { continue };
+        for svc in mine {
             selected
                 .entry((k.cluster, k.namespace, svc))
                 .or_default()
                 .push(i);
         }
-        a.properties.services = mine.into_iter().map(str::to_owned).collect();
+        a.properties.services = mine.iter().map(|s| (*s).to_owned()).collect();
     }
     Ok(selected)
 }

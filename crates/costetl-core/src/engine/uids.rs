@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::plan::QueryId;
 use crate::promjson::Series;
 use crate::warning::{Warning, WarningKind};
@@ -40,9 +42,10 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
             ran.push(uid);
         }
     }
+    // Every series of five results is looked up: in parallel.
     let needed = JOINED_BY_UID.iter().any(|&id| {
         results.get(id).is_ok_and(|r| {
-            r.series.iter().any(|s| {
+            r.series.par_iter().any(|s| {
                 uids.get(&keys.pod_name(s))
                     .is_some_and(|u| !u.contains(&s.label("uid").unwrap_or_default()))
             })
