@@ -173,14 +173,10 @@ pub(super) fn leftover_idle(
     filtered: &mut Allocation,
 ) {
     for (id, members) in &totals.members {
+        let total = totals.total.map.get(id).copied().unwrap_or_default();
+        let pass = totals.passing.map.get(id).copied().unwrap_or_default();
         for &i in members {
             let a = &idle[i];
-            let total = totals.total.get(&a.properties).copied().unwrap_or_default();
-            let pass = totals
-                .passing
-                .get(&a.properties)
-                .copied()
-                .unwrap_or_default();
             let keep_self = opts.passes(&a.properties);
             let (keep, drop) = leftover_fractions(total, pass, keep_self, opts);
             filtered.add_scaled(&idle_part(a, drop, !keep_self), 1.0);
