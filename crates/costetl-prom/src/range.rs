@@ -21,16 +21,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use costetl_core::promjson::{self, ResultType};
+use costetl_core::promjson::{self, ResultType, SeriesLabels};
 
 use crate::config::LimitsConfig;
 use crate::error::PromError;
 
 /// Merged series: samples by label set (sorted, as Prometheus sorts).
-type SeriesMap = BTreeMap<Vec<(Arc<str>, Arc<str>)>, Vec<(f64, f64)>>;
+type SeriesMap = BTreeMap<SeriesLabels, Vec<(f64, f64)>>;
 
 /// A run of evaluation indices `first..=last` of a range query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

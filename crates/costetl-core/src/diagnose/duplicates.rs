@@ -76,7 +76,7 @@ impl Eval<'_> {
 pub(super) fn differing(series: &[&Series], skip: &[&str]) -> Vec<String> {
     let names: BTreeSet<&str> = series
         .iter()
-        .flat_map(|s| s.labels.iter().map(|(n, _)| &**n))
+        .flat_map(|s| s.labels.iter().map(|(n, _)| n))
         .filter(|n| !skip.contains(n))
         .collect();
     names

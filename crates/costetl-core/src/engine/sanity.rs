@@ -59,7 +59,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| Series {
-                    labels: vec![("node".into(), format!("n{i}").into())],
+                    labels: [("node", format!("n{i}"))].into_iter().collect(),
                     samples: smallvec::smallvec![(0.0, v)],
                 })
                 .collect(),

@@ -108,10 +108,7 @@ pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, 
 
 /// Sets `name` to `value`, keeping the labels sorted by name.
 fn set_label(s: &mut Series, name: &str, value: &str) {
-    match s.labels.binary_search_by(|(k, _)| (**k).cmp(name)) {
-        Ok(i) => s.labels[i].1 = value.into(),
-        Err(i) => s.labels.insert(i, (name.into(), value.into())),
-    }
+    s.labels = s.labels.with(name, value);
 }
 
 #[cfg(test)]
@@ -124,15 +121,9 @@ mod tests {
         QueryResult {
             result_type: ResultType::Vector,
             series: (series.iter())
-                .map(|labels| {
-                    let mut s = Series {
-                        labels: (labels.iter())
-                            .map(|&(k, v)| (k.into(), v.into()))
-                            .collect(),
-                        samples: smallvec::smallvec![(0.0, 1.0)],
-                    };
-                    s.labels.sort();
-                    s
+                .map(|labels| Series {
+                    labels: labels.iter().copied().collect(),
+                    samples: smallvec::smallvec![(0.0, 1.0)],
                 })
                 .collect(),
             warnings: vec![],

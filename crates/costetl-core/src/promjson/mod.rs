@@ -24,21 +24,24 @@
 //! through hand-written visitors, so that keys and sample strings are read
 //! in place (borrowed). Label names and values are interned per body: a
 //! day's body repeats a few thousand distinct strings (namespaces, nodes,
-//! label names) over hundreds of thousands of series, so each series holds
-//! shared `Arc<str>`s rather than a heap string per label (at 60,000
-//! containers the decoded results went from 3.7× to about 1.x× their
-//! bytes). There is no intermediate `serde_json::Value` tree and no
+//! label names) over hundreds of thousands of series, so a body's distinct
+//! strings are kept once and its series' labels are symbol pairs into them
+//! ([`SeriesLabels`], `labels.rs`): no allocation per series or label, and
+//! a day's results drop in a few frees per body. There is no intermediate `serde_json::Value` tree and no
 //! `#[serde(flatten)]` (which buffers whole objects).
 
-use std::collections::HashSet;
+mod labels;
+
 use std::fmt;
-use std::sync::Arc;
 
 use serde::Deserializer;
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use smallvec::{SmallVec, smallvec};
 
 use crate::error::{Error, Result};
+
+use labels::LabelsBuilder;
+pub use labels::{Iter as LabelsIter, SeriesLabels};
 
 /// How many characters of an undecodable body an error message quotes.
 const BODY_EXCERPT_CHARS: usize = 200;
@@ -47,9 +50,8 @@ const BODY_EXCERPT_CHARS: usize = 200;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     /// Label pairs sorted by name (unique names), including `__name__` when
-    /// the backend returned it. Decoded series of one body share equal
-    /// strings.
-    pub labels: Vec<(Arc<str>, Arc<str>)>,
+    /// the backend returned it; the series of one body share one table.
+    pub labels: SeriesLabels,
     /// Samples as (Unix time in seconds, value), in the backend's order
     /// (ascending time for Prometheus). Values may be NaN or infinite.
     pub samples: SampleVec,
@@ -62,21 +64,7 @@ pub type SampleVec = SmallVec<[(f64, f64); 1]>;
 impl Series {
     /// The value of label `name`, if the series has it.
     pub fn label(&self, name: &str) -> Option<&str> {
-        // The engine's join series carry a handful of labels: a scan that
-        // compares lengths first does fewer string comparisons there than
-        // a binary search. Labels are sorted by name (see
-        // `normalise_labels`) for the long ones (metadata series).
-        if self.labels.len() <= 8 {
-            return self
-                .labels
-                .iter()
-                .find(|(k, _)| k.len() == name.len() && &**k == name)
-                .map(|(_, v)| &**v);
-        }
-        self.labels
-            .binary_search_by(|(k, _)| (**k).cmp(name))
-            .ok()
-            .map(|i| &*self.labels[i].1)
+        self.labels.get(name)
     }
 
     /// The value of the last sample, if there is one.
@@ -243,27 +231,9 @@ struct RawResult {
     mixed_shape_at: Option<usize>,
     /// Bare (non-object) elements, in order.
     bare: Vec<Bare>,
-    /// The body's label names and values, each once.
-    strings: Interner,
-}
-
-/// Equal strings of one body as one shared allocation, and the scratch
-/// space a series' labels are read into.
-#[derive(Default)]
-struct Interner {
-    strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    scratch: Vec<(Arc<str>, Arc<str>)>,
-}
-
-impl Interner {
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(shared) = self.strings.get(s) {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(s);
-        self.strings.insert(Arc::clone(&shared));
-        shared
-    }
+    /// The body's label names and values, each once, and every series'
+    /// label pairs.
+    labels: LabelsBuilder,
 }
 
 /// A non-object element of `result`.
@@ -308,11 +278,16 @@ impl RawResult {
                         ));
                     }
                 }
-                Ok(self.series)
+                let table = self.labels.into_table();
+                let mut series = self.series;
+                for s in &mut series {
+                    s.labels.attach(&table);
+                }
+                Ok(series)
             }
             ResultType::Scalar => match (self.series.is_empty(), self.bare.as_slice()) {
                 (true, [Bare::Number(t), Bare::Str(Some(v))]) => Ok(vec![Series {
-                    labels: Vec::new(),
+                    labels: SeriesLabels::default(),
                     samples: smallvec![(*t, *v)],
                 }]),
                 _ => Err("scalar result must be [<time>, \"<value>\"]".to_owned()),
@@ -575,11 +550,14 @@ impl<'de> Visitor<'de> for ResultElement<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         let mut series = Series::default();
+        let start = self.out.labels.start();
         let (mut has_value, mut has_values) = (false, false);
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Metric => {
-                    series.labels = map.next_value_seed(Labels(&mut self.out.strings))?;
+                    // A repeated key: the last one counts.
+                    self.out.labels.truncate(start);
+                    map.next_value_seed(Labels(&mut self.out.labels))?;
                 }
                 Key::Value => {
                     let Sample(t, v) = map.next_value()?;
@@ -613,7 +591,9 @@ impl<'de> Visitor<'de> for ResultElement<'_> {
             (false, false) => SampleShape::Missing,
             (true, true) => SampleShape::Both,
         };
-        normalise_labels(&mut series.labels);
+        series.labels = (self.out.labels)
+            .finish_series(start)
+            .map_err(de::Error::custom)?;
         self.out.push(series, shape);
         Ok(())
     }
@@ -646,85 +626,57 @@ impl<'de> Visitor<'de> for ResultElement<'_> {
     }
 }
 
-/// Sort labels by name and drop duplicate names (keeping the last value, as
-/// a JSON object read into a map would). Prometheus already sends labels
-/// sorted, so the common case is a single linear check.
-fn normalise_labels(labels: &mut Vec<(Arc<str>, Arc<str>)>) {
-    if labels.is_sorted_by(|a, b| a.0 < b.0) {
-        return;
-    }
-    // Stable, so equal names keep their input order and the last one wins.
-    labels.sort_by(|a, b| a.0.cmp(&b.0));
-    labels.dedup_by(|later, kept| {
-        if later.0 == kept.0 {
-            std::mem::swap(&mut later.1, &mut kept.1);
-            true
-        } else {
-            false
-        }
-    });
-}
-
-/// The `metric` object (or `null`), read into a `Vec` of interned pairs
-/// (no map in between).
-struct Labels<'a>(&'a mut Interner);
+/// The `metric` object (or `null`): its pairs interned and appended to the
+/// body's table (no map in between, nothing allocated per series).
+struct Labels<'a>(&'a mut LabelsBuilder);
 
 impl<'de> DeserializeSeed<'de> for Labels<'_> {
-    type Value = Vec<(Arc<str>, Arc<str>)>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for Labels<'_> {
-    type Value = Vec<(Arc<str>, Arc<str>)>;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a label object")
     }
-    fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
     }
-    fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
         d.deserialize_map(self)
     }
-    fn visit_map<A: MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        // Pairs gather in the body's scratch `Vec`, so each series' own is
-        // allocated once at its exact length (hundreds of thousands of
-        // series stay resident through the join).
-        let mut labels = std::mem::take(&mut self.0.scratch);
-        labels.clear();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(name) = map.next_key_seed(Interned(self.0))? {
-            labels.push((name, map.next_value_seed(Interned(self.0))?));
+            let value = map.next_value_seed(Interned(self.0))?;
+            self.0.push(name, value);
         }
-        let exact = labels.as_slice().to_vec();
-        self.0.scratch = labels;
-        Ok(exact)
+        Ok(())
     }
 }
 
-/// A label name or value, interned.
-struct Interned<'a>(&'a mut Interner);
+/// A label name or value, as its symbol in the body's table.
+struct Interned<'a>(&'a mut LabelsBuilder);
 
 impl<'de> DeserializeSeed<'de> for Interned<'_> {
-    type Value = Arc<str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Arc<str>, D::Error> {
+    type Value = u32;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<u32, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl Visitor<'_> for Interned<'_> {
-    type Value = Arc<str>;
+    type Value = u32;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Arc<str>, E> {
-        Ok(self.0.intern(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<u32, E> {
+        self.0.intern(v).map_err(E::custom)
     }
 }
 
@@ -881,13 +833,12 @@ mod tests {
                 ("instance", "localhost:9090"),
                 ("job", "prometheus")
             ]
-            .map(|(k, v)| (Arc::from(k), Arc::from(v)))
         );
         assert_eq!(s.label("job"), Some("prometheus"));
         assert_eq!(s.label("__name__"), Some("up"));
         assert_eq!(s.label("pod"), None);
         assert_eq!(s.samples[..], [(1435781451.781, 1.0)]);
-        assert_eq!(r.series[1].labels, []);
+        assert!(r.series[1].labels.is_empty());
         assert_eq!(r.series[1].last_value(), Some(0.5));
         assert!(r.warnings.is_empty() && r.infos.is_empty());
     }
@@ -905,7 +856,8 @@ mod tests {
             [(1.0, 1.0), (61.5, 2000.0), (121.0, -0.25)]
         );
         assert_eq!(
-            &*r.series[0].labels[0].0, "namespace",
+            r.series[0].labels.iter().next(),
+            Some(("namespace", "n")),
             "labels sorted by name"
         );
         assert_eq!(r.series[0].last_value(), Some(-0.25));
@@ -930,7 +882,7 @@ mod tests {
         assert_eq!(
             r.series,
             [Series {
-                labels: vec![],
+                labels: SeriesLabels::default(),
                 samples: smallvec![(1700000000.5, 42.0)]
             }]
         );
@@ -1128,10 +1080,7 @@ mod tests {
             {"metric":{"z":"1","a":"q\"uo\u00e9te","z":"2"},"value":[1,"\u0031"]}]}}"#,
         );
         let s = &r.series[0];
-        assert_eq!(
-            s.labels,
-            [("a".into(), "q\"uoéte".into()), ("z".into(), "2".into())]
-        );
+        assert_eq!(s.labels, [("a", "q\"uoéte"), ("z", "2")]);
         assert_eq!(s.samples[..], [(1.0, 1.0)]);
     }
 
@@ -1177,10 +1126,23 @@ mod tests {
             {"metric":{"namespace":"shop","pod":"a"},"value":[1,"1"]},
             {"metric":{"namespace":"shop","pod":"b"},"value":[1,"2"]}]}}"#,
         );
-        let (a, b) = (&r.series[0].labels, &r.series[1].labels);
-        assert!(Arc::ptr_eq(&a[0].0, &b[0].0), "label names shared");
-        assert!(Arc::ptr_eq(&a[0].1, &b[0].1), "label values shared");
-        assert!(!Arc::ptr_eq(&a[1].1, &b[1].1));
-        assert_eq!((&*a[1].1, &*b[1].1), ("a", "b"));
+        let a: Vec<_> = r.series[0].labels.iter().collect();
+        let b: Vec<_> = r.series[1].labels.iter().collect();
+        // One copy of each distinct string in the body's table.
+        assert_eq!(a[0].0.as_ptr(), b[0].0.as_ptr(), "label names shared");
+        assert_eq!(a[0].1.as_ptr(), b[0].1.as_ptr(), "label values shared");
+        assert_ne!(a[1].1.as_ptr(), b[1].1.as_ptr());
+        assert_eq!((a[1].1, b[1].1), ("a", "b"));
+    }
+
+    #[test]
+    fn a_repeated_metric_key_counts_once_the_last_time() {
+        let r = ok(
+            r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"pod":"a","x":"1"},"value":[1,"1"],"metric":{"pod":"b"}},
+            {"metric":{"pod":"c"},"value":[1,"2"]}]}}"#,
+        );
+        assert_eq!(r.series[0].labels, [("pod", "b")]);
+        assert_eq!(r.series[1].labels, [("pod", "c")]);
     }
 }
