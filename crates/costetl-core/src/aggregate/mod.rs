@@ -80,7 +80,7 @@ impl AllocationSet {
     ) -> Result<Aggregated> {
         opts.validate()?;
         let unmatched = partition::unmatched_share_rules(self, opts);
-        let parts = partition::partition(self.iter().cloned(), self.window(), opts);
+        let parts = partition::partition(self.iter().cloned().collect(), self.window(), opts);
         let notes = (self.warnings.clone(), self.errors.clone());
         Ok(aggregate(self.window(), parts, notes, unmatched, by, opts))
     }
@@ -100,7 +100,7 @@ impl AllocationSet {
             std::mem::take(&mut self.warnings),
             std::mem::take(&mut self.errors),
         );
-        let parts = partition::partition(self.into_iter(), window, opts);
+        let parts = partition::partition(self.into_vec(), window, opts);
         Ok(aggregate(window, parts, notes, unmatched, by, opts))
     }
 }

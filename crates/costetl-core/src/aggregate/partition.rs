@@ -27,29 +27,32 @@ pub(super) struct Parts {
 
 /// Partition the allocations of a set of `window` by what the options
 /// make of each (moved out of an owned set, or cloned from a borrowed one).
+///
+/// In place: the few idle, external and shared allocations are taken out
+/// and the rest stay in `allocations`, which becomes `regular` (a day's
+/// vector is tens of MiB; a fresh one was page faults on every page).
 pub(super) fn partition(
-    allocations: impl Iterator<Item = Allocation>,
+    mut allocations: Vec<Allocation>,
     window: Window,
     opts: &AggregationOptions,
 ) -> Parts {
-    let mut parts = Parts {
-        idle: Vec::new(),
-        external: Vec::new(),
-        shared: Vec::new(),
-        // Almost everything is regular: one allocation, not log2(n) copies.
-        regular: Vec::with_capacity(allocations.size_hint().0),
-    };
-    for a in allocations {
+    let (mut idle, mut external, mut shared) = (Vec::new(), Vec::new(), Vec::new());
+    let special = |a: &mut Allocation| a.is_idle() || a.is_external() || opts.is_shared(a);
+    for a in allocations.extract_if(.., special) {
         if a.is_idle() {
-            parts.idle.push(a);
+            idle.push(a);
         } else if a.is_external() {
-            parts.external.push(a);
-        } else if opts.is_shared(&a) {
-            parts.shared.push(a);
+            external.push(a);
         } else {
-            parts.regular.push(a);
+            shared.push(a);
         }
     }
+    let mut parts = Parts {
+        idle,
+        external,
+        shared,
+        regular: allocations,
+    };
     for (name, rate) in &opts.shared_hourly_costs {
         let mut a = Allocation::new(format!("{name}/{SHARED}"), window);
         a.properties.cluster = SHARED.to_owned();

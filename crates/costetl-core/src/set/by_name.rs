@@ -141,6 +141,14 @@ impl ByName {
         }
     }
 
+    /// The allocations in name order, as a vector (the sorted form's own).
+    pub(crate) fn into_vec(self) -> Vec<Allocation> {
+        match self {
+            Self::Sorted(v) => v,
+            Self::Tree(m) => m.into_values().collect(),
+        }
+    }
+
     /// Turn a large vector into a tree when `name` (absent) belongs
     /// before its end.
     fn make_room_for(&mut self, name: &str) {

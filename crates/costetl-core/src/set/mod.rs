@@ -98,6 +98,12 @@ impl AllocationSet {
         self.allocations.iter_mut()
     }
 
+    /// The allocations in name order, in the set's own vector when it has
+    /// one (no copy of a day's allocations).
+    pub(crate) fn into_vec(self) -> Vec<Allocation> {
+        self.allocations.into_vec()
+    }
+
     /// The allocation called `name`, mutably. Renaming it breaks the
     /// by-name index.
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Allocation> {
