@@ -40,8 +40,8 @@ fn fleet(day: &AllocationSet) -> Vec<(String, AllocationSet)> {
             .fold(i, |h, b| h.wrapping_mul(31) + b as usize);
         let (cluster, part) = &mut parts[ns % FLEET];
         let mut a = a.clone();
-        a.name = a.name.replacen(&a.properties.cluster, cluster, 1);
-        a.properties.cluster = cluster.clone();
+        a.name = a.name.replacen(&*a.properties.cluster, cluster, 1);
+        a.properties.cluster = cluster.as_str().into();
         part.insert(a);
     }
     parts

@@ -144,7 +144,11 @@ fn check_truth(day: &Day, set: &AllocationSet) -> usize {
         let p = &a.properties;
         let e = day
             .expected
-            .get(&(p.namespace.clone(), p.pod.clone(), p.container.clone()))
+            .get(&(
+                p.namespace.to_string(),
+                p.pod.to_string(),
+                p.container.to_string(),
+            ))
             .unwrap_or_else(|| panic!("no truth for {}", a.name));
         if e.edges {
             continue;

@@ -142,7 +142,7 @@ fn rehome(set: &AllocationSet, cluster: &str, shift: TimeDelta) -> AllocationSet
     let mut out = AllocationSet::new(window);
     for a in set.iter() {
         let mut a: Allocation = a.clone();
-        let old = std::mem::replace(&mut a.properties.cluster, cluster.to_owned());
+        let old = std::mem::replace(&mut a.properties.cluster, cluster.into());
         if let Some(rest) = a.name.strip_prefix(old.as_str()) {
             a.name = format!("{cluster}{rest}");
         }

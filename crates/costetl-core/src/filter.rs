@@ -1408,10 +1408,10 @@ mod tests {
             .prop_map(
                 |(namespace, pod, controller_kind, provider_id, services, labels, annotations)| {
                     AllocationProperties {
-                        namespace,
-                        pod,
-                        controller_kind,
-                        provider_id,
+                        namespace: namespace.into(),
+                        pod: pod.into(),
+                        controller_kind: controller_kind.into(),
+                        provider_id: provider_id.into(),
                         services,
                         labels: labels.into(),
                         annotations: annotations.into(),

@@ -76,7 +76,7 @@ use crate::allocation::{
     RawAllocationOnly, SharedCostBreakdown,
 };
 use crate::error::{Error, Result};
-use crate::properties::AllocationProperties;
+use crate::properties::{AllocationProperties, ArcStr};
 use crate::set::AllocationSet;
 use crate::warning::Warning;
 use crate::window::Window;
@@ -414,24 +414,24 @@ struct AllocationJson {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct PropertiesJson {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    cluster: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    node: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    container: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    controller: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    controller_kind: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    namespace: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pod: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cluster: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    node: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    container: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    controller: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    controller_kind: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    namespace: ArcStr,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pod: ArcStr,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     services: Vec<String>,
-    #[serde(rename = "providerID", skip_serializing_if = "String::is_empty")]
-    provider_id: String,
+    #[serde(rename = "providerID", skip_serializing_if = "str::is_empty")]
+    provider_id: ArcStr,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -21,30 +21,33 @@ pub const SHARED: &str = "__shared__";
 pub const EXTERNAL: &str = "__external__";
 
 pub use crate::labels::Labels;
+/// A property's text: shared, cheap to clone (the containers of a pod, the
+/// allocations of a node hold one copy of its name).
+pub use arcstr::ArcStr;
 
 /// Kubernetes identity of an allocation, field for field with OpenCost's
 /// `AllocationProperties`. Empty strings mean "not known".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AllocationProperties {
     /// Cluster id (the value of the configured cluster label).
-    pub cluster: String,
+    pub cluster: ArcStr,
     /// Node the allocation ran on.
-    pub node: String,
+    pub node: ArcStr,
     /// Container name.
-    pub container: String,
+    pub container: ArcStr,
     /// Controller name (deployment, statefulset, … name).
-    pub controller: String,
+    pub controller: ArcStr,
     /// Controller kind in lower case (`deployment`, `statefulset`,
     /// `daemonset`, `job`, `replicaset`, `rollout`).
-    pub controller_kind: String,
+    pub controller_kind: ArcStr,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: ArcStr,
     /// Pod name.
-    pub pod: String,
+    pub pod: ArcStr,
     /// Services selecting the pod, sorted.
     pub services: Vec<String>,
     /// Cloud provider id of the node.
-    pub provider_id: String,
+    pub provider_id: ArcStr,
     /// Pod labels (keys sanitised as Prometheus exports them).
     pub labels: Labels,
     /// Pod annotations (keys sanitised).
@@ -92,9 +95,9 @@ impl AllocationProperties {
     /// its key's allocation: what both sides share is kept as it is, so a
     /// merge allocates only where a map loses some of its entries.
     pub fn intersect_with(&mut self, other: &Self, metadata: MetadataMerge) {
-        fn keep_same(a: &mut String, b: &str) {
+        fn keep_same(a: &mut ArcStr, b: &str) {
             if a != b {
-                a.clear();
+                *a = ArcStr::new();
             }
         }
         keep_same(&mut self.cluster, &other.cluster);
@@ -403,7 +406,7 @@ impl AggregationProperty {
                 },
             )
         };
-        let field = |v: &'p String| Cow::Borrowed(v.as_str());
+        let field = |v: &'p ArcStr| Cow::Borrowed(v.as_str());
         match self {
             Self::Cluster => out.extend([field(&props.cluster)]),
             Self::Node => out.extend([field(&props.node)]),

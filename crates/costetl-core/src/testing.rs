@@ -47,7 +47,7 @@ pub fn unit_allocation(name: &str, props: AllocationProperties, window: Window) 
         a.load_balancer_cost = 1.0;
         a.pvs.insert(
             PvKey {
-                cluster: a.properties.cluster.clone(),
+                cluster: a.properties.cluster.to_string(),
                 name: "pv1".into(),
             },
             PvAllocation {
@@ -317,17 +317,17 @@ prop_compose! {
     ) -> Allocation {
         let kinds = ["deployment", "statefulset", "daemonset"];
         let mut props = AllocationProperties {
-            cluster: format!("cluster{cluster}"),
-            node: format!("c{cluster}-node{node}"),
-            namespace: format!("ns{ns}"),
-            pod: format!("pod{pod}"),
-            container: format!("container{container}"),
-            provider_id: format!("c{cluster}-node{node}"),
+            cluster: format!("cluster{cluster}").into(),
+            node: format!("c{cluster}-node{node}").into(),
+            namespace: format!("ns{ns}").into(),
+            pod: format!("pod{pod}").into(),
+            container: format!("container{container}").into(),
+            provider_id: format!("c{cluster}-node{node}").into(),
             ..AllocationProperties::default()
         };
         if let Some((k, n)) = controller {
             props.controller_kind = kinds[k as usize].into();
-            props.controller = format!("ctrl{n}");
+            props.controller = format!("ctrl{n}").into();
         }
         if let Some(a) = app {
             props.labels.insert("app".into(), format!("app{a}"));
@@ -364,7 +364,7 @@ prop_compose! {
         a.ram_bytes_usage_average = req[3] * 1e9;
         if c[9] > 0.0 {
             a.pvs.insert(
-                PvKey { cluster: a.properties.cluster.clone(), name: format!("pv-{pod}") },
+                PvKey { cluster: a.properties.cluster.to_string(), name: format!("pv-{pod}") },
                 PvAllocation { byte_hours: c[10] * 1e9, cost: c[9], provider_id: format!("vol-{pod}") },
             );
         }
@@ -396,8 +396,8 @@ pub fn arb_idle(w: Window, by_node: bool) -> impl Strategy<Value = Vec<Allocatio
                     format!("cluster{cluster}/{IDLE}")
                 };
                 let mut a = Allocation::new(name, w);
-                a.properties.cluster = format!("cluster{cluster}");
-                a.properties.node = node;
+                a.properties.cluster = format!("cluster{cluster}").into();
+                a.properties.node = node.into();
                 a.cpu_cost = cpu;
                 a.cpu_core_hours = cpu / 2.0;
                 a.gpu_cost = gpu;
@@ -426,13 +426,13 @@ pub fn arb_set(max: usize) -> impl Strategy<Value = AllocationSet> {
             if let Some((cluster, c)) = unmounted {
                 let name = format!("cluster{cluster}//{UNMOUNTED}/{UNMOUNTED}/{UNMOUNTED}");
                 let mut a = Allocation::new(name, w);
-                a.properties.cluster = format!("cluster{cluster}");
+                a.properties.cluster = format!("cluster{cluster}").into();
                 a.properties.namespace = UNMOUNTED.into();
                 a.properties.pod = UNMOUNTED.into();
                 a.properties.container = UNMOUNTED.into();
                 a.pvs.insert(
                     PvKey {
-                        cluster: a.properties.cluster.clone(),
+                        cluster: a.properties.cluster.to_string(),
                         name: "orphan".into(),
                     },
                     PvAllocation {

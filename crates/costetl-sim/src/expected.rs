@@ -268,9 +268,9 @@ fn idle_allocation(
     idle.gpu_hours = nc.gpu_hours - gpu_h;
     idle.default_priced = !nc.priced;
     idle.properties = AllocationProperties {
-        cluster: nc.cluster,
-        node: nc.node,
-        provider_id: nc.provider_id,
+        cluster: nc.cluster.into(),
+        node: nc.node.into(),
+        provider_id: nc.provider_id.into(),
         ..AllocationProperties::default()
     };
     idle
@@ -295,10 +295,10 @@ fn unmounted_allocation(
     a.load_balancer_cost = u.load_balancer_cost;
     a.load_balancers = u.load_balancers.into();
     a.properties = AllocationProperties {
-        cluster,
-        namespace,
-        pod: UNMOUNTED.to_owned(),
-        container: UNMOUNTED.to_owned(),
+        cluster: cluster.into(),
+        namespace: namespace.into(),
+        pod: UNMOUNTED.into(),
+        container: UNMOUNTED.into(),
         services: u.services.into_iter().collect(),
         ..AllocationProperties::default()
     };
@@ -431,7 +431,10 @@ impl Scenario {
         for (name, acc) in accs {
             let a = self.container_allocation(name, acc, window);
             let sum = allocated
-                .entry((a.properties.cluster.clone(), a.properties.node.clone()))
+                .entry((
+                    a.properties.cluster.to_string(),
+                    a.properties.node.to_string(),
+                ))
                 .or_default();
             for (slot, v) in sum.iter_mut().zip([
                 a.cpu_cost,
@@ -840,15 +843,15 @@ impl Scenario {
             .collect();
         services.sort();
         AllocationProperties {
-            cluster: c.name.clone(),
-            node: node.name.clone(),
-            container: container.to_owned(),
-            controller: controller.to_owned(),
-            controller_kind: controller_kind.to_owned(),
-            namespace: p.namespace.clone(),
-            pod: p.name.clone(),
+            cluster: c.name.as_str().into(),
+            node: node.name.as_str().into(),
+            container: container.into(),
+            controller: controller.into(),
+            controller_kind: controller_kind.into(),
+            namespace: p.namespace.as_str().into(),
+            pod: p.name.as_str().into(),
             services,
-            provider_id: node.provider_id.clone(),
+            provider_id: node.provider_id.as_str().into(),
             labels,
             annotations: sanitized(&p.annotations),
             namespace_labels: sanitized(&ns.labels),

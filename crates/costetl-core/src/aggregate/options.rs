@@ -63,7 +63,7 @@ impl AggregationOptions {
             return false;
         }
         let p = &a.properties;
-        self.share_namespaces.contains(&p.namespace)
+        self.share_namespaces.iter().any(|ns| *ns == p.namespace)
             || self.share_labels.iter().any(|(k, v)| {
                 p.labels
                     .get(&sanitize_label_name(k))
@@ -82,8 +82,8 @@ impl AggregationOptions {
     /// breakdown.
     pub(super) fn breakdown_name(&self, a: &Allocation) -> String {
         let p = &a.properties;
-        if self.share_namespaces.contains(&p.namespace) {
-            return p.namespace.clone();
+        if self.share_namespaces.iter().any(|ns| *ns == p.namespace) {
+            return p.namespace.to_string();
         }
         for (k, v) in &self.share_labels {
             if p.labels.get(&sanitize_label_name(k)) == Some(v) {

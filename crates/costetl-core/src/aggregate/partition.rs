@@ -5,8 +5,8 @@
 
 use super::AggregationOptions;
 use crate::allocation::Allocation;
-use crate::properties::SHARED;
 use crate::properties::sanitize_label_name;
+use crate::properties::{ArcStr, SHARED};
 use crate::set::AllocationSet;
 use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
@@ -55,7 +55,7 @@ pub(super) fn partition(
     };
     for (name, rate) in &opts.shared_hourly_costs {
         let mut a = Allocation::new(format!("{name}/{SHARED}"), window);
-        a.properties.cluster = SHARED.to_owned();
+        a.properties.cluster = ArcStr::from(SHARED);
         a.shared_cost = rate * window.hours();
         parts.shared.push(a);
     }

@@ -40,10 +40,10 @@ impl Unmounted {
             .or_insert_with(|| {
                 let mut a =
                     Allocation::new(format!("{cluster}//{ns}/{UNMOUNTED}/{UNMOUNTED}"), window);
-                a.properties.cluster = cluster.to_owned();
-                a.properties.namespace = ns.to_owned();
-                a.properties.pod = UNMOUNTED.to_owned();
-                a.properties.container = UNMOUNTED.to_owned();
+                a.properties.cluster = cluster.into();
+                a.properties.namespace = ns.into();
+                a.properties.pod = UNMOUNTED.into();
+                a.properties.container = UNMOUNTED.into();
                 a
             })
     }

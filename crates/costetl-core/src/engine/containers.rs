@@ -282,7 +282,7 @@ fn build_chunk<'s>(cx: &BuildCtx<'_, 's>, range: Range<usize>) -> Part<'s> {
             }
         };
         a.properties = AllocationProperties {
-            container: k.container.to_owned(),
+            container: k.container.into(),
             ..of_pod.clone()
         };
         if price(cx.extra, i, c, scale, &mut a, cx.cfg) {

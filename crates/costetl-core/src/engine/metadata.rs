@@ -91,18 +91,18 @@ impl<'s> Metadata<'s> {
         let (controller_kind, controller) = self
             .owners
             .get(pod)
-            .map(|(kind, name)| (kind.clone(), (*name).to_owned()))
+            .map(|(kind, name)| (kind.as_str().into(), (*name).into()))
             .unwrap_or_default();
         let provider_id = self
             .provider_ids
             .get(&node_name)
-            .map(|p| (*p).to_owned())
+            .map(|&p| p.into())
             .unwrap_or_default();
         AllocationProperties {
-            cluster: cluster.to_owned(),
-            node: node.to_owned(),
-            namespace: namespace.to_owned(),
-            pod: name.to_owned(),
+            cluster: cluster.into(),
+            node: node.into(),
+            namespace: namespace.into(),
+            pod: name.into(),
             controller,
             controller_kind,
             provider_id,

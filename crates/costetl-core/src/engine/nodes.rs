@@ -62,11 +62,11 @@ pub(crate) fn idle(
         };
         let used = allocated.remove(node).unwrap_or_default();
         let mut idle = Allocation::new(format!("{}/{}/{IDLE}", node.cluster, node.node), window);
-        idle.properties.cluster = node.cluster.clone();
-        idle.properties.node = node.node.clone();
+        idle.properties.cluster = node.cluster.as_str().into();
+        idle.properties.node = node.node.as_str().into();
         idle.properties.provider_id = provider_ids
             .get(&(node.cluster.as_str(), node.node.as_str()))
-            .map(|p| (*p).to_owned())
+            .map(|&p| p.into())
             .unwrap_or_default();
         idle.cpu_cost = cost[0] - used[0];
         idle.ram_cost = cost[1] - used[1];

@@ -50,7 +50,7 @@ impl Coverage {
         let mut c = Self::default();
         let mut hours: BTreeMap<String, f64> = BTreeMap::new();
         for a in set.iter().filter(|a| !a.is_idle() && !a.is_unmounted()) {
-            *hours.entry(a.properties.namespace.clone()).or_default() += a.hours();
+            *hours.entry(a.properties.namespace.to_string()).or_default() += a.hours();
             c.add(a);
         }
         // `as` saturates: NaN and negative hours count as none.

@@ -42,7 +42,7 @@ pub fn by_cluster(set: &AllocationSet, w: Window) -> Vec<(String, AllocationSet)
         let mut a = a.clone();
         a.window = w;
         parts
-            .entry(a.properties.cluster.clone())
+            .entry(a.properties.cluster.to_string())
             .or_insert_with(|| AllocationSet::new(w))
             .insert(a);
     }

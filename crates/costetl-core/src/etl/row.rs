@@ -24,7 +24,7 @@ use crate::allocation::{
     Allocation, AllocationKind, LbAllocation, PvAllocation, PvKey, RawAllocationOnly,
 };
 use crate::error::{Error, Result};
-use crate::properties::{AllocationProperties, Labels};
+use crate::properties::{AllocationProperties, ArcStr, Labels};
 use crate::small_map::SmallMap;
 use crate::window::Window;
 
@@ -55,21 +55,21 @@ pub struct AllocationRowV2 {
     pub minutes: f64,
 
     /// Cluster id.
-    pub cluster: String,
+    pub cluster: ArcStr,
     /// Node it ran on.
-    pub node: String,
+    pub node: ArcStr,
     /// Container name.
-    pub container: String,
+    pub container: ArcStr,
     /// Controller name.
-    pub controller: String,
+    pub controller: ArcStr,
     /// Controller kind, lower case (`deployment`, `statefulset`, …).
-    pub controller_kind: String,
+    pub controller_kind: ArcStr,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: ArcStr,
     /// Pod name.
-    pub pod: String,
+    pub pod: ArcStr,
     /// Cloud provider id of the node.
-    pub provider_id: String,
+    pub provider_id: ArcStr,
     /// Services selecting the pod, sorted.
     pub services: Vec<String>,
     /// Pod labels.

@@ -405,7 +405,7 @@ proptest! {
 
         let mut parts: BTreeMap<String, AllocationSet> = BTreeMap::new();
         for a in set.iter() {
-            (parts.entry(a.properties.cluster.clone()))
+            (parts.entry(a.properties.cluster.to_string()))
                 .or_insert_with(|| AllocationSet::new(set.window()))
                 .insert(a.clone());
         }

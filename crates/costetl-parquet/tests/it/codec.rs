@@ -671,13 +671,13 @@ fn big_set(n: usize) -> AllocationSet {
         let container = format!("app-{}", i % 3);
         let mut a = Allocation::new(format!("{cluster}/{node}/{ns}/{pod}/{container}"), w);
         let p = &mut a.properties;
-        p.cluster = cluster;
-        p.node.clone_from(&node);
-        p.provider_id = format!("aws:///eu-west-1a/i-0{:016x}", i % 60);
-        p.namespace = ns;
-        p.pod = pod;
-        p.container = container;
-        p.controller = format!("svc-{}", i % 400);
+        p.cluster = cluster.into();
+        p.node = node.as_str().into();
+        p.provider_id = format!("aws:///eu-west-1a/i-0{:016x}", i % 60).into();
+        p.namespace = ns.into();
+        p.pod = pod.into();
+        p.container = container.into();
+        p.controller = format!("svc-{}", i % 400).into();
         p.controller_kind = "deployment".into();
         for (k, v) in [
             ("app", format!("svc-{}", i % 400)),
@@ -710,7 +710,7 @@ fn big_set(n: usize) -> AllocationSet {
         if i % 4 == 0 {
             a.pvs.insert(
                 costetl_core::PvKey {
-                    cluster: a.properties.cluster.clone(),
+                    cluster: a.properties.cluster.to_string(),
                     name: format!("pvc-{i:08x}"),
                 },
                 costetl_core::PvAllocation {

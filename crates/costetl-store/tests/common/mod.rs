@@ -24,7 +24,7 @@ pub fn cluster_set(cluster: &str, day_index: i64, scale: f64) -> AllocationSet {
     for a in mock.iter().filter(|a| a.properties.cluster == "cluster1") {
         let mut a = a.clone();
         a.name = a.name.replacen("cluster1", cluster, 1);
-        a.properties.cluster = cluster.to_owned();
+        a.properties.cluster = cluster.into();
         a.cpu_cost *= scale;
         set.insert(a);
     }
