@@ -30,6 +30,7 @@ use super::keys::{
 };
 use super::metadata::Metadata;
 use super::results::Results;
+use super::strings::Strings;
 
 /// Follow-up sums by query, one per container (indexed like
 /// `Inputs::containers`).
@@ -252,6 +253,7 @@ fn build_chunk<'s>(cx: &BuildCtx<'_, 's>, range: Range<usize>) -> Part<'s> {
         run_hours: Vec::with_capacity(range.len()),
         ..Part::default()
     };
+    let mut strings = Strings::default();
     // A pod's containers are adjacent and share its properties (and their
     // label maps): the template of the pod at hand.
     let mut template: Option<((PodName<'s>, &'s str), AllocationProperties)> = None;
@@ -277,12 +279,12 @@ fn build_chunk<'s>(cx: &BuildCtx<'_, 's>, range: Range<usize>) -> Part<'s> {
                 if out.pod_labels.last().is_none_or(|(p, _)| *p != pod) {
                     out.pod_labels.push((pod, cx.meta.pod_labels(&pod)));
                 }
-                let props = cx.meta.properties(&pod, c.node);
+                let props = cx.meta.properties(&pod, c.node, &mut strings);
                 &template.insert(((pod, c.node), props)).1
             }
         };
         a.properties = AllocationProperties {
-            container: k.container.into(),
+            container: strings.get(k.container),
             ..of_pod.clone()
         };
         if price(cx.extra, i, c, scale, &mut a, cx.cfg) {

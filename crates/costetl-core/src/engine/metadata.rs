@@ -10,6 +10,7 @@ use crate::properties::{AllocationProperties, Labels, sanitize_label_name};
 
 use super::keys::{Keys, NodeName, PodName};
 use super::results::Results;
+use super::strings::Strings;
 
 /// The metadata of one window, looked up per pod, namespace and node by
 /// names borrowed from the results.
@@ -84,24 +85,30 @@ impl<'s> Metadata<'s> {
     /// Properties of `pod` on `node` (of the pod's cluster), every field
     /// but the container: node labels on the allow-list merged under the
     /// pod's (the pod wins a clash).
-    pub(crate) fn properties(&self, pod: &PodName<'_>, node: &str) -> AllocationProperties {
+    /// Its text comes from `strings`, shared with the other pods'.
+    pub(super) fn properties<'a>(
+        &'a self,
+        pod: &PodName<'a>,
+        node: &'a str,
+        strings: &mut Strings<'a>,
+    ) -> AllocationProperties {
         let &(cluster, namespace, name) = pod;
         let ns = (cluster, namespace, "");
         let node_name = (cluster, node);
         let (controller_kind, controller) = self
             .owners
             .get(pod)
-            .map(|(kind, name)| (kind.as_str().into(), (*name).into()))
+            .map(|(kind, name)| (strings.get(kind), (*name).into()))
             .unwrap_or_default();
         let provider_id = self
             .provider_ids
             .get(&node_name)
-            .map(|&p| p.into())
+            .map(|p| strings.get(p))
             .unwrap_or_default();
         AllocationProperties {
-            cluster: cluster.into(),
-            node: node.into(),
-            namespace: namespace.into(),
+            cluster: strings.get(cluster),
+            node: strings.get(node),
+            namespace: strings.get(namespace),
             pod: name.into(),
             controller,
             controller_kind,

@@ -12,6 +12,7 @@
 //! labels), `inputs` (the first round joined per container and node, and
 //! the follow-ups it needs), `containers` (one allocation per container),
 //! `nodes` (node cost and idle), `metadata` (labels, owners, node labels),
+//! `strings` (the properties' text of a chunk, each distinct string once),
 //! `attribution` (volumes, load balancers, network), `sanity` (values not
 //! used, reported), `uids` (pod uids made consistent across
 //! kube-state-metrics versions), `driver` (fetch, probe, split, halve).
@@ -25,6 +26,7 @@ mod metadata;
 mod nodes;
 mod results;
 mod sanity;
+mod strings;
 mod uids;
 
 pub use driver::{
