@@ -8,7 +8,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::properties::{AllocationProperties, EXTERNAL, IDLE, MetadataMerge, SHARED, UNMOUNTED};
+use crate::properties::{
+    AllocationProperties, ArcStr, EXTERNAL, IDLE, MetadataMerge, SHARED, UNMOUNTED,
+};
 use crate::small_map::SmallMap;
 use crate::window::Window;
 
@@ -44,7 +46,7 @@ pub struct PvAllocation {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LbAllocation {
     /// `namespace/service`.
-    pub service: String,
+    pub service: ArcStr,
     /// Cost attributed to this allocation from this load balancer (OpenCost
     /// stores the allocation's cumulative LB cost here, wrong for an
     /// allocation behind several LBs; we keep it per LB).
@@ -52,7 +54,7 @@ pub struct LbAllocation {
     /// Whether the LB's ingress IP is private (RFC 1918).
     pub private: bool,
     /// Ingress IP.
-    pub ip: String,
+    pub ip: ArcStr,
     /// Hours the LB was active and attributed.
     pub hours: f64,
 }
@@ -229,7 +231,7 @@ pub struct Allocation {
     /// Reconciliation adjustment to the LB cost.
     pub load_balancer_cost_adjustment: f64,
     /// Per-LB breakdown, keyed `cluster/namespace/service`.
-    pub load_balancers: SmallMap<String, LbAllocation>,
+    pub load_balancers: SmallMap<ArcStr, LbAllocation>,
     /// Per-PV breakdown.
     pub pvs: SmallMap<PvKey, PvAllocation>,
     /// Reconciliation adjustment to the PV cost.

@@ -788,7 +788,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::properties::Labels;
+    use crate::properties::{ArcStr, Labels};
     use proptest::prelude::*;
 
     fn map(pairs: &[(&str, &str)]) -> Labels {
@@ -1412,7 +1412,7 @@ mod tests {
                         pod: pod.into(),
                         controller_kind: controller_kind.into(),
                         provider_id: provider_id.into(),
-                        services,
+                        services: services.into_iter().map(ArcStr::from).collect(),
                         labels: labels.into(),
                         annotations: annotations.into(),
                         ..Default::default()

@@ -402,7 +402,7 @@ struct AllocationJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     raw_allocation_only: Option<RawJson>,
     proportional_asset_resource_costs: Option<BTreeMap<String, ParcJson>>,
-    lb_allocations: Option<BTreeMap<String, LbJson>>,
+    lb_allocations: Option<BTreeMap<ArcStr, LbJson>>,
     shared_cost_breakdown: Option<BTreeMap<String, BreakdownJson>>,
     /// costetl's marker for default-priced cost; absent (as OpenCost
     /// readers expect) unless true.
@@ -429,7 +429,7 @@ struct PropertiesJson {
     #[serde(skip_serializing_if = "str::is_empty")]
     pod: ArcStr,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    services: Vec<String>,
+    services: Vec<ArcStr>,
     #[serde(rename = "providerID", skip_serializing_if = "str::is_empty")]
     provider_id: ArcStr,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -466,10 +466,10 @@ struct PvJson {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 struct LbJson {
-    service: String,
+    service: ArcStr,
     cost: Num,
     private: bool,
-    ip: String,
+    ip: ArcStr,
     hours: Num,
     adjustment: Num,
 }
@@ -971,8 +971,8 @@ impl AllocationJson {
 
 /// A nullable map (OpenCost's nil maps are `null`) with its values
 /// converted.
-fn values_into<T, U, M: FromIterator<(String, U)>>(
-    m: Option<BTreeMap<String, T>>,
+fn values_into<K: Ord, T, U, M: FromIterator<(K, U)>>(
+    m: Option<BTreeMap<K, T>>,
     f: impl Fn(T) -> U,
 ) -> M {
     m.unwrap_or_default()

@@ -45,7 +45,7 @@ pub struct AllocationProperties {
     /// Pod name.
     pub pod: ArcStr,
     /// Services selecting the pod, sorted.
-    pub services: Vec<String>,
+    pub services: Vec<ArcStr>,
     /// Cloud provider id of the node.
     pub provider_id: ArcStr,
     /// Pod labels (keys sanitised as Prometheus exports them).
@@ -429,7 +429,7 @@ impl AggregationProperty {
             Self::Service => out.extend([Cow::Borrowed(if unmounted {
                 UNMOUNTED
             } else {
-                props.services.first().map_or(UNALLOCATED, String::as_str)
+                props.services.first().map_or(UNALLOCATED, ArcStr::as_str)
             })]),
             Self::Label(name) => out.extend([or_unallocated(
                 props

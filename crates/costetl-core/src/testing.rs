@@ -336,7 +336,7 @@ prop_compose! {
             props.annotations.insert("team".into(), format!("team{t}"));
         }
         if let Some(s) = service {
-            props.services = vec![format!("svc{s}")];
+            props.services = vec![format!("svc{s}").into()];
         }
         let name = format!(
             "{}/{}/{}/{}/{}",

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use costetl_core::properties::{IDLE, Labels, UNMOUNTED, sanitize_label_name};
+use costetl_core::properties::{ArcStr, IDLE, Labels, UNMOUNTED, sanitize_label_name};
 use costetl_core::{
     Allocation, AllocationProperties, AllocationSet, LbAllocation, MetadataMerge, PvAllocation,
     PvKey, Window,
@@ -208,10 +208,10 @@ fn add_lb(
     let e = lbs
         .entry(lb_key(cluster, svc))
         .or_insert_with(|| LbAllocation {
-            service: format!("{}/{}", svc.namespace, svc.name),
+            service: format!("{}/{}", svc.namespace, svc.name).into(),
             cost: 0.0,
             private: lb.private(),
-            ip: lb.ingress_ip.clone(),
+            ip: lb.ingress_ip.as_str().into(),
             hours,
         });
     e.cost += cost;
@@ -293,13 +293,17 @@ fn unmounted_allocation(
     a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
     a.pvs = u.pvs.into();
     a.load_balancer_cost = u.load_balancer_cost;
-    a.load_balancers = u.load_balancers.into();
+    a.load_balancers = u
+        .load_balancers
+        .into_iter()
+        .map(|(k, v)| (k.into(), v))
+        .collect();
     a.properties = AllocationProperties {
         cluster: cluster.into(),
         namespace: namespace.into(),
         pod: UNMOUNTED.into(),
         container: UNMOUNTED.into(),
-        services: u.services.into_iter().collect(),
+        services: u.services.into_iter().map(ArcStr::from).collect(),
         ..AllocationProperties::default()
     };
     a
@@ -545,7 +549,9 @@ impl Scenario {
         });
         a.pvs = acc.pvs.into();
         a.load_balancer_cost = acc.load_balancer_cost;
-        a.load_balancers = acc.load_balancers.into();
+        a.load_balancers = (acc.load_balancers.into_iter())
+            .map(|(k, v)| (k.into(), v))
+            .collect();
         a.network_transfer_bytes = acc.network_transfer_bytes;
         a.network_receive_bytes = acc.network_receive_bytes;
         a.network_cross_zone_cost = acc.network_cross_zone_cost;
@@ -613,7 +619,7 @@ impl Scenario {
                     cluster: c.name.clone(),
                     namespace: svc.namespace.clone(),
                     service: svc.name.clone(),
-                    ip: lb.ingress_ip.clone(),
+                    ip: lb.ingress_ip.as_str().into(),
                     start: at(active.start),
                     end: at(active.end),
                     hours: h,
@@ -850,7 +856,7 @@ impl Scenario {
             controller_kind: controller_kind.into(),
             namespace: p.namespace.as_str().into(),
             pod: p.name.as_str().into(),
-            services,
+            services: services.into_iter().map(ArcStr::from).collect(),
             provider_id: node.provider_id.as_str().into(),
             labels,
             annotations: sanitized(&p.annotations),

@@ -16,7 +16,7 @@ use crate::allocation::{Allocation, LbAllocation, PvAllocation, PvKey};
 use crate::error::Result;
 use crate::plan::{QueryId, TERM_LABEL, TermPods};
 use crate::promjson::Series;
-use crate::properties::{Labels, UNMOUNTED};
+use crate::properties::{ArcStr, Labels, UNMOUNTED};
 use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
@@ -470,14 +470,21 @@ fn load_balancers(cx: &Ctx<'_>, c: &mut Containers<'_>, unmounted: &mut Unmounte
         let cost = v * r_hours;
         let hours = steps.get(&key).copied().unwrap_or(0.0) * r_hours;
         let (cluster, namespace, service, ip) = key;
+        // One copy of the LB's strings, shared by every container it is
+        // split over.
+        let (service_name, private, ip) = (
+            ArcStr::from(format!("{namespace}/{service}")),
+            is_private(ip),
+            ArcStr::from(ip),
+        );
         let entry = |share: f64| LbAllocation {
-            service: format!("{namespace}/{service}"),
+            service: service_name.clone(),
             cost: cost * share,
-            private: is_private(ip),
-            ip: ip.to_owned(),
+            private,
+            ip: ip.clone(),
             hours,
         };
-        let lb_name = format!("{cluster}/{namespace}/{service}");
+        let lb_name = ArcStr::from(format!("{cluster}/{namespace}/{service}"));
         let mine = selected
             .get(&(cluster, namespace, service))
             .map_or(&[][..], Vec::as_slice);
@@ -494,7 +501,7 @@ fn load_balancers(cx: &Ctx<'_>, c: &mut Containers<'_>, unmounted: &mut Unmounte
             a.load_balancer_cost += cost;
             add_lb(a, &lb_name, entry(1.0));
             if !a.properties.services.iter().any(|x| x == service) {
-                a.properties.services.push(service.to_owned());
+                a.properties.services.push(service.into());
                 a.properties.services.sort();
             }
         }
@@ -509,7 +516,7 @@ fn select_services<'a>(
     cx: &Ctx<'a>,
     c: &mut Containers<'_>,
 ) -> Result<JoinMap<Service<'a>, Vec<usize>>> {
-    let mut services: JoinMap<(&str, &str), Vec<(&str, Labels)>> = JoinMap::default();
+    let mut services: JoinMap<(&str, &str), Vec<Selector<'_>>> = JoinMap::default();
     for s in &cx.results.get(QueryId::ServiceSelectors)?.series {
         let selector: Labels = s
             .labels
@@ -520,32 +527,32 @@ fn select_services<'a>(
             })
             .collect();
         let (cluster, namespace, _) = cx.keys.pod_name(s);
-        services
-            .entry((cluster, namespace))
-            .or_default()
-            .push((s.label("service").unwrap_or_default(), selector));
+        services.entry((cluster, namespace)).or_default().push({
+            let name = s.label("service").unwrap_or_default();
+            (name, ArcStr::from(name), selector)
+        });
     }
     let mut selected: JoinMap<Service<'_>, Vec<usize>> = JoinMap::default();
     if services.is_empty() {
         return Ok(selected);
     }
     let empty = Labels::new();
-    let of_pod = |pod: &PodName<'_>| -> Vec<&str> {
+    let of_pod = |pod: &PodName<'_>| -> Vec<(&str, ArcStr)> {
         let Some(list) = services.get(&(pod.0, pod.1)) else {
             return Vec::new();
         };
         let pod_labels = c.pod_labels.get(pod).unwrap_or(&empty);
-        let mut mine: Vec<&str> = list
+        let mut mine: Vec<(&str, ArcStr)> = list
             .iter()
-            .filter(|(_, sel)| selects(sel, pod_labels))
-            .map(|(svc, _)| *svc)
+            .filter(|(_, _, sel)| selects(sel, pod_labels))
+            .map(|(svc, shared, _)| (*svc, shared.clone()))
             .collect();
-        mine.sort_unstable();
-        mine.dedup();
+        mine.sort_unstable_by_key(|&(svc, _)| svc);
+        mine.dedup_by_key(|&mut (svc, _)| svc);
         mine
     };
     // A pod's containers are adjacent: its services are found once.
-    let mut last: Option<(PodName<'_>, Vec<&str>)> = None;
+    let mut last: Option<(PodName<'_>, Vec<(&str, ArcStr)>)> = None;
     for (i, a) in c.allocs.iter_mut().enumerate() {
         let k = &cx.inputs.containers[i].key;
         let pod = k.pod_name();
@@ -553,25 +560,29 @@ fn select_services<'a>(
             last = Some((pod, of_pod(&pod)));
         }
         let Some((_, mine)) = &last else { continue };
-        for svc in mine {
+        for &(svc, _) in mine {
             selected
                 .entry((k.cluster, k.namespace, svc))
                 .or_default()
                 .push(i);
         }
-        a.properties.services = mine.iter().map(|s| (*s).to_owned()).collect();
+        a.properties.services = mine.iter().map(|(_, s)| s.clone()).collect();
     }
     Ok(selected)
 }
 
-fn add_lb(a: &mut Allocation, name: &str, part: LbAllocation) {
-    match a.load_balancers.get_mut(name) {
+/// A service of a namespace: its name (borrowed, and one shared copy
+/// however many pods it selects) and its selector.
+type Selector<'a> = (&'a str, ArcStr, Labels);
+
+fn add_lb(a: &mut Allocation, name: &ArcStr, part: LbAllocation) {
+    match a.load_balancers.get_mut(name.as_str()) {
         Some(e) => {
             e.cost += part.cost;
             e.hours = e.hours.max(part.hours);
         }
         None => {
-            a.load_balancers.insert(name.to_owned(), part);
+            a.load_balancers.insert(name.clone(), part);
         }
     }
 }

@@ -71,7 +71,7 @@ pub struct AllocationRowV2 {
     /// Cloud provider id of the node.
     pub provider_id: ArcStr,
     /// Services selecting the pod, sorted.
-    pub services: Vec<String>,
+    pub services: Vec<ArcStr>,
     /// Pod labels.
     #[serde(with = "as_map")]
     pub labels: Labels,
@@ -199,15 +199,15 @@ pub struct PvRowV1 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LbRowV1 {
     /// `cluster/namespace/service`, the allocation's key for this LB.
-    pub key: String,
+    pub key: ArcStr,
     /// `namespace/service`.
-    pub service: String,
+    pub service: ArcStr,
     /// Cost attributed.
     pub cost: f64,
     /// Whether the ingress IP is private.
     pub private: bool,
     /// Ingress IP.
-    pub ip: String,
+    pub ip: ArcStr,
     /// Hours attributed.
     pub hours: f64,
 }
@@ -502,7 +502,7 @@ fn pvs(rows: &[PvRowV1]) -> Result<SmallMap<PvKey, PvAllocation>, String> {
 }
 
 /// The load balancer breakdown by key; a key may appear once.
-fn load_balancers(rows: &[LbRowV1]) -> Result<SmallMap<String, LbAllocation>, String> {
+fn load_balancers(rows: &[LbRowV1]) -> Result<SmallMap<ArcStr, LbAllocation>, String> {
     let mut load_balancers = SmallMap::new();
     for lb in rows {
         let value = LbAllocation {

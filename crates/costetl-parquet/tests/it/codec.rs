@@ -172,7 +172,7 @@ prop_compose! {
                 a.properties.namespace_labels.insert("env".into(), "prod ✓".into());
                 a.properties.namespace_annotations.insert("a/b".into(), String::new());
                 a.load_balancers.insert(
-                    format!("{}/ns/lb", a.properties.cluster),
+                    format!("{}/ns/lb", a.properties.cluster).into(),
                     LbAllocation { service: "ns/lb".into(), cost: c, private: flag, ip: "10.0.0.1".into(), hours: x },
                 );
             }
@@ -689,7 +689,7 @@ fn big_set(n: usize) -> AllocationSet {
             p.labels.insert(k.into(), v);
         }
         if i % 3 == 0 {
-            p.services = vec![format!("svc-{}", i % 400)];
+            p.services = vec![format!("svc-{}", i % 400).into()];
         }
         a.start = w.start() + TimeDelta::minutes((rand() * 600.0) as i64);
         a.cpu_core_request_average = rand() * 2.0;
