@@ -27,8 +27,9 @@
 //! label names) over hundreds of thousands of series, so a body's distinct
 //! strings are kept once and its series' labels are symbol pairs into them
 //! ([`SeriesLabels`], `labels.rs`): no allocation per series or label, and
-//! a day's results drop in a few frees per body. There is no intermediate `serde_json::Value` tree and no
-//! `#[serde(flatten)]` (which buffers whole objects).
+//! a day's results drop in a few frees per body. There is no intermediate
+//! `serde_json::Value` tree and no `#[serde(flatten)]` (which buffers whole
+//! objects).
 
 mod labels;
 
