@@ -142,7 +142,7 @@ struct Acc {
     gpu_cost: f64,
     pvs: BTreeMap<PvKey, PvAllocation>,
     load_balancer_cost: f64,
-    load_balancers: BTreeMap<String, LbAllocation>,
+    load_balancers: BTreeMap<ArcStr, LbAllocation>,
     network_transfer_bytes: f64,
     network_receive_bytes: f64,
     network_cross_zone_cost: f64,
@@ -158,7 +158,7 @@ struct Unmounted {
     span: Option<Span>,
     pvs: BTreeMap<PvKey, PvAllocation>,
     load_balancer_cost: f64,
-    load_balancers: BTreeMap<String, LbAllocation>,
+    load_balancers: BTreeMap<ArcStr, LbAllocation>,
     services: BTreeSet<String>,
 }
 
@@ -189,13 +189,13 @@ fn add_pv(
 }
 
 /// `cluster/namespace/service`, the key of [`Allocation::load_balancers`].
-fn lb_key(cluster: &str, svc: &Service) -> String {
-    format!("{cluster}/{}/{}", svc.namespace, svc.name)
+fn lb_key(cluster: &str, svc: &Service) -> ArcStr {
+    format!("{cluster}/{}/{}", svc.namespace, svc.name).into()
 }
 
 /// Adds `cost` of `svc`'s LB (active `hours` in the window) to `lbs`.
 fn add_lb(
-    lbs: &mut BTreeMap<String, LbAllocation>,
+    lbs: &mut BTreeMap<ArcStr, LbAllocation>,
     cluster: &str,
     svc: &Service,
     hours: f64,
@@ -293,11 +293,7 @@ fn unmounted_allocation(
     a.unmounted_pv_cost = u.pvs.values().map(|p| p.cost).sum();
     a.pvs = u.pvs.into();
     a.load_balancer_cost = u.load_balancer_cost;
-    a.load_balancers = u
-        .load_balancers
-        .into_iter()
-        .map(|(k, v)| (k.into(), v))
-        .collect();
+    a.load_balancers = u.load_balancers.into();
     a.properties = AllocationProperties {
         cluster: cluster.into(),
         namespace: namespace.into(),
@@ -549,9 +545,7 @@ impl Scenario {
         });
         a.pvs = acc.pvs.into();
         a.load_balancer_cost = acc.load_balancer_cost;
-        a.load_balancers = (acc.load_balancers.into_iter())
-            .map(|(k, v)| (k.into(), v))
-            .collect();
+        a.load_balancers = acc.load_balancers.into();
         a.network_transfer_bytes = acc.network_transfer_bytes;
         a.network_receive_bytes = acc.network_receive_bytes;
         a.network_cross_zone_cost = acc.network_cross_zone_cost;
