@@ -239,25 +239,50 @@ impl fmt::Display for TooLarge {
 #[derive(Default)]
 pub(super) struct LabelsBuilder {
     table: LabelTable,
-    index: HashTable<u32>,
+    index: HashTable<Interned>,
     hasher: foldhash::fast::RandomState,
+}
+
+/// An entry of the interning index: a symbol and its string's hash. With
+/// the hash at hand, growing the index and probing past other strings
+/// never read the strings: a 60k day's pod names and uids are megabytes of
+/// text per body, and reading them back at random was cache misses that
+/// grew faster than the day.
+#[derive(Clone, Copy)]
+struct Interned {
+    symbol: u32,
+    hash: u32,
+}
+
+impl Interned {
+    /// The index's 64-bit hash of a 32-bit one: the value twice, so the
+    /// index's bucket (low bits) and tag (top bits) both vary.
+    fn table_hash(hash: u32) -> u64 {
+        (u64::from(hash) << 32) | u64::from(hash)
+    }
 }
 
 impl LabelsBuilder {
     /// The symbol of `s`, added if new.
     pub(super) fn intern(&mut self, s: &str) -> Result<u32, TooLarge> {
-        let hash = self.hasher.hash_one(s);
+        // 32 bits suffice: a body holds far fewer strings, and two strings
+        // of one hash cost a comparison, not a wrong symbol.
+        let hash = (self.hasher.hash_one(s) >> 32) as u32;
         let table = &self.table;
-        if let Some(&symbol) = self.index.find(hash, |&sym| table.str(sym) == s) {
-            return Ok(symbol);
+        let found = self.index.find(Interned::table_hash(hash), |e| {
+            e.hash == hash && table.str(e.symbol) == s
+        });
+        if let Some(e) = found {
+            return Ok(e.symbol);
         }
         let symbol = u32::try_from(self.table.ends.len()).map_err(|_| TooLarge)?;
         let end = u32::try_from(self.table.text.len() + s.len()).map_err(|_| TooLarge)?;
         self.table.text.push_str(s);
         self.table.ends.push(end);
-        let (table, hasher) = (&self.table, &self.hasher);
         self.index
-            .insert_unique(hash, symbol, |&sym| hasher.hash_one(table.str(sym)));
+            .insert_unique(Interned::table_hash(hash), Interned { symbol, hash }, |e| {
+                Interned::table_hash(e.hash)
+            });
         Ok(symbol)
     }
 
