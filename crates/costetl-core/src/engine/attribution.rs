@@ -22,7 +22,7 @@ use crate::window::Window;
 
 use super::containers::Containers;
 use super::inputs::Inputs;
-use super::keys::{GIB, JoinMap, JoinSet, Keys, PodName, value};
+use super::keys::{GIB, JoinMap, JoinSet, Keys, PodName, join_map, value};
 use super::results::Results;
 
 /// Allocations for costs without a consumer, by (cluster, namespace);
@@ -61,7 +61,7 @@ struct Pods<'a> {
 
 impl<'a> Pods<'a> {
     fn new(inputs: &Inputs<'a>) -> Self {
-        let mut by_name: JoinMap<PodName<'a>, Vec<usize>> = JoinMap::default();
+        let mut by_name: JoinMap<PodName<'a>, Vec<usize>> = join_map(inputs.containers.len());
         for (i, c) in inputs.containers.iter().enumerate() {
             by_name.entry(c.key.pod_name()).or_default().push(i);
         }

@@ -60,8 +60,10 @@ impl FollowupSums {
                 let Some(members) = covers.get(&(id, term)) else {
                     continue;
                 };
+                // Members ascend (`Inputs::followups`); a term of a fleet
+                // covers thousands, so no linear scan per series.
                 for (i, share) in owners(inputs, keys, s) {
-                    if members.contains(&i) {
+                    if members.binary_search(&i).is_ok() {
                         sums[i] += v * share;
                     }
                 }
@@ -227,7 +229,7 @@ pub(crate) fn build<'s>(
     (out, built)
 }
 
-/// `containers` (sorted by key, so a pod's are adjacent) cut into ranges of
+/// `containers` (in name order, so a pod's are adjacent) cut into ranges of
 /// about `size`, each ending at a pod's last container.
 fn pod_chunks(containers: &[Container<'_>], size: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();

@@ -16,6 +16,13 @@ use crate::promjson::{QueryResult, Series};
 /// files written from them) are the same to the last bit.
 pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
+/// An empty [`JoinMap`] with room for `n` keys: a fleet's maps hold tens
+/// of thousands, and growing one rehashes every key it holds (reading each
+/// key's strings again, at random, past what the caches hold).
+pub(crate) fn join_map<K, V>(n: usize) -> JoinMap<K, V> {
+    JoinMap::with_capacity_and_hasher(n, Default::default())
+}
+
 /// A set hashed as [`JoinMap`]s are.
 pub(crate) type JoinSet<K> = HashSet<K, foldhash::fast::FixedState>;
 
@@ -176,7 +183,7 @@ pub(crate) fn maxima<'r, K: std::hash::Hash + Eq>(
     r: &'r QueryResult,
     key: impl Fn(&'r Series) -> K,
 ) -> JoinMap<K, f64> {
-    let mut out = JoinMap::with_capacity_and_hasher(r.series.len(), Default::default());
+    let mut out = join_map(r.series.len());
     for s in &r.series {
         if let Some(v) = value(s) {
             let e = out.entry(key(s)).or_insert(v);

@@ -1,7 +1,7 @@
 //! What an allocation says besides its numbers: pod and namespace labels
 //! and annotations, the controller, node labels and provider ids.
 
-use super::keys::JoinMap;
+use super::keys::{JoinMap, join_map};
 
 use crate::error::Result;
 use crate::plan::{EngineConfig, QueryId};
@@ -129,7 +129,7 @@ fn prefixed<'s>(
     prefix: &str,
     key: impl Fn(&'s Series) -> PodName<'s>,
 ) -> JoinMap<PodName<'s>, Labels> {
-    let mut out: JoinMap<PodName<'s>, Labels> = JoinMap::default();
+    let mut out: JoinMap<PodName<'s>, Labels> = join_map(r.series.len());
     for s in &r.series {
         let entry = out.entry(key(s)).or_default();
         for (name, value) in &s.labels {

@@ -15,7 +15,7 @@ use crate::plan::QueryId;
 use crate::promjson::Series;
 use crate::warning::{Warning, WarningKind};
 
-use super::keys::{JoinMap, Keys, PodName};
+use super::keys::{JoinMap, Keys, PodName, join_map};
 use super::results::Results;
 
 /// The kube-state-metrics results joined per pod uid (the running series
@@ -34,7 +34,7 @@ const JOINED_BY_UID: &[QueryId] = &[
 pub(crate) fn normalise(results: &Results, keys: &Keys<'_>) -> Option<(Results, Vec<Warning>)> {
     let running = results.get(QueryId::RunSteps).ok()?;
     // A pod name runs with one uid, rarely a few: a `Vec` beats a set.
-    let mut uids: JoinMap<PodName<'_>, Vec<&str>> = JoinMap::default();
+    let mut uids: JoinMap<PodName<'_>, Vec<&str>> = join_map(running.series.len());
     for s in &running.series {
         let ran = uids.entry(keys.pod_name(s)).or_default();
         let uid = s.label("uid").unwrap_or_default();
