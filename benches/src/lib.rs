@@ -295,6 +295,11 @@ pub fn aggregate_namespace_idle(set: &AllocationSet) -> costetl_core::Result<Agg
     set.aggregate_by(Some(&BY_NAMESPACE), &share_idle())
 }
 
+/// As [`aggregate_namespace_idle`], consuming the set (as a query does).
+pub fn into_aggregate_namespace_idle(set: AllocationSet) -> costetl_core::Result<Aggregated> {
+    set.into_aggregate_by(Some(&BY_NAMESPACE), &share_idle())
+}
+
 /// What the benchmarks aggregate by.
 const BY_NAMESPACE: [AggregationProperty; 1] = [AggregationProperty::Namespace];
 
@@ -304,7 +309,7 @@ pub fn end_to_end(day: &Day) -> costetl_core::Result<Aggregated> {
     let results = decode_all(&day.bodies)?;
     let set = engine::compute(day.window, &results, &day.cfg)?;
     drop(results);
-    set.into_aggregate_by(Some(&BY_NAMESPACE), &share_idle())
+    into_aggregate_namespace_idle(set)
 }
 
 /// Peak and current resident set size of this process, from

@@ -4,8 +4,9 @@
 //! set) on the 30k day and then on the 60k day. Criterion runs the two
 //! days minutes apart, so a drift of this shared machine (a neighbour, the
 //! CPU's clock) lands on one day only and moves the ratio by ±10%; here it
-//! lands on both. The ratio reported is the median over rounds of each
-//! round's 60k / 30k, next to the ratio of the medians.
+//! lands on both. Reported per stage: the 60k / 30k ratio of the medians,
+//! of the minima and the median of the rounds' ratios, and the stage over
+//! the same round's reference parse.
 //!
 //! `RAYON_NUM_THREADS=1|2 cargo run --release -p costetl-benches --bin fleet-scaling [-- --rounds N]`
 //!
@@ -15,9 +16,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use costetl_benches::{Day, Scale, decode_all, generate, reference, share_idle};
+use costetl_benches::{
+    Day, Scale, aggregate_namespace_idle, decode_all, generate, into_aggregate_namespace_idle,
+    reference,
+};
 use costetl_core::engine;
-use costetl_core::properties::AggregationProperty;
 
 /// What one round measures, in order.
 const STAGES: [&str; 5] = ["reference", "decode", "compute", "aggregate", "end_to_end"];
@@ -119,7 +122,6 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 fn profile(scale: &Scale, stage: Option<Stage>, rounds: usize) {
     let t = Instant::now();
     let day = generate(scale);
-    let by = [AggregationProperty::Namespace];
     let decode = || decode_all(&day.bodies).expect("the bodies decode");
     let compute = |r| engine::compute(day.window, r, &day.cfg).expect("compute");
     let ready = |t: Instant| eprintln!("rounds start after {:.1?}", t.elapsed());
@@ -140,7 +142,7 @@ fn profile(scale: &Scale, stage: Option<Stage>, rounds: usize) {
         Some(Stage::Aggregate) => {
             let set = compute(&decode());
             ready(t);
-            (0..rounds).for_each(|_| drop(set.aggregate_by(Some(&by), &share_idle())));
+            (0..rounds).for_each(|_| drop(aggregate_namespace_idle(&set)));
         }
     }
 }
@@ -159,8 +161,7 @@ fn run_round(day: &Day) -> [Duration; 5] {
     let compute = t.elapsed();
     drop(results);
     let t = Instant::now();
-    let by = [AggregationProperty::Namespace];
-    std::hint::black_box(set.into_aggregate_by(Some(&by), &share_idle())).expect("aggregate");
+    std::hint::black_box(into_aggregate_namespace_idle(set)).expect("aggregate");
     let aggregate = t.elapsed();
     [
         parse,
