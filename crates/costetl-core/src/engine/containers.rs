@@ -22,7 +22,7 @@ use crate::properties::{AllocationProperties, Labels};
 use crate::window::Window;
 
 use super::inputs::{
-    Container, Inputs, Price, RESOURCES, excess_id, excess_price_id, run_price_id, slot,
+    Container, Inputs, Owners, Price, RESOURCES, excess_id, excess_price_id, run_price_id, slot,
     usage_price_id,
 };
 use super::keys::{
@@ -83,13 +83,11 @@ fn term_of(s: &Series) -> Option<usize> {
 
 /// The containers a result series belongs to: by uid for kube-state-metrics
 /// series, by node for cAdvisor's.
-fn owners(inputs: &Inputs<'_>, keys: &Keys<'_>, s: &Series) -> Vec<(usize, f64)> {
+fn owners(inputs: &Inputs<'_>, keys: &Keys<'_>, s: &Series) -> Owners {
     if s.label("uid").is_some() {
-        inputs
-            .index
-            .get(&keys.container(s))
-            .map(|&i| vec![(i, 1.0)])
-            .unwrap_or_default()
+        (inputs.position(&keys.container(s)).into_iter())
+            .map(|i| (i, 1.0))
+            .collect()
     } else {
         inputs.cadvisor_shares(&keys.cadvisor(s))
     }

@@ -7,20 +7,27 @@
 //! namespace, pod, container, node); a pod name re-created on the same node
 //! within the window shares one cAdvisor series, split by running steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::TimeDelta;
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use crate::error::Result;
 use crate::plan::{Followups, QueryId, Resource, Term, TermPods};
 use crate::promjson::Series;
 use crate::window::Window;
 
+use super::index::ContainerIndex;
 use super::keys::{
     CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, join_map, maxima, resolve, value,
 };
 use super::results::Results;
+
+/// The containers a series belongs to, each with its share: one, or a
+/// few incarnations, held inline (a vector each was an allocation per
+/// follow-up series).
+pub(crate) type Owners = SmallVec<[(usize, f64); 2]>;
 
 /// CPU, RAM, GPU.
 pub(crate) const RESOURCES: [Resource; 3] = [Resource::Cpu, Resource::Ram, Resource::Gpu];
@@ -59,7 +66,18 @@ pub(crate) struct Container<'s> {
     pub(crate) prices: Option<[Price; 3]>,
 }
 
-impl Container<'_> {
+impl<'s> Container<'s> {
+    /// The container as cAdvisor names it.
+    pub(crate) fn cadvisor_key(&self) -> CadvisorKey<'s> {
+        CadvisorKey {
+            cluster: self.key.cluster,
+            namespace: self.key.namespace,
+            pod: self.key.pod,
+            container: self.key.container,
+            node: self.node,
+        }
+    }
+
     /// The node's price for `r`, when the node is priced.
     pub(crate) fn price(&self, r: Resource) -> Option<Price> {
         self.prices.map(|p| p[slot(r)])
@@ -114,10 +132,8 @@ pub(crate) struct Inputs<'s> {
     /// The running containers, in the order of their allocations' names.
     pub(crate) containers: Vec<Container<'s>>,
     pub(crate) nodes: BTreeMap<NodeKey, Node>,
-    /// cAdvisor key → indices of the containers it belongs to.
-    pub(crate) cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>>,
-    /// Container key → index.
-    pub(crate) index: JoinMap<ContainerKey<'s>, usize>,
+    /// The containers' positions by key and by cAdvisor key.
+    index: ContainerIndex,
     /// Per-container queries whose series all failed to join (id, series).
     pub(crate) unjoined: Vec<(QueryId, usize)>,
     /// Steps in the window.
@@ -147,10 +163,12 @@ impl<'s> Inputs<'s> {
         // In the order of the allocations' names (cluster/node/namespace/
         // pod/container): the set is sorted by name at the end, and a
         // fleet's allocations (35 MiB at 60,000) moved into that order at
-        // random were cache misses that grew faster than the day. Keys of
-        // a map are unique, so an unstable sort is deterministic.
+        // random were cache misses that grew faster than the day. The uid
+        // last puts the incarnations cAdvisor does not tell apart next to
+        // each other (`ContainerIndex` needs them so). Keys of a map are
+        // unique, so an unstable sort is deterministic.
         let name_order = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
-            (k.cluster, *node, k.namespace, k.pod, k.uid, k.container)
+            (k.cluster, *node, k.namespace, k.pod, k.container, k.uid)
         };
         running.par_sort_unstable_by(|a, b| name_order(a).cmp(&name_order(b)));
         let mut containers: Vec<Container<'s>> = running
@@ -164,23 +182,17 @@ impl<'s> Inputs<'s> {
                 ..Container::default()
             })
             .collect();
-        let mut index = join_map(containers.len());
-        let mut cadvisor: JoinMap<CadvisorKey<'s>, Vec<usize>> = join_map(containers.len());
-        for (i, c) in containers.iter().enumerate() {
-            index.insert(c.key, i);
-            cadvisor.entry(cadvisor_key(c)).or_default().push(i);
-        }
+        let index = ContainerIndex::new(&containers);
         let mut unjoined: Vec<(QueryId, usize)> = requests(results, keys, &index, &mut containers)?
             .into_iter()
             .collect();
-        unjoined.extend(usage(results, keys, &cadvisor, step, &mut containers)?);
+        unjoined.extend(usage(results, keys, &index, step, &mut containers)?);
         let nodes = nodes(results, keys)?;
         set_prices(&nodes, &mut containers);
         Ok(Self {
             unjoined,
             containers,
             nodes,
-            cadvisor,
             index,
             all_steps,
         })
@@ -220,32 +232,35 @@ impl<'s> Inputs<'s> {
 
     /// The containers a cAdvisor series belongs to, each with its share
     /// (running steps over those of all incarnations on that node).
-    pub(crate) fn cadvisor_shares(&self, key: &CadvisorKey<'_>) -> Vec<(usize, f64)> {
-        let Some(idx) = self.cadvisor.get(key) else {
-            return Vec::new();
-        };
-        let total: f64 = idx.iter().map(|&i| self.containers[i].steps).sum();
-        idx.iter()
-            .map(|&i| (i, self.containers[i].steps / total.max(f64::MIN_POSITIVE)))
+    pub(crate) fn cadvisor_shares(&self, key: &CadvisorKey<'_>) -> Owners {
+        let run = self.index.cadvisor(&self.containers, key);
+        let total: f64 = self.containers[run.clone()].iter().map(|c| c.steps).sum();
+        run.map(|i| (i, self.containers[i].steps / total.max(f64::MIN_POSITIVE)))
             .collect()
+    }
+
+    /// The position of the container called `key`.
+    pub(crate) fn position(&self, key: &ContainerKey<'_>) -> Option<usize> {
+        self.index.get(&self.containers, key)
     }
 
     /// The follow-up terms this window needs, and for each (query, term)
     /// the containers it covers, ascending.
     pub(crate) fn followups(&self) -> (Followups, BTreeMap<(QueryId, usize), Vec<usize>>) {
-        let mut groups: BTreeMap<(QueryId, GroupKey), Vec<usize>> = BTreeMap::new();
+        // Keys borrowed from the labels: a fleet's containers enter several
+        // groups each, and an owned key per entry was an allocation each.
+        let mut groups: BTreeMap<(QueryId, GroupKey<'_>), Vec<usize>> = BTreeMap::new();
         for (i, c) in self.containers.iter().enumerate() {
             for r in RESOURCES {
                 let s = slot(r);
                 let varying = c.price(r) == Some(Price::Varying);
                 let has_request = c.request[s] > 0.0;
                 let crosses = c.crosses(r);
-                let cluster = c.key.cluster.to_owned();
                 let request = crosses.then(|| c.request[s].to_bits());
-                let node = varying.then(|| c.node.to_owned());
-                let mut add = |id: QueryId, request: Option<u64>, node: Option<String>| {
+                let node = varying.then_some(c.node);
+                let mut add = |id: QueryId, request: Option<u64>, node: Option<&'s str>| {
                     groups
-                        .entry((id, (cluster.clone(), request, node)))
+                        .entry((id, (c.key.cluster, request, node)))
                         .or_default()
                         .push(i);
                 };
@@ -254,7 +269,7 @@ impl<'s> Inputs<'s> {
                 }
                 if varying {
                     if has_request {
-                        add(run_price_id(r), None, node.clone());
+                        add(run_price_id(r), None, node);
                         if crosses {
                             add(excess_price_id(r), request, node);
                         }
@@ -266,17 +281,14 @@ impl<'s> Inputs<'s> {
         }
         let mut f = Followups::default();
         let mut covers = BTreeMap::new();
-        let mut partial: BTreeMap<&str, TermPods> = BTreeMap::new();
-        for c in self.containers.iter().filter(|c| self.is_partial(c)) {
-            let t = partial.entry(c.key.cluster).or_insert_with(|| TermPods {
-                cluster: c.key.cluster.to_owned(),
-                ..TermPods::default()
-            });
-            t.namespaces.insert(c.key.namespace.to_owned());
-            t.pods.insert(c.key.pod.to_owned());
-            t.containers.insert(c.key.container.to_owned());
+        let mut partial: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.containers.iter().enumerate() {
+            if self.is_partial(c) {
+                partial.entry(c.key.cluster).or_default().push(i);
+            }
         }
-        for pods in partial.into_values() {
+        for (cluster, members) in partial {
+            let pods = self.term_pods(cluster, None, &members);
             for id in [
                 QueryId::RunFirst,
                 QueryId::RunLast,
@@ -292,21 +304,10 @@ impl<'s> Inputs<'s> {
             }
         }
         for ((id, (cluster, request, node)), members) in groups {
-            let mut pods = TermPods {
-                cluster,
-                node,
-                ..TermPods::default()
-            };
-            for &i in &members {
-                let k = &self.containers[i].key;
-                pods.namespaces.insert(k.namespace.to_owned());
-                pods.pods.insert(k.pod.to_owned());
-                pods.containers.insert(k.container.to_owned());
-            }
             let term = f.push(
                 id,
                 Term {
-                    pods,
+                    pods: self.term_pods(cluster, node, &members),
                     request: request.map(f64::from_bits),
                 },
             );
@@ -328,6 +329,26 @@ impl<'s> Inputs<'s> {
             }
         }
         (f, covers)
+    }
+
+    /// The selector of a term covering `members` (containers of `cluster`,
+    /// on `node` when given). Each name is copied once, not once per
+    /// container.
+    fn term_pods(&self, cluster: &str, node: Option<&str>, members: &[usize]) -> TermPods {
+        let names = |name: fn(&ContainerKey<'s>) -> &'s str| -> BTreeSet<String> {
+            let set: BTreeSet<&str> = members
+                .iter()
+                .map(|&i| name(&self.containers[i].key))
+                .collect();
+            set.into_iter().map(str::to_owned).collect()
+        };
+        TermPods {
+            cluster: cluster.to_owned(),
+            namespaces: names(|k| k.namespace),
+            pods: names(|k| k.pod),
+            containers: names(|k| k.container),
+            node: node.map(str::to_owned),
+        }
     }
 
     /// The price sums, without their NaN and ±Inf steps, of the nodes
@@ -366,7 +387,7 @@ fn price_slot(s: &Series) -> usize {
 }
 
 /// (cluster, request bits, node) of a follow-up group.
-type GroupKey = (String, Option<u64>, Option<String>);
+type GroupKey<'s> = (&'s str, Option<u64>, Option<&'s str>);
 
 pub(crate) fn excess_id(r: Resource) -> QueryId {
     match r {
@@ -407,16 +428,6 @@ fn set_prices(nodes: &BTreeMap<NodeKey, Node>, containers: &mut [Container<'_>])
         .collect();
     for c in containers {
         c.prices = priced.get(&(c.key.cluster, c.node)).copied();
-    }
-}
-
-fn cadvisor_key<'s>(c: &Container<'s>) -> CadvisorKey<'s> {
-    CadvisorKey {
-        cluster: c.key.cluster,
-        namespace: c.key.namespace,
-        pod: c.key.pod,
-        container: c.key.container,
-        node: c.node,
     }
 }
 
@@ -469,16 +480,17 @@ impl<'s> PodNodes<'s> {
 fn requests<'s>(
     results: &'s Results,
     keys: &Keys<'s>,
-    index: &JoinMap<ContainerKey<'s>, usize>,
+    index: &ContainerIndex,
     containers: &mut [Container<'s>],
 ) -> Result<Option<(QueryId, usize)>> {
     // The largest request in the window: an in-place resize is charged at
     // its larger value (docs/engine.md, known gaps).
     let r = results.get(QueryId::RequestMax)?;
+    let running: &[Container<'s>] = containers;
     let found = resolve(r, |s, v| {
         // A negative request is an exporter's fault (`sanity` reports it).
         let res = resource_of(s).filter(|_| v >= 0.0)?;
-        Some((*index.get(&keys.container(s))?, res, v))
+        Some((index.get(running, &keys.container(s))?, res, v))
     });
     let joined = found.len();
     for (i, res, v) in found {
@@ -511,7 +523,7 @@ fn unjoined(
 fn usage<'s>(
     results: &'s Results,
     keys: &Keys<'s>,
-    cadvisor: &JoinMap<CadvisorKey<'s>, Vec<usize>>,
+    index: &ContainerIndex,
     step: TimeDelta,
     containers: &mut [Container<'s>],
 ) -> Result<Vec<(QueryId, usize)>> {
@@ -523,11 +535,15 @@ fn usage<'s>(
     ] {
         for (id, peak) in [(sum_id, false), (max_id, true)] {
             let r = results.get(id)?;
-            let found = resolve(r, |s, v| Some((v, cadvisor.get(&keys.cadvisor(s))?)));
+            let running: &[Container<'s>] = containers;
+            let found = resolve(r, |s, v| {
+                let run = index.cadvisor(running, &keys.cadvisor(s));
+                (!run.is_empty()).then_some((v, run))
+            });
             let joined = found.len();
-            for (v, idx) in found {
-                let n: f64 = idx.iter().map(|&i| containers[i].steps).sum();
-                for &i in idx {
+            for (v, run) in found {
+                let n: f64 = containers[run.clone()].iter().map(|c| c.steps).sum();
+                for i in run {
                     let c = &mut containers[i];
                     if peak {
                         c.usage_max[j] = Some(c.usage_max[j].map_or(v, |m| m.max(v)));

@@ -10,7 +10,7 @@
 //!
 //! Map: `results` (results by id, fetch statistics), `keys` (join keys off
 //! labels), `inputs` (the first round joined per container and node, and
-//! the follow-ups it needs), `containers` (one allocation per container),
+//! the follow-ups it needs), `index` (containers' positions by key), `containers` (one allocation per container),
 //! `nodes` (node cost and idle), `metadata` (labels, owners, node labels),
 //! `strings` (the properties' text of a chunk, each distinct string once),
 //! `attribution` (volumes, load balancers, network), `sanity` (values not
@@ -20,6 +20,7 @@
 mod attribution;
 mod containers;
 mod driver;
+mod index;
 mod inputs;
 mod keys;
 mod metadata;
