@@ -246,7 +246,10 @@ impl<'s> Inputs<'s> {
 
     /// The follow-up terms this window needs, and for each (query, term)
     /// the containers it covers, ascending.
-    pub(crate) fn followups(&self) -> (Followups, BTreeMap<(QueryId, usize), Vec<usize>>) {
+    pub(crate) fn followups(
+        &self,
+        selectors: Selectors,
+    ) -> (Followups, BTreeMap<(QueryId, usize), Vec<usize>>) {
         // Keys borrowed from the labels: a fleet's containers enter several
         // groups each, and an owned key per entry was an allocation each.
         let mut groups: BTreeMap<(QueryId, GroupKey<'_>), Vec<usize>> = BTreeMap::new();
@@ -288,7 +291,7 @@ impl<'s> Inputs<'s> {
             }
         }
         for (cluster, members) in partial {
-            let pods = self.term_pods(cluster, None, &members);
+            let pods = self.term_pods(cluster, None, &members, selectors);
             for id in [
                 QueryId::RunFirst,
                 QueryId::RunLast,
@@ -307,7 +310,7 @@ impl<'s> Inputs<'s> {
             let term = f.push(
                 id,
                 Term {
-                    pods: self.term_pods(cluster, node, &members),
+                    pods: self.term_pods(cluster, node, &members, selectors),
                     request: request.map(f64::from_bits),
                 },
             );
@@ -334,8 +337,17 @@ impl<'s> Inputs<'s> {
     /// The selector of a term covering `members` (containers of `cluster`,
     /// on `node` when given). Each name is copied once, not once per
     /// container.
-    fn term_pods(&self, cluster: &str, node: Option<&str>, members: &[usize]) -> TermPods {
+    fn term_pods(
+        &self,
+        cluster: &str,
+        node: Option<&str>,
+        members: &[usize],
+        selectors: Selectors,
+    ) -> TermPods {
         let names = |name: fn(&ContainerKey<'s>) -> &'s str| -> BTreeSet<String> {
+            if selectors == Selectors::Skipped {
+                return BTreeSet::new();
+            }
             let set: BTreeSet<&str> = members
                 .iter()
                 .map(|&i| name(&self.containers[i].key))
@@ -375,6 +387,16 @@ impl<'s> Inputs<'s> {
         }
         Ok(())
     }
+}
+
+/// Whether [`Inputs::followups`] builds each term's selector (its
+/// namespaces, pods and containers), which the follow-up queries need, or
+/// skips it, when the answers are in and only the terms' order and members
+/// matter: a fleet's selectors are tens of thousands of names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Selectors {
+    Built,
+    Skipped,
 }
 
 /// The resource slot of a price series (its `price` label).

@@ -45,7 +45,7 @@ use crate::warning::{Warning, WarningKind};
 use crate::window::Window;
 
 use containers::{Edges, FollowupSums};
-use inputs::Inputs;
+use inputs::{Inputs, Selectors};
 use keys::Keys;
 use metadata::Metadata;
 
@@ -82,7 +82,7 @@ pub fn followups(
     let fixed = uids::normalise(results, &keys);
     let results = fixed.as_ref().map_or(results, |(r, _)| r);
     let inputs = Inputs::read(results, &keys, window, cfg.resolution)?;
-    let (f, _, _) = second_round(results, &keys, &inputs)?;
+    let (f, _, _) = second_round(results, &keys, &inputs, Selectors::Built)?;
     plan::followups(window, cfg, sem, &f)
 }
 
@@ -92,8 +92,9 @@ fn second_round(
     results: &Results,
     keys: &Keys<'_>,
     inputs: &Inputs<'_>,
+    selectors: Selectors,
 ) -> Result<(Followups, Covers, Vec<attribution::ClaimKey>)> {
-    let (mut f, covers) = inputs.followups();
+    let (mut f, covers) = inputs.followups(selectors);
     let claims = attribution::shared_claims(results, keys, inputs)?;
     let mut keys_in_order = Vec::with_capacity(claims.len());
     for (claim, pods) in claims {
@@ -141,7 +142,9 @@ pub fn compute(window: Window, results: &Results, cfg: &EngineConfig) -> Result<
             ),
         ));
     }
-    let (f, covers, shared) = second_round(results, &keys, &inputs)?;
+    // The answers are in: the terms' order and members matter, not the
+    // selectors they were asked with.
+    let (f, covers, shared) = second_round(results, &keys, &inputs, Selectors::Skipped)?;
     inputs.read_edges(results, &keys, &f)?;
     inputs.read_node_prices(results, &keys, &f)?;
     let extra = FollowupSums::read(&inputs, &covers, results, &keys)?;
