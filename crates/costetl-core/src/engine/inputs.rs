@@ -161,19 +161,16 @@ impl<'s> Inputs<'s> {
             .map(|(key, n)| (key, pod_nodes.node(&key).unwrap_or_default(), n))
             .collect();
         // In the order of the allocations' names (cluster/node/namespace/
-        // pod/container, as strings: `a-b/` sorts before `a/`): the set is
-        // sorted by name at the end, and a fleet's allocations (35 MiB at
-        // 60,000) moved into that order at random were cache misses that
-        // grew faster than the day. The uid after the name puts the
-        // incarnations cAdvisor does not tell apart next to each other
-        // (`ContainerIndex` needs them so). Keys of a map are unique, so an
-        // unstable sort is deterministic.
-        let segments = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
-            [k.cluster, *node, k.namespace, k.pod, k.container]
+        // pod/container): the set is sorted by name at the end, and a
+        // fleet's allocations (35 MiB at 60,000) moved into that order at
+        // random were cache misses that grew faster than the day. The uid
+        // last puts the incarnations cAdvisor does not tell apart next to
+        // each other (`ContainerIndex` needs them so). Keys of a map are
+        // unique, so an unstable sort is deterministic.
+        let name_order = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
+            (k.cluster, *node, k.namespace, k.pod, k.container, k.uid)
         };
-        running.par_sort_unstable_by(|a, b| {
-            path_order(&segments(a), &segments(b)).then(a.0.uid.cmp(b.0.uid))
-        });
+        running.par_sort_unstable_by(|a, b| name_order(a).cmp(&name_order(b)));
         let mut containers: Vec<Container<'s>> = running
             .into_par_iter()
             .map(|(key, node, n)| Container {
@@ -390,34 +387,6 @@ impl<'s> Inputs<'s> {
         }
         Ok(())
     }
-}
-
-/// The order of the strings `a` and `b` (as many segments each) join to
-/// with `/`, without joining them: a segment that is a prefix of the
-/// other's is followed by `/`, or by nothing when it is the last.
-fn path_order(a: &[&str], b: &[&str]) -> std::cmp::Ordering {
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if x == y {
-            continue;
-        }
-        let (x, y) = (x.as_bytes(), y.as_bytes());
-        let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
-        let after = (i + 1 < a.len()).then_some(b'/');
-        let next = |s: &[u8]| s.get(common).copied().or(after);
-        return match next(x).cmp(&next(y)) {
-            // A segment with a `/` of its own: compare the joined bytes.
-            std::cmp::Ordering::Equal => joined(a).cmp(joined(b)),
-            unequal => unequal,
-        };
-    }
-    a.len().cmp(&b.len())
-}
-
-/// The bytes of `segments` joined with `/`.
-fn joined<'a>(segments: &'a [&str]) -> impl Iterator<Item = u8> + 'a {
-    let slash = std::iter::once(b'/');
-    (segments.iter().enumerate())
-        .flat_map(move |(i, s)| slash.clone().take(usize::from(i > 0)).chain(s.bytes()))
 }
 
 /// Whether [`Inputs::followups`] builds each term's selector (its
@@ -673,28 +642,4 @@ fn nodes(results: &Results, keys: &Keys<'_>) -> Result<BTreeMap<NodeKey, Node>> 
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::path_order;
-
-    proptest! {
-        /// Segments compare as the strings they join to, prefixes, `-`
-        /// (before `/`), `_` (after it) and segments holding a `/`
-        /// included.
-        #[test]
-        fn path_order_is_the_joined_strings_order(
-            (a, b) in (1..5usize).prop_flat_map(|n| {
-                let segments = prop::collection::vec("[ab/_-]{0,3}", n);
-                (segments.clone(), segments)
-            }),
-        ) {
-            let (a, b): (Vec<&str>, Vec<&str>) =
-                (a.iter().map(String::as_str).collect(), b.iter().map(String::as_str).collect());
-            prop_assert_eq!(path_order(&a, &b), a.join("/").cmp(&b.join("/")));
-        }
-    }
 }
