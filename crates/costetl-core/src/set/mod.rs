@@ -65,7 +65,7 @@ impl AllocationSet {
             return;
         }
         let mut allocs: Vec<Allocation> = allocs.into_iter().collect();
-        sort_by_name(&mut allocs, self.window);
+        sort_by_name(&mut allocs);
         // `later` goes into `earlier`: merges in insertion order.
         allocs.dedup_by(|later, earlier| {
             let same = later.name == earlier.name;
@@ -156,56 +156,14 @@ impl AllocationSet {
     }
 }
 
-/// Sort `allocs` by name, ties in their order, in their own buffer.
-///
-/// The engine hands over its containers' allocations already in name
-/// order with its idle and unmounted ones (a few per node) appended: those
-/// are merged in from the back, each allocation moved once and in order.
-/// Anything else is sorted on indices (in parallel, comparing names, not
-/// moving allocations) and then permuted along the cycles — at random,
-/// which over a fleet's 35 MiB of allocations missed the caches on nearly
-/// every move.
-fn sort_by_name(allocs: &mut Vec<Allocation>, window: Window) {
-    let sorted = 1
-        + (allocs.windows(2))
-            .take_while(|w| w[0].name <= w[1].name)
-            .count();
-    if sorted >= allocs.len() {
-        return;
-    }
-    if allocs.len() - sorted <= allocs.len() / 8 {
-        merge_tail(allocs, sorted, window);
-        return;
-    }
+/// Sort `allocs` by name, ties in their order: the order is found on
+/// indices (in parallel, comparing names, not moving allocations), then
+/// applied by swaps along its cycles: no second buffer is allocated.
+fn sort_by_name(allocs: &mut [Allocation]) {
     let mut order: Vec<usize> = (0..allocs.len()).collect();
     let name = |i: usize| allocs[i].name.as_str();
     order.par_sort_unstable_by(|&i, &j| name(i).cmp(name(j)).then(i.cmp(&j)));
     permute(allocs, &mut order);
-}
-
-/// Sort `allocs`, whose first `sorted` are in name order, by name with
-/// ties in their order: sort the rest aside and merge it in from the back.
-/// The slots the rest leaves hold empty allocations (of `window`, no heap)
-/// until the merge reaches them.
-fn merge_tail(allocs: &mut Vec<Allocation>, sorted: usize, window: Window) {
-    let mut tail = allocs.split_off(sorted);
-    // Stable: equal names keep their order.
-    tail.sort_by(|a, b| a.name.cmp(&b.name));
-    allocs
-        .extend(std::iter::repeat_with(|| Allocation::new(String::new(), window)).take(tail.len()));
-    // [0, head) still to place, [head, free) empty slots, [free, ..) done.
-    let (mut head, mut free) = (sorted, allocs.len());
-    while let Some(last) = tail.last_mut() {
-        // On equal names the later one (the tail's) goes last.
-        if head > 0 && allocs[head - 1].name > last.name {
-            allocs.swap(head - 1, free - 1);
-            head -= 1;
-        } else {
-            std::mem::swap(&mut allocs[free - 1], last);
-            tail.pop();
-        }
-        free -= 1;
-    }
 }
 
 /// Rearrange `v` so that position `k` holds what was at `order[k]`

@@ -477,34 +477,4 @@ proptest! {
         bulk.insert_all(allocs);
         prop_assert_eq!(bulk, one_by_one);
     }
-
-    /// The same for the engine's shape: a run in name order with a few
-    /// allocations appended (idle, unmounted), which are merged in rather
-    /// than sorted with the rest.
-    #[test]
-    fn inserting_a_sorted_run_and_a_tail_is_inserting_one_by_one(
-        allocs in prop::collection::vec((arb_container(test_day()), 0..40usize), 8..80),
-        tail in prop::collection::vec((arb_container(test_day()), 0..40usize), 0..10),
-    ) {
-        let named = |v: Vec<(Allocation, usize)>| -> Vec<Allocation> {
-            (v.into_iter())
-                .map(|(mut a, k)| {
-                    a.name = format!("cluster/node/ns/pod-{k:02}");
-                    a
-                })
-                .collect()
-        };
-        let mut allocs = named(allocs);
-        allocs.sort_by(|a, b| a.name.cmp(&b.name));
-        let tail = named(tail);
-        prop_assume!(tail.len() <= (allocs.len() + tail.len()) / 8);
-        allocs.extend(tail);
-        let mut one_by_one = AllocationSet::new(test_day());
-        for a in allocs.clone() {
-            one_by_one.insert(a);
-        }
-        let mut bulk = AllocationSet::new(test_day());
-        bulk.insert_all(allocs);
-        prop_assert_eq!(bulk, one_by_one);
-    }
 }
