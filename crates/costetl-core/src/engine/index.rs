@@ -6,9 +6,9 @@
 //! 60,000 containers, over 400,000 lookups). Maps from copied keys were two
 //! tables of 6–7 MiB read at random, beside the containers the lookup then
 //! updates: past the last-level cache at fleet scale, where each lookup
-//! missed twice. A table of positions is 9 bytes an entry (under 1 MiB at
-//! 60,000), and its key comparison reads the container the caller goes on
-//! to update.
+//! missed twice. Tables of positions take 9 and 17 bytes an entry (under
+//! 2 MiB for both at 60,000), and their key comparison reads the container
+//! the caller goes on to update.
 
 use std::hash::{BuildHasher, Hash};
 use std::ops::Range;
