@@ -16,7 +16,7 @@ use std::ops::Range;
 use hashbrown::HashTable;
 
 use super::inputs::Container;
-use super::keys::{CadvisorKey, ContainerKey};
+use super::keys::{CadvisorKey, ContainerKey, JoinHasher};
 
 /// Positions of containers by key.
 pub(crate) struct ContainerIndex {
@@ -27,10 +27,9 @@ pub(crate) struct ContainerIndex {
     by_cadvisor: HashTable<(usize, usize)>,
 }
 
-/// The join maps' hash ([`JoinMap`](super::keys::JoinMap)'s hasher), for
-/// the same reasons.
+/// The join maps' hash, for the same reasons.
 fn hash<K: Hash>(k: &K) -> u64 {
-    foldhash::fast::FixedState::default().hash_one(k)
+    JoinHasher::default().hash_one(k)
 }
 
 impl ContainerIndex {

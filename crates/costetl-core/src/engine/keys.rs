@@ -14,7 +14,10 @@ use crate::promjson::{QueryResult, Series};
 /// faster than std's SipHash. Its fixed seed keeps a map's iteration order
 /// the same from run to run, so sums taken in that order (and the ETL
 /// files written from them) are the same to the last bit.
-pub(crate) type JoinMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub(crate) type JoinMap<K, V> = HashMap<K, V, JoinHasher>;
+
+/// The hasher of the join maps and of every table keyed like them.
+pub(crate) type JoinHasher = foldhash::fast::FixedState;
 
 /// An empty [`JoinMap`] with room for `n` keys: a fleet's maps hold tens
 /// of thousands, and growing one rehashes every key it holds (reading each
@@ -24,7 +27,7 @@ pub(crate) fn join_map<K, V>(n: usize) -> JoinMap<K, V> {
 }
 
 /// A set hashed as [`JoinMap`]s are.
-pub(crate) type JoinSet<K> = HashSet<K, foldhash::fast::FixedState>;
+pub(crate) type JoinSet<K> = HashSet<K, JoinHasher>;
 
 /// One container of one pod incarnation, borrowed from the series' labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
