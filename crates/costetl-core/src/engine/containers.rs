@@ -9,7 +9,6 @@
 //! price directly.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rayon::prelude::*;
@@ -142,10 +141,9 @@ fn to_time(t: f64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis((t * 1000.0).round() as i64)
 }
 
-/// Containers per parallel task of [`build`], rounded up to whole pods.
-/// Fixed rather than derived from the thread count, so that per-node sums
-/// add up in the same order on any machine.
-const CHUNK: usize = 4096;
+/// Containers per parallel task of [`build`] at least: each task starts
+/// its own table of strings.
+const MIN_TASK: usize = 1024;
 
 /// What [`build`] needs besides the containers.
 struct BuildCtx<'a, 's> {
@@ -157,18 +155,31 @@ struct BuildCtx<'a, 's> {
     meta: &'a Metadata<'a>,
 }
 
-/// One chunk's allocations and sums, merged by [`build`] in chunk order.
-#[derive(Default)]
-struct Part<'s> {
-    allocs: Vec<Allocation>,
-    run_hours: Vec<f64>,
-    pod_labels: Vec<(PodName<'s>, Labels)>,
-    allocated: JoinMap<NodeName<'s>, [f64; 6]>,
-    default_priced: JoinMap<NodeName<'s>, usize>,
+/// What building one container's allocation produced besides it, summed
+/// by [`build`] in container order.
+struct Tally<'s> {
+    node: NodeName<'s>,
+    /// [CPU $, RAM $, GPU $, core-h, byte-h, GPU-h].
+    allocated: [f64; 6],
+    default_priced: bool,
+    run_hours: f64,
+    /// The pod's labels, with its first container.
+    pod_labels: Option<(PodName<'s>, Labels)>,
 }
 
-/// Build one allocation per running container, chunks of whole pods in
-/// parallel.
+/// A parallel task's state: the properties of the pod at hand (a pod's
+/// containers are adjacent and share them, label maps included) and the
+/// strings they are made of.
+#[derive(Default)]
+struct Template<'s> {
+    pod: Option<((PodName<'s>, &'s str), AllocationProperties)>,
+    strings: Strings<'s>,
+}
+
+/// Build one allocation per running container, in parallel, straight into
+/// the vector the set is sorted in: a fleet's allocations are 35 MiB, and
+/// building them in per-task vectors to concatenate after moved them twice
+/// past the last-level cache.
 pub(crate) fn build<'s>(
     window: Window,
     cfg: &EngineConfig,
@@ -185,126 +196,120 @@ pub(crate) fn build<'s>(
         edges,
         meta,
     };
-    let parts: Vec<Part<'s>> = pod_chunks(&inputs.containers, CHUNK)
-        .into_par_iter()
-        .map(|range| build_chunk(&cx, range))
-        .collect();
     let n = inputs.containers.len();
-    let mut out = Containers {
-        // Room for what the compute appends before sorting in place: an
-        // idle and an unmounted allocation per node at most (per cluster
-        // when idle is by cluster). Growing a fleet's 40 MiB vector then
-        // would copy it into freshly faulted pages.
-        allocs: Vec::with_capacity(n + 2 * inputs.nodes.len()),
-        run_hours: Vec::with_capacity(n),
-        pod_labels: JoinMap::default(),
-    };
-    let mut allocated: BTreeMap<NodeName<'s>, [f64; 6]> = BTreeMap::new();
-    let mut default_priced: BTreeMap<NodeName<'s>, usize> = BTreeMap::new();
-    for part in parts {
-        out.allocs.extend(part.allocs);
-        out.run_hours.extend(part.run_hours);
-        out.pod_labels.extend(part.pod_labels);
-        for (node, sums) in part.allocated {
-            let acc = allocated.entry(node).or_default();
-            acc.iter_mut().zip(sums).for_each(|(a, v)| *a += v);
-        }
-        for (node, count) in part.default_priced {
-            *default_priced.entry(node).or_default() += count;
-        }
-    }
-    let owned = |(cluster, node): NodeName<'_>| NodeKey {
-        cluster: cluster.to_owned(),
-        node: node.to_owned(),
-    };
-    let built = Built {
-        allocated: allocated.into_iter().map(|(k, v)| (owned(k), v)).collect(),
-        default_priced: default_priced
-            .into_iter()
-            .map(|(k, v)| (owned(k), v))
-            .collect(),
+    // Room for what the compute appends before sorting in place: an idle
+    // and an unmounted allocation per node at most (per cluster when idle
+    // is by cluster). Growing a fleet's 35 MiB vector then would copy it
+    // into freshly faulted pages.
+    let mut allocs = Vec::with_capacity(n + 2 * inputs.nodes.len());
+    let mut tallies = Vec::with_capacity(n);
+    (0..n)
+        .into_par_iter()
+        .with_min_len(MIN_TASK)
+        .map_init(Template::default, |t, i| build_one(&cx, t, i))
+        .unzip_into_vecs(&mut allocs, &mut tallies);
+    let (run_hours, pod_labels, built) = sum_tallies(tallies);
+    let out = Containers {
+        allocs,
+        run_hours,
+        pod_labels,
     };
     (out, built)
 }
 
-/// `containers` (in name order, so a pod's are adjacent) cut into ranges of
-/// about `size`, each ending at a pod's last container.
-fn pod_chunks(containers: &[Container<'_>], size: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < containers.len() {
-        let mut end = (start + size).min(containers.len());
-        while end < containers.len()
-            && containers[end].key.pod_name() == containers[end - 1].key.pod_name()
-        {
-            end += 1;
-        }
-        out.push(start..end);
-        start = end;
-    }
-    out
-}
-
-/// The allocations of `range`'s containers, with their per-node sums.
-fn build_chunk<'s>(cx: &BuildCtx<'_, 's>, range: Range<usize>) -> Part<'s> {
-    let r_hours = step_hours(cx.cfg);
-    let mut out = Part {
-        allocs: Vec::with_capacity(range.len()),
-        run_hours: Vec::with_capacity(range.len()),
-        ..Part::default()
+/// The tallies' run hours and pod labels, and their sums per node, each
+/// node's added in container order (its containers are adjacent).
+fn sum_tallies<'s>(tallies: Vec<Tally<'s>>) -> (Vec<f64>, JoinMap<PodName<'s>, Labels>, Built) {
+    let mut run_hours = Vec::with_capacity(tallies.len());
+    let mut pod_labels = JoinMap::default();
+    let mut allocated: BTreeMap<NodeKey, [f64; 6]> = BTreeMap::new();
+    let mut default_priced: BTreeMap<NodeKey, usize> = BTreeMap::new();
+    let owned = |(cluster, node): NodeName<'_>| NodeKey {
+        cluster: cluster.to_owned(),
+        node: node.to_owned(),
     };
-    let mut strings = Strings::default();
-    // A pod's containers are adjacent and share its properties (and their
-    // label maps): the template of the pod at hand.
-    let mut template: Option<((PodName<'s>, &'s str), AllocationProperties)> = None;
-    for i in range {
-        let c = &cx.inputs.containers[i];
-        let k = &c.key;
-        let node = (k.cluster, c.node);
-        let name = format!(
-            "{}/{}/{}/{}/{}",
-            k.cluster, c.node, k.namespace, k.pod, k.container
-        );
-        let mut a = Allocation::new(name, cx.window);
-        let (edge_hours, start, end) = place(cx.window, cx.cfg.resolution, c, cx.edges);
-        a.start = start;
-        a.end = end;
-        let counted_hours = c.steps * r_hours;
-        // Edges are priced at the container's average rate over its steps.
-        let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
-        let pod = k.pod_name();
-        let of_pod = match &template {
-            Some((at, props)) if *at == (pod, c.node) => props,
+    let mut node: Option<(NodeName<'s>, [f64; 6], usize)> = None;
+    let mut flush = |(name, sums, priced): (NodeName<'s>, [f64; 6], usize)| {
+        let acc = allocated.entry(owned(name)).or_default();
+        acc.iter_mut().zip(sums).for_each(|(a, v)| *a += v);
+        if priced > 0 {
+            *default_priced.entry(owned(name)).or_default() += priced;
+        }
+    };
+    for t in tallies {
+        run_hours.push(t.run_hours);
+        pod_labels.extend(t.pod_labels);
+        let at = match &mut node {
+            Some(at) if at.0 == t.node => at,
             _ => {
-                if out.pod_labels.last().is_none_or(|(p, _)| *p != pod) {
-                    out.pod_labels.push((pod, cx.meta.pod_labels(&pod)));
+                if let Some(done) = node.take() {
+                    flush(done);
                 }
-                let props = cx.meta.properties(&pod, c.node, &mut strings);
-                &template.insert(((pod, c.node), props)).1
+                node.insert((t.node, [0.0; 6], 0))
             }
         };
-        a.properties = AllocationProperties {
-            container: strings.get(k.container),
-            ..of_pod.clone()
-        };
-        if price(cx.extra, i, c, scale, &mut a, cx.cfg) {
-            *out.default_priced.entry(node).or_default() += 1;
+        at.1.iter_mut().zip(t.allocated).for_each(|(a, v)| *a += v);
+        at.2 += usize::from(t.default_priced);
+    }
+    if let Some(done) = node {
+        flush(done);
+    }
+    let built = Built {
+        allocated,
+        default_priced,
+    };
+    (run_hours, pod_labels, built)
+}
+
+/// The allocation of container `i`, with its tally.
+fn build_one<'a, 's: 'a>(
+    cx: &BuildCtx<'a, 's>,
+    t: &mut Template<'a>,
+    i: usize,
+) -> (Allocation, Tally<'s>) {
+    let r_hours = step_hours(cx.cfg);
+    let c = &cx.inputs.containers[i];
+    let k = &c.key;
+    let name = format!(
+        "{}/{}/{}/{}/{}",
+        k.cluster, c.node, k.namespace, k.pod, k.container
+    );
+    let mut a = Allocation::new(name, cx.window);
+    let (edge_hours, start, end) = place(cx.window, cx.cfg.resolution, c, cx.edges);
+    a.start = start;
+    a.end = end;
+    let counted_hours = c.steps * r_hours;
+    // Edges are priced at the container's average rate over its steps.
+    let scale = ((counted_hours + edge_hours) / counted_hours).max(0.0) * r_hours;
+    let pod = k.pod_name();
+    let first_of_pod = i == 0 || cx.inputs.containers[i - 1].key.pod_name() != pod;
+    let of_pod = match &t.pod {
+        Some((at, props)) if *at == (pod, c.node) => props,
+        _ => {
+            let props = cx.meta.properties(&pod, c.node, &mut t.strings);
+            &t.pod.insert(((pod, c.node), props)).1
         }
-        let acc = out.allocated.entry(node).or_default();
-        for (slot, v) in acc.iter_mut().zip([
+    };
+    a.properties = AllocationProperties {
+        container: t.strings.get(k.container),
+        ..of_pod.clone()
+    };
+    let default_priced = price(cx.extra, i, c, scale, &mut a, cx.cfg);
+    let tally = Tally {
+        node: (k.cluster, c.node),
+        allocated: [
             a.cpu_cost,
             a.ram_cost,
             a.gpu_cost,
             a.cpu_core_hours,
             a.ram_byte_hours,
             a.gpu_hours,
-        ]) {
-            *slot += v;
-        }
-        out.run_hours.push(counted_hours + edge_hours);
-        out.allocs.push(a);
-    }
-    out
+        ],
+        default_priced,
+        run_hours: counted_hours + edge_hours,
+        pod_labels: first_of_pod.then(|| (pod, cx.meta.pod_labels(&pod))),
+    };
+    (a, tally)
 }
 
 /// The amounts, averages and costs of container `i` (`scale`: hours per
