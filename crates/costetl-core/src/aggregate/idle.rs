@@ -81,6 +81,13 @@ pub(super) struct IdleTotals {
     passing: ByIdleId<PerResource>,
 }
 
+impl IdleTotals {
+    /// Whether there is no idle to share.
+    pub(super) fn is_empty(&self) -> bool {
+        self.summed.is_empty()
+    }
+}
+
 /// Step 3: group the idle allocations by idle id, and add up per idle id
 /// the cost per resource of the regular and shared allocations, in all and
 /// of what passes the filter (shared allocations by the `weights` of step
@@ -138,26 +145,17 @@ pub(super) fn idle_totals(
     totals
 }
 
-/// Step 4 (`share_idle`): each regular and shared allocation gets the
-/// share of its idle id's idle that its cost is of the total, per resource.
-pub(super) fn share_idle(
-    regular: &mut [Allocation],
-    shared: &mut [Allocation],
-    totals: &IdleTotals,
-) {
-    if totals.summed.is_empty() {
+/// Step 4 (`share_idle`): an allocation, regular or shared, gets the share
+/// of its idle id's idle that its cost is of the total, per resource.
+pub(super) fn share_idle(a: &mut Allocation, totals: &IdleTotals) {
+    let (Some(total), Some(Some(idle))) = (
+        totals.total.get(&a.properties),
+        totals.summed.get(&a.properties),
+    ) else {
         return;
-    }
-    for a in regular.iter_mut().chain(shared.iter_mut()) {
-        let (Some(total), Some(Some(idle))) = (
-            totals.total.get(&a.properties),
-            totals.summed.get(&a.properties),
-        ) else {
-            continue;
-        };
-        let frac = PerResource::of(a).ratio(*total);
-        add_idle_share(a, idle, frac, true);
-    }
+    };
+    let frac = PerResource::of(a).ratio(*total);
+    add_idle_share(a, idle, frac, true);
 }
 
 /// Step 7: idle that was not shared (or could not be). The part that

@@ -57,7 +57,7 @@ impl<'a> Keys<'a> {
 /// to its key and merged into `out`, keeping the properties it was
 /// aggregated by.
 pub(super) fn filter_and_key(
-    regular: Vec<Allocation>,
+    regular: impl Iterator<Item = Allocation>,
     external: Vec<Allocation>,
     keys: Keys<'_>,
     out: &mut AllocationSet,

@@ -123,15 +123,23 @@ fn aggregate(
     let keys = key::Keys::new(by, opts);
 
     // 2. Shared-cost weights, before idle changes them.
-    let weights = shared::share_weights(&parts.regular, &parts.shared, keys, opts);
+    let weights = shared::share_weights(parts.regular.iter(), &parts.shared, keys, opts);
     // 3. Idle totals.
     let totals = idle::idle_totals(&parts, &weights, opts, &mut out.warnings);
-    // 4. Share idle.
-    if opts.share_idle {
-        idle::share_idle(&mut parts.regular, &mut parts.shared, &totals);
+    // 4. Share idle, and 5. filter, key, merge: a regular allocation is
+    // keyed as soon as it has its idle (one pass over a day's allocations,
+    // not two).
+    let share_idle = opts.share_idle && !totals.is_empty();
+    if share_idle {
+        (parts.shared.iter_mut()).for_each(|a| idle::share_idle(a, &totals));
     }
-    // 5. Filter, key, merge.
-    key::filter_and_key(parts.regular, parts.external, keys, &mut out, &mut filtered);
+    let regular = parts.regular.into_iter().map(|mut a| {
+        if share_idle {
+            idle::share_idle(&mut a, &totals);
+        }
+        a
+    });
+    key::filter_and_key(regular, parts.external, keys, &mut out, &mut filtered);
     // 6. Shared cost.
     shared::add_shared_cost(parts.shared, &weights, opts, &mut out, &mut filtered);
     // 7. Leftover idle.

@@ -33,8 +33,8 @@ impl ShareWeights {
 /// Step 2: the weight of each key, from the regular allocations' cost
 /// (unmounted volumes, shared cost and unmounted PV cost do not weigh), or
 /// 1 per key for an even split.
-pub(super) fn share_weights(
-    regular: &[Allocation],
+pub(super) fn share_weights<'a>(
+    regular: impl Iterator<Item = &'a Allocation>,
     shared: &[Allocation],
     keys: Keys<'_>,
     opts: &AggregationOptions,
@@ -43,7 +43,7 @@ pub(super) fn share_weights(
     if shared.is_empty() {
         return ShareWeights(weights);
     }
-    for a in regular.iter().filter(|a| !a.is_unmounted()) {
+    for a in regular.filter(|a| !a.is_unmounted()) {
         let key = if opts.passes(&a.properties) {
             keys.of(a)
         } else {
