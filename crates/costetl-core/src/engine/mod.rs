@@ -13,7 +13,7 @@
 //! the follow-ups it needs), `index` (containers' positions by key),
 //! `containers` (one allocation per container), `nodes` (node cost and
 //! idle), `metadata` (labels, owners, node labels), `strings` (the
-//! properties' text of a chunk, each distinct string once), `attribution`
+//! properties' text of a task, each distinct string once), `attribution`
 //! (volumes, load balancers, network), `sanity` (values not used,
 //! reported), `uids` (pod uids made consistent across kube-state-metrics
 //! versions), `driver` (fetch, probe, split, halve).

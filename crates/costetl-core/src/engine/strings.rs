@@ -1,9 +1,9 @@
-//! The text of the properties a chunk of containers is built with, each
-//! distinct string once.
+//! The text of the properties a parallel task's containers are built
+//! with, each distinct string once.
 //!
 //! A day's allocations repeat a few thousand strings (clusters, nodes,
 //! namespaces, controller kinds, provider ids, container names) tens of
-//! thousands of times. One shared [`ArcStr`] per distinct string of a chunk
+//! thousands of times. One shared [`ArcStr`] per distinct string of a task
 //! means one allocation where there were thousands, and aggregation that
 //! drops merged allocations decrements counts instead of freeing.
 
