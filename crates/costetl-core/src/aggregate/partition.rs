@@ -38,36 +38,40 @@ pub(super) struct Regular {
 impl Regular {
     /// The regular allocations in input order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Allocation> {
-        let mut holes = self.holes.iter().copied().peekable();
-        (self.all.iter().enumerate())
-            .filter_map(move |(i, a)| holes.next_if_eq(&i).is_none().then_some(a))
+        SkipHoles::new(self.all.iter(), self.holes.iter().copied())
     }
 
     /// The regular allocations in input order, moved out.
-    pub(super) fn into_iter(self) -> IntoIter {
-        let mut holes = self.holes.into_iter();
-        IntoIter {
+    pub(super) fn into_iter(self) -> impl Iterator<Item = Allocation> {
+        SkipHoles::new(self.all.into_iter(), self.holes.into_iter())
+    }
+}
+
+/// The items of `all` but those at `holes` (ascending positions), by
+/// reference or by value. A loop rather than iterator adapters, which
+/// copied each allocation (584 bytes) once per layer.
+struct SkipHoles<I, H> {
+    all: I,
+    at: usize,
+    holes: H,
+    next_hole: Option<usize>,
+}
+
+impl<I, H: Iterator<Item = usize>> SkipHoles<I, H> {
+    fn new(all: I, mut holes: H) -> Self {
+        Self {
+            all,
+            at: 0,
             next_hole: holes.next(),
             holes,
-            all: self.all.into_iter(),
-            at: 0,
         }
     }
 }
 
-/// [`Regular::into_iter`]: a loop rather than adapters, which copied each
-/// allocation (584 bytes) once per layer.
-pub(super) struct IntoIter {
-    all: std::vec::IntoIter<Allocation>,
-    at: usize,
-    holes: std::vec::IntoIter<usize>,
-    next_hole: Option<usize>,
-}
+impl<I: Iterator, H: Iterator<Item = usize>> Iterator for SkipHoles<I, H> {
+    type Item = I::Item;
 
-impl Iterator for IntoIter {
-    type Item = Allocation;
-
-    fn next(&mut self) -> Option<Allocation> {
+    fn next(&mut self) -> Option<I::Item> {
         while self.next_hole == Some(self.at) {
             self.all.next()?;
             self.at += 1;
