@@ -28,6 +28,7 @@ use super::keys::{
     ContainerKey, GIB, JoinMap, Keys, NodeKey, NodeName, PodName, maxima, step_hours, value,
 };
 use super::metadata::Metadata;
+use super::names;
 use super::results::Results;
 use super::strings::Strings;
 
@@ -270,10 +271,7 @@ fn build_one<'a, 's: 'a>(
     let r_hours = step_hours(cx.cfg);
     let c = &cx.inputs.containers[i];
     let k = &c.key;
-    let name = format!(
-        "{}/{}/{}/{}/{}",
-        k.cluster, c.node, k.namespace, k.pod, k.container
-    );
+    let name = names::name([k.cluster, c.node, k.namespace, k.pod, k.container]);
     let mut a = Allocation::new(name, cx.window);
     let (edge_hours, start, end) = place(cx.window, cx.cfg.resolution, c, cx.edges);
     a.start = start;

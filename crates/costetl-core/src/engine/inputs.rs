@@ -19,6 +19,7 @@ use crate::promjson::Series;
 use crate::window::Window;
 
 use super::index::ContainerIndex;
+use super::names;
 use super::keys::{
     CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, join_map, maxima, resolve, value,
 };
@@ -163,14 +164,17 @@ impl<'s> Inputs<'s> {
         // In the order of the allocations' names (cluster/node/namespace/
         // pod/container): the set is sorted by name at the end, and a
         // fleet's allocations (35 MiB at 60,000) moved into that order at
-        // random were cache misses that grew faster than the day. The uid
-        // last puts the incarnations cAdvisor does not tell apart next to
-        // each other (`ContainerIndex` needs them so). Keys of a map are
-        // unique, so an unstable sort is deterministic.
-        let name_order = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
-            (k.cluster, *node, k.namespace, k.pod, k.container, k.uid)
+        // random were cache misses that grew faster than the day; built in
+        // it, they are merged with the few others (idle, unmounted) in one
+        // pass. The uid last puts the incarnations cAdvisor does not tell
+        // apart next to each other (`ContainerIndex` needs them so). Keys of
+        // a map are unique, so an unstable sort is deterministic.
+        let parts = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
+            [k.cluster, *node, k.namespace, k.pod, k.container]
         };
-        running.par_sort_unstable_by(|a, b| name_order(a).cmp(&name_order(b)));
+        running.par_sort_unstable_by(|a, b| {
+            names::cmp(&parts(a), &parts(b)).then_with(|| a.0.uid.cmp(b.0.uid))
+        });
         let mut containers: Vec<Container<'s>> = running
             .into_par_iter()
             .map(|(key, node, n)| Container {

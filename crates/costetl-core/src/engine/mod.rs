@@ -11,6 +11,7 @@
 //! Map: `results` (results by id, fetch statistics), `keys` (join keys off
 //! labels), `inputs` (the first round joined per container and node, and
 //! the follow-ups it needs), `index` (containers' positions by key),
+//! `names` (a container allocation's name and the order of names),
 //! `containers` (one allocation per container), `nodes` (node cost and
 //! idle), `metadata` (labels, owners, node labels), `strings` (the
 //! properties' text of a task, each distinct string once), `attribution`
@@ -25,6 +26,7 @@ mod index;
 mod inputs;
 mod keys;
 mod metadata;
+mod names;
 mod nodes;
 mod results;
 mod sanity;

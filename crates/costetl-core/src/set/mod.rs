@@ -156,10 +156,31 @@ impl AllocationSet {
     }
 }
 
+/// Sort `allocs` by name, ties in their order. A computed day comes as its
+/// containers' allocations already in name order followed by a few hundred
+/// others (idle, unmounted): the sorted prefix is found, the rest sorted on
+/// its own, and the two runs merged by the standard library's stable sort,
+/// which finds runs and merges them moving each allocation once, front to
+/// back (at 60,000 containers the alternative, applying a whole-set
+/// permutation, moved nearly every 584-byte allocation at random).
+fn sort_by_name(allocs: &mut [Allocation]) {
+    let sorted = (allocs.windows(2))
+        .position(|w| w[0].name > w[1].name)
+        .map_or(allocs.len(), |i| i + 1);
+    // Little to keep: one sort, no merge after it.
+    if sorted < allocs.len() / 2 {
+        return sort_by_index(allocs);
+    }
+    sort_by_index(&mut allocs[sorted..]);
+    if sorted < allocs.len() {
+        allocs.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
 /// Sort `allocs` by name, ties in their order: the order is found on
 /// indices (in parallel, comparing names, not moving allocations), then
 /// applied by swaps along its cycles: no second buffer is allocated.
-fn sort_by_name(allocs: &mut [Allocation]) {
+fn sort_by_index(allocs: &mut [Allocation]) {
     let mut order: Vec<usize> = (0..allocs.len()).collect();
     let name = |i: usize| allocs[i].name.as_str();
     order.par_sort_unstable_by(|&i, &j| name(i).cmp(name(j)).then(i.cmp(&j)));

@@ -454,19 +454,24 @@ proptest! {
 
     /// Building a set in bulk (`insert_all`: sorted in place, equal names
     /// merged) gives exactly the set that inserting one by one gives,
-    /// merges in the same order, to the last bit.
+    /// merges in the same order, to the last bit; also when a prefix comes
+    /// sorted (as a computed day's containers do), which is merged with the
+    /// rest rather than sorted again.
     #[test]
     fn inserting_all_at_once_is_inserting_one_by_one(
         allocs in prop::collection::vec((arb_container(test_day()), 0..6usize), 0..60),
+        presorted in 0..60usize,
         metadata in prop_oneof![Just(MetadataMerge::Drop), Just(MetadataMerge::Intersect), Just(MetadataMerge::Union)],
     ) {
         // Few names, so that many allocations share one.
-        let allocs: Vec<Allocation> = (allocs.into_iter())
+        let mut allocs: Vec<Allocation> = (allocs.into_iter())
             .map(|(mut a, k)| {
                 a.name = format!("cluster/node/ns/pod-{k}");
                 a
             })
             .collect();
+        let presorted = presorted.min(allocs.len());
+        allocs[..presorted].sort_by(|a, b| a.name.cmp(&b.name));
         let mut one_by_one = AllocationSet::new(test_day());
         one_by_one.metadata = metadata;
         for a in allocs.clone() {
