@@ -19,10 +19,10 @@ use crate::promjson::Series;
 use crate::window::Window;
 
 use super::index::ContainerIndex;
-use super::names;
 use super::keys::{
     CadvisorKey, ContainerKey, JoinMap, Keys, NodeKey, NodeName, join_map, maxima, resolve, value,
 };
+use super::names;
 use super::results::Results;
 
 /// The containers a series belongs to, each with its share: one, or a

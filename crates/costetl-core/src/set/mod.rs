@@ -160,9 +160,10 @@ impl AllocationSet {
 /// containers' allocations already in name order followed by a few hundred
 /// others (idle, unmounted): the sorted prefix is found, the rest sorted on
 /// its own, and the two runs merged by the standard library's stable sort,
-/// which finds runs and merges them moving each allocation once, front to
-/// back (at 60,000 containers the alternative, applying a whole-set
-/// permutation, moved nearly every 584-byte allocation at random).
+/// which finds sorted runs and merges two of them moving each allocation at
+/// most once, in order, through a buffer the size of the shorter (applying
+/// a whole-set permutation instead moved nearly every 584-byte allocation
+/// at random, and sorting 60,000 indices compared names 16 times each).
 fn sort_by_name(allocs: &mut [Allocation]) {
     let sorted = (allocs.windows(2))
         .position(|w| w[0].name > w[1].name)
