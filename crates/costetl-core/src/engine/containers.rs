@@ -271,7 +271,7 @@ fn build_one<'a, 's: 'a>(
     let r_hours = step_hours(cx.cfg);
     let c = &cx.inputs.containers[i];
     let k = &c.key;
-    let name = names::name([k.cluster, c.node, k.namespace, k.pod, k.container]);
+    let name = names::name(names::parts(k, c.node));
     let mut a = Allocation::new(name, cx.window);
     let (edge_hours, start, end) = place(cx.window, cx.cfg.resolution, c, cx.edges);
     a.start = start;

@@ -169,9 +169,7 @@ impl<'s> Inputs<'s> {
         // pass. The uid last puts the incarnations cAdvisor does not tell
         // apart next to each other (`ContainerIndex` needs them so). Keys of
         // a map are unique, so an unstable sort is deterministic.
-        let parts = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| {
-            [k.cluster, *node, k.namespace, k.pod, k.container]
-        };
+        let parts = |(k, node, _): &(ContainerKey<'s>, &'s str, f64)| names::parts(k, node);
         running.par_sort_unstable_by(|a, b| {
             names::cmp(&parts(a), &parts(b)).then_with(|| a.0.uid.cmp(b.0.uid))
         });

@@ -9,8 +9,16 @@
 
 use std::cmp::Ordering;
 
+use super::keys::ContainerKey;
+
 /// The parts of a container allocation's name, in name order.
 pub(crate) type Parts<'a> = [&'a str; 5];
+
+/// The parts of the name of container `k` on `node`: one definition for
+/// the name and for the order the containers are put in.
+pub(crate) fn parts<'s>(k: &ContainerKey<'s>, node: &'s str) -> Parts<'s> {
+    [k.cluster, node, k.namespace, k.pod, k.container]
+}
 
 /// The name of the container allocation with these parts.
 pub(crate) fn name(p: Parts<'_>) -> String {
