@@ -27,9 +27,11 @@
 //! - each follow-up series carries the term's `by` labels and
 //!   `costetl_term` (see `followup.rs`).
 //!
-//! Series come in a shuffled order, as Prometheus returns them, and sample
-//! values are formatted the way Prometheus formats them (shortest
-//! round-trip decimal).
+//! Series come in a shuffled order (as a sharded query frontend or a merge
+//! of backends may return them; [`Day::in_label_order`] gives one
+//! Prometheus' order, sorted by label set), and sample values are
+//! formatted the way Prometheus formats them (shortest round-trip
+//! decimal).
 //!
 //! The cluster is made of [`Scale::nodes`] nodes (a few of them GPU nodes;
 //! 30% spot, a few spot nodes re-priced several times during the day),
@@ -213,6 +215,18 @@ impl Day {
     /// Total response bytes of both rounds.
     pub fn total_bytes(&self) -> usize {
         self.bodies.iter().map(|(_, b)| b.len()).sum()
+    }
+
+    /// This day with every body's series in the order of their label
+    /// sets, as one Prometheus sends them ([`generate`] shuffles them, as
+    /// a sharded query frontend or a merge of several backends may).
+    pub fn in_label_order(mut self) -> Day {
+        for (q, body) in &mut self.bodies {
+            *body = respond::in_label_order(body).unwrap_or_else(|| {
+                panic!("the generator's body for {} is an instant vector", q.id)
+            });
+        }
+        self
     }
 
     /// The follow-up queries and their bodies.

@@ -12,6 +12,7 @@ use crate::cluster::{
     LB_HOURLY, NET_BPS, Node, PV_BYTES, PV_EVERY, PV_PRICE_GIB_HOUR, Pod, RAM, SHARED_PV_BYTES,
     STEP_SECS, STEPS, Steps, Tariff,
 };
+use crate::reference;
 use crate::rng::Rng;
 
 /// What `resource` KSM and the plan call each resource slot.
@@ -699,6 +700,18 @@ impl Body {
 
     /// One series; `labels` sorted by name, as Prometheus sends them.
     pub(crate) fn series<K: AsRef<str>, V: AsRef<str>>(&mut self, labels: &[(K, V)], value: f64) {
+        // Prometheus formats values with Go's FormatFloat(v, 'f', -1, 64):
+        // the shortest decimal that round-trips, never an exponent, as
+        // Rust's `Display` does.
+        self.series_text(labels, value);
+    }
+
+    /// One series whose value `Display`s as Prometheus formats it.
+    fn series_text<K, V>(&mut self, labels: &[(K, V)], value: impl std::fmt::Display)
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
         if !self.first {
             self.buf.push(',');
         }
@@ -712,9 +725,6 @@ impl Body {
             self.buf.push(':');
             json_str(&mut self.buf, v.as_ref());
         }
-        // Prometheus formats values with Go's FormatFloat(v, 'f', -1, 64):
-        // the shortest decimal that round-trips, never an exponent, as
-        // Rust's `Display` does.
         let _ = write!(self.buf, r#"}},"value":[{},"{}"]}}"#, self.time, value);
     }
 
@@ -722,6 +732,29 @@ impl Body {
         self.buf.push_str("]}}");
         self.buf.into_bytes()
     }
+}
+
+/// `body` (an instant vector's, as [`Body`] writes them) with its series
+/// in the order of their label sets, as one Prometheus answers an instant
+/// query over stored blocks: the storage hands the series over sorted by
+/// labels and the functions and `by (…)` groups of the plan keep that
+/// order. `None` for a body that is not an instant vector.
+pub(crate) fn in_label_order(body: &[u8]) -> Option<Vec<u8>> {
+    let r: reference::Response<'_> = serde_json::from_slice(body).ok()?;
+    let mut series: Vec<&reference::Series<'_>> = r.data.result.iter().collect();
+    // Label sets compare pair by pair, name then value (Prometheus'
+    // `labels.Compare`); a body's label sets are distinct.
+    series.sort_unstable_by(|a, b| a.metric.0.cmp(&b.metric.0));
+    let time = series
+        .first()
+        .and_then(|s| s.value.as_ref())
+        .map_or(0, |v| v.0 as i64);
+    let mut out = Body::new(time);
+    out.reserve(body.len());
+    for s in series {
+        out.series_text(&s.metric.0, s.value.as_ref()?.1.as_ref());
+    }
+    Some(out.finish())
 }
 
 /// Append `s` as a JSON string.

@@ -315,3 +315,48 @@ fn followups_change_the_answer() {
     };
     assert!(cost(&with) > cost(&without) * 1.01);
 }
+
+#[test]
+fn label_order_keeps_every_series_and_the_answer() {
+    let shuffled = generate(&Scale::TINY);
+    let sorted = generate(&Scale::TINY).in_label_order();
+    let mut reordered = 0;
+    for ((q, before), (_, after)) in shuffled.bodies.iter().zip(&sorted.bodies) {
+        let (before, after) = (
+            promjson::decode(&q.id, before).unwrap().series,
+            promjson::decode(&q.id, after).unwrap().series,
+        );
+        assert!(
+            after.is_sorted_by(|a, b| a.labels < b.labels),
+            "{}: not in label order",
+            q.id
+        );
+        // The same series, samples and all, in another order.
+        let text = |s: &[promjson::Series]| -> Vec<String> {
+            let mut v: Vec<String> = (s.iter())
+                .map(|s| format!("{:?} {:?}", s.labels, s.samples))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(text(&before), text(&after), "{}", q.id);
+        reordered += usize::from(
+            before
+                .iter()
+                .map(|s| &s.labels)
+                .ne(after.iter().map(|s| &s.labels)),
+        );
+    }
+    assert!(reordered > 10, "{reordered} bodies reordered");
+    assert_eq!(shuffled.total_bytes(), sorted.total_bytes());
+    let compute = |day: &Day| {
+        let results = decode_all(&day.bodies).unwrap();
+        engine::compute(day.window, &results, &day.cfg).unwrap()
+    };
+    let (x, y) = (compute(&shuffled), compute(&sorted));
+    assert_eq!(x.len(), y.len());
+    for (p, q) in x.iter().zip(y.iter()) {
+        assert_eq!(p.name, q.name);
+        assert!(close(p.total_cost(), q.total_cost()), "{}", p.name);
+    }
+}

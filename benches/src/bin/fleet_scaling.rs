@@ -10,6 +10,11 @@
 //!
 //! `RAYON_NUM_THREADS=1|2 cargo run --release -p costetl-benches --bin fleet-scaling [-- --rounds N]`
 //!
+//! `--order labels` puts every body's series in label order, as one
+//! Prometheus sends them; by default they are shuffled (a sharded query
+//! frontend's or a merge's order, and the engine's worst case: its joins
+//! then read their containers at random).
+//!
 //! To profile: `--only 30k|60k [--stage decode|compute|aggregate]` runs that
 //! day's rounds alone (each stage's, by default) and says when they start.
 
@@ -29,6 +34,9 @@ struct Args {
     only: Option<Scale>,
     /// `--stage`: with `--only`, that stage alone.
     stage: Option<Stage>,
+    /// `--order labels`: every body's series in label order, as one
+    /// Prometheus sends them (by default shuffled).
+    in_label_order: bool,
 }
 
 /// A stage run alone for a profiler.
@@ -39,8 +47,8 @@ enum Stage {
     Aggregate,
 }
 
-const USAGE: &str =
-    "usage: fleet-scaling [--rounds N] [--only 30k|60k [--stage decode|compute|aggregate]]";
+const USAGE: &str = "usage: fleet-scaling [--rounds N] [--order shuffled|labels] \
+     [--only 30k|60k [--stage decode|compute|aggregate]]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,11 +60,11 @@ fn main() -> ExitCode {
         }
     };
     if let Some(scale) = args.only {
-        profile(&scale, args.stage, args.rounds);
+        profile(&scale, &args);
         return ExitCode::SUCCESS;
     }
     let rounds = args.rounds;
-    let days = [generate(&Scale::FLEET_30K), generate(&Scale::FLEET_60K)];
+    let days = [Scale::FLEET_30K, Scale::FLEET_60K].map(|s| day(&s, args.in_label_order));
     for (name, day) in ["30k", "60k"].iter().zip(&days) {
         println!(
             "{name}: {} containers, {} response bytes",
@@ -65,7 +73,14 @@ fn main() -> ExitCode {
         );
     }
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".to_owned());
-    println!("{rounds} rounds, {threads} threads (after one warm-up round)");
+    let order = if args.in_label_order {
+        "label"
+    } else {
+        "shuffled"
+    };
+    println!(
+        "{rounds} rounds, {threads} threads (after one warm-up round), series in {order} order"
+    );
     run_round(&days[0]);
     run_round(&days[1]);
     // times[day][stage][round]
@@ -89,6 +104,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         rounds: 9,
         only: None,
         stage: None,
+        in_label_order: false,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -103,7 +119,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             ("--stage", "decode") => parsed.stage = Some(Stage::Decode),
             ("--stage", "compute") => parsed.stage = Some(Stage::Compute),
             ("--stage", "aggregate") => parsed.stage = Some(Stage::Aggregate),
-            ("--only" | "--stage", v) => return Err(format!("{flag} does not take {v:?}")),
+            ("--order", "shuffled") => parsed.in_label_order = false,
+            ("--order", "labels") => parsed.in_label_order = true,
+            ("--only" | "--stage" | "--order", v) => {
+                return Err(format!("{flag} does not take {v:?}"));
+            }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -116,9 +136,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 /// For a profiler: `rounds` rounds of one day (of one stage, or all),
 /// nothing reported but when the rounds start (stderr), to start sampling
 /// then (`perf record -D <ms>`).
-fn profile(scale: &Scale, stage: Option<Stage>, rounds: usize) {
+fn profile(scale: &Scale, args: &Args) {
+    let (stage, rounds) = (args.stage, args.rounds);
     let t = Instant::now();
-    let day = generate(scale);
+    let day = day(scale, args.in_label_order);
     let decode = || decode_all(&day.bodies).expect("the bodies decode");
     let compute = |r| engine::compute(day.window, r, &day.cfg).expect("compute");
     let ready = |t: Instant| eprintln!("rounds start after {:.1?}", t.elapsed());
@@ -147,6 +168,16 @@ fn profile(scale: &Scale, stage: Option<Stage>, rounds: usize) {
                 drop(into_aggregate_namespace_idle(set));
             }
         }
+    }
+}
+
+/// The day of `scale`, its series shuffled or in label order.
+fn day(scale: &Scale, in_label_order: bool) -> Day {
+    let day = generate(scale);
+    if in_label_order {
+        day.in_label_order()
+    } else {
+        day
     }
 }
 
