@@ -223,7 +223,7 @@ impl Day {
     pub fn in_label_order(mut self) -> Day {
         for (q, body) in &mut self.bodies {
             *body = respond::in_label_order(body).unwrap_or_else(|| {
-                panic!("the generator's body for {} is an instant vector", q.id)
+                panic!("the generator's body for {} is not an instant vector", q.id)
             });
         }
         self

@@ -735,10 +735,11 @@ impl Body {
 }
 
 /// `body` (an instant vector's, as [`Body`] writes them) with its series
-/// in the order of their label sets, as one Prometheus answers an instant
-/// query over stored blocks: the storage hands the series over sorted by
-/// labels and the functions and `by (…)` groups of the plan keep that
-/// order. `None` for a body that is not an instant vector.
+/// in the order of their label sets: near enough one Prometheus' answer
+/// over stored blocks, whose storage hands the series over sorted by label
+/// set and whose functions keep that order (an aggregation's groups come
+/// in the order the sorted input first shows them). `None` for a body
+/// that is not an instant vector.
 pub(crate) fn in_label_order(body: &[u8]) -> Option<Vec<u8>> {
     let r: reference::Response<'_> = serde_json::from_slice(body).ok()?;
     let mut series: Vec<&reference::Series<'_>> = r.data.result.iter().collect();
